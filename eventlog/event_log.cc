@@ -1,0 +1,561 @@
+// RocksDB implementation of EventLog. See event_log.h for the contract.
+#include "eventlog/event_log.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "eventlog/event_codec.h"
+
+namespace berth::eventlog {
+namespace {
+
+constexpr const char* kFormatValue = "berth-eventlog 1";
+constexpr int kFormatVersion = 1;
+const std::vector<std::string> kFamilies = {"default", "events", "by_workflow", "by_subject",
+                                            "projections", "meta"};
+enum Cf { kDefault = 0, kEvents, kByWorkflow, kBySubject, kProjections, kMeta };
+
+Status FromRocks(const rocksdb::Status& s, const std::string& where) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace)
+    return Status(Code::kNoSpace, where + ": disk full (" + s.ToString() + "); free space and retry");
+  if (s.IsCorruption()) return Corruption(where + ": " + s.ToString());
+  return IOError(where + ": " + s.ToString());
+}
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string WorkflowKey(const std::string& wf, uint64_t wf_seq) {
+  std::string k = wf;
+  k.push_back('\0');
+  k += SeqKey(wf_seq);
+  return k;
+}
+
+std::string SubjectKey(const std::string& subject, uint64_t seq) {
+  std::string k = subject;
+  k.push_back('\0');
+  k += SeqKey(seq);
+  return k;
+}
+
+class RocksEventLog final : public EventLog {
+ public:
+  ~RocksEventLog() override { Shutdown(); }
+
+  Status OpenDb(const std::string& dir, const Options& options);
+
+  Status Append(AppendRequest request, AppendResult* result) override {
+    std::promise<std::pair<Status, AppendResult>> p;
+    auto f = p.get_future();
+    AppendAsync(std::move(request), [&p](const Status& s, AppendResult r) {
+      p.set_value({s, r});
+    });
+    auto [s, r] = f.get();
+    if (result) *result = r;
+    return s;
+  }
+
+  void AppendAsync(AppendRequest request, AppendCallback done) override;
+  uint64_t LastSeq() const override { return durable_seq_.load(); }
+  Status Get(uint64_t seq, Event* out) const override;
+  Status ScanRange(uint64_t from, uint64_t to, const Visitor& visit) const override;
+  Status ScanWorkflow(const std::string& wf, const Visitor& visit) const override;
+  Status ScanSubject(const std::string& subject, const Visitor& visit) const override;
+  Status VerifyChain(uint64_t* checked) const override;
+  Status VerifyIndexes() const override;
+  Status GetProjection(const std::string& key, std::string* value) const override;
+  Status ScanProjections(
+      const std::string& prefix,
+      const std::function<bool(const std::string&, const std::string&)>& visit) const override;
+  LogStats Stats() const override {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    return stats_;
+  }
+
+ private:
+  struct Pending {
+    AppendRequest req;
+    std::vector<EncodedBody> bodies;
+    AppendCallback done;
+    uint64_t first_seq = 0;
+  };
+  struct Sealed {
+    rocksdb::WriteBatch batch;
+    std::vector<Pending> reqs;
+    uint64_t last_seq = 0;
+    Digest last_hash{};
+    uint64_t generation = 0;
+    size_t events = 0;
+  };
+
+  void SequencerLoop();
+  void CommitterLoop();
+  void Seal(std::vector<Pending>* reqs, Sealed* out);
+  void Commit(Sealed* s);
+  void FailAll(std::deque<Sealed>* batches, const Status& why);
+  void Shutdown();
+
+  Options options_;
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cf_;
+
+  // Producers -> sequencer.
+  std::mutex in_mu_;
+  std::condition_variable in_cv_;
+  std::deque<Pending> incoming_;
+  bool stopping_ = false;
+
+  // Sequencer-owned chain state (reset from the durable state after a failed write).
+  uint64_t next_seq_ = 1;
+  Digest last_hash_{};
+  uint64_t seal_generation_ = 0;
+
+  // Sequencer -> committer.
+  std::mutex out_mu_;
+  std::condition_variable out_cv_;
+  std::deque<Sealed> sealed_;
+  bool committer_stop_ = false;
+  uint64_t commit_generation_ = 0;  // bumped on each failed write
+  bool rollback_pending_ = false;
+  Status last_failure_;
+  bool need_resume_ = false;
+
+  std::atomic<uint64_t> durable_seq_{0};
+  Digest durable_hash_{};  // guarded by out_mu_
+  uint64_t requests_durable_ = 0;
+
+  mutable std::mutex stats_mu_;
+  LogStats stats_;
+
+  std::thread sequencer_;
+  std::thread committer_;
+};
+
+Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
+  namespace fs = std::filesystem;
+  options_ = options;
+  dir_ = dir;
+  std::error_code ec;
+  bool exists = fs::exists(dir, ec);
+  bool has_current = fs::exists(fs::path(dir) / "CURRENT", ec);
+  if (exists && !has_current && !fs::is_empty(dir, ec))
+    return Corruption(dir + " is not empty and holds no Berth log; point --data-dir at an "
+                      "empty or Berth-owned directory");
+  if (!exists && !options.create_if_missing)
+    return NotFound("no Berth log at " + dir);
+  fs::create_directories(dir, ec);
+  if (ec) return IOError("creating " + dir + ": " + ec.message());
+
+  rocksdb::Options ro;
+  ro.create_if_missing = options.create_if_missing;
+  ro.create_missing_column_families = !has_current;
+  ro.max_background_jobs = 2;
+  ro.keep_log_file_num = 3;
+  if (has_current) {
+    std::vector<std::string> families;
+    auto s = rocksdb::DB::ListColumnFamilies(ro, dir, &families);
+    if (!s.ok()) return FromRocks(s, "reading " + dir);
+    if (std::find(families.begin(), families.end(), "meta") == families.end())
+      return Corruption(dir + " holds a RocksDB database that is not a Berth log (no 'meta' "
+                        "column family); use another --data-dir");
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const auto& name : kFamilies) descs.emplace_back(name, rocksdb::ColumnFamilyOptions(ro));
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(ro, dir, descs, &cf_, &raw);
+  if (!s.ok()) {
+    std::string m = s.ToString();
+    if (m.find("lock") != std::string::npos || m.find("LOCK") != std::string::npos)
+      return Status(Code::kBusy, "data directory " + dir +
+                                     " is in use by another berth process; wait for it to "
+                                     "finish or stop it, then retry");
+    if (m.find("Column famil") != std::string::npos)
+      return Corruption(dir + " holds a RocksDB database that is not a Berth log (" + m + ")");
+    return FromRocks(s, "opening " + dir);
+  }
+  db_.reset(raw);
+
+  std::string format;
+  s = db_->Get(rocksdb::ReadOptions(), cf_[kMeta], "format", &format);
+  if (s.IsNotFound()) {
+    rocksdb::WriteBatch b;
+    b.Put(cf_[kMeta], "format", kFormatValue);
+    b.Put(cf_[kMeta], "created_us", std::to_string(NowUs()));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db_->Write(wo, &b);
+    if (!s.ok()) return FromRocks(s, "initialising " + dir);
+  } else if (!s.ok()) {
+    return FromRocks(s, "reading format of " + dir);
+  } else if (format.rfind("berth-eventlog ", 0) != 0) {
+    return Corruption(dir + " is not a Berth log (format '" + format + "')");
+  } else if (std::atoi(format.c_str() + 15) > kFormatVersion) {
+    return Status(Code::kUnsupported, dir + " was written by a newer Berth (" + format +
+                                          "); this berth reads format " +
+                                          std::to_string(kFormatVersion) + "; upgrade berth");
+  }
+
+  // Recover the tail of the chain.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kEvents]));
+  it->SeekToLast();
+  if (it->Valid()) {
+    uint64_t seq = SeqFromKey(it->key().ToStringView());
+    Event e;
+    Status d = DecodeRecord(seq, it->value().ToStringView(), &e);
+    if (!d.ok()) return d;
+    durable_seq_ = seq;
+    durable_hash_ = HashRecord(it->value().ToStringView());
+  } else if (!it->status().ok()) {
+    return FromRocks(it->status(), "reading " + dir);
+  }
+  next_seq_ = durable_seq_ + 1;
+  last_hash_ = durable_hash_;
+  sequencer_ = std::thread([this] { SequencerLoop(); });
+  committer_ = std::thread([this] { CommitterLoop(); });
+  return Status::Ok();
+}
+
+void RocksEventLog::Shutdown() {
+  if (!db_) return;
+  {
+    std::lock_guard<std::mutex> l(in_mu_);
+    stopping_ = true;
+  }
+  in_cv_.notify_all();
+  if (sequencer_.joinable()) sequencer_.join();
+  {
+    std::lock_guard<std::mutex> l(out_mu_);
+    committer_stop_ = true;
+  }
+  out_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+  for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
+  cf_.clear();
+  db_->Close();
+  db_.reset();
+}
+
+void RocksEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
+  if (request.events.empty()) {
+    done(InvalidArgument("append of no events"), {});
+    return;
+  }
+  Pending p;
+  p.bodies.reserve(request.events.size());
+  int64_t now = 0;
+  for (auto& e : request.events) {
+    if (e.time_us == 0) e.time_us = now ? now : (now = NowUs());
+    auto body = EncodeBody(e);
+    if (!body.ok()) {
+      done(body.status(), {});
+      return;
+    }
+    p.bodies.push_back(std::move(body).value());
+  }
+  p.req = std::move(request);
+  p.done = std::move(done);
+  {
+    std::lock_guard<std::mutex> l(in_mu_);
+    if (stopping_) {
+      p.done(Status(Code::kCancelled, "event log is closing"), {});
+      return;
+    }
+    incoming_.push_back(std::move(p));
+  }
+  in_cv_.notify_one();
+}
+
+void RocksEventLog::SequencerLoop() {
+  for (;;) {
+    std::vector<Pending> take;
+    {
+      std::unique_lock<std::mutex> l(in_mu_);
+      in_cv_.wait(l, [&] { return stopping_ || !incoming_.empty(); });
+      if (incoming_.empty()) return;  // stopping and drained
+      size_t events = 0;
+      while (!incoming_.empty() &&
+             (take.empty() || events + incoming_.front().bodies.size() <= options_.batch_events_max)) {
+        events += incoming_.front().bodies.size();
+        take.push_back(std::move(incoming_.front()));
+        incoming_.pop_front();
+      }
+    }
+    {
+      std::lock_guard<std::mutex> l(out_mu_);
+      if (rollback_pending_) {
+        next_seq_ = durable_seq_ + 1;
+        last_hash_ = durable_hash_;
+        seal_generation_ = commit_generation_;
+        rollback_pending_ = false;
+      }
+    }
+    Sealed s;
+    Seal(&take, &s);
+    {
+      // At most two sealed batches wait: one being written, one ready. Bounds memory.
+      std::unique_lock<std::mutex> l(out_mu_);
+      out_cv_.wait(l, [&] { return sealed_.size() < 2; });
+      sealed_.push_back(std::move(s));
+    }
+    out_cv_.notify_all();
+  }
+}
+
+void RocksEventLog::Seal(std::vector<Pending>* reqs, Sealed* s) {
+  s->generation = seal_generation_;
+  for (auto& p : *reqs) {
+    p.first_seq = next_seq_;
+    for (size_t i = 0; i < p.bodies.size(); ++i) {
+      const EventDraft& d = p.req.events[i];
+      uint64_t seq = next_seq_++;
+      std::string record = SealRecord(p.bodies[i], seq, last_hash_);
+      last_hash_ = HashRecord(record);
+      std::string key = SeqKey(seq);
+      s->batch.Put(cf_[kEvents], key, record);
+      s->batch.Put(cf_[kByWorkflow], WorkflowKey(d.workflow_id, d.workflow_seq), key);
+      for (const auto& subj : d.subjects) s->batch.Put(cf_[kBySubject], SubjectKey(subj, seq), "");
+      ++s->events;
+    }
+    for (const auto& pr : p.req.projections) {
+      if (pr.erase)
+        s->batch.Delete(cf_[kProjections], pr.key);
+      else
+        s->batch.Put(cf_[kProjections], pr.key, pr.value);
+    }
+    p.bodies.clear();
+  }
+  s->last_seq = next_seq_ - 1;
+  s->last_hash = last_hash_;
+  s->reqs = std::move(*reqs);
+}
+
+void RocksEventLog::CommitterLoop() {
+  for (;;) {
+    Sealed s;
+    {
+      std::unique_lock<std::mutex> l(out_mu_);
+      out_cv_.wait(l, [&] { return committer_stop_ || !sealed_.empty(); });
+      if (sealed_.empty()) return;
+      s = std::move(sealed_.front());
+      sealed_.pop_front();
+    }
+    out_cv_.notify_all();
+    Commit(&s);
+  }
+}
+
+void RocksEventLog::Commit(Sealed* s) {
+  Status st;
+  bool resume = false;
+  {
+    std::lock_guard<std::mutex> l(out_mu_);
+    if (s->generation != commit_generation_) st = last_failure_;
+    resume = need_resume_;
+  }
+  if (st.ok() && resume) {
+    // After a failed write RocksDB refuses writes until resumed; retry it now.
+    auto r = db_->Resume();
+    if (!r.ok()) st = FromRocks(r, "resuming the log after a failed write");
+  }
+  if (st.ok()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    st = FromRocks(db_->Write(wo, &s->batch), "appending to the event log");
+  }
+  if (!st.ok()) {
+    std::deque<Sealed> doomed;
+    {
+      std::lock_guard<std::mutex> l(out_mu_);
+      if (s->generation == commit_generation_) {
+        ++commit_generation_;
+        rollback_pending_ = true;
+        last_failure_ = st;
+        need_resume_ = true;
+      }
+      doomed.swap(sealed_);
+    }
+    out_cv_.notify_all();
+    for (auto& p : s->reqs) p.done(st, {});
+    FailAll(&doomed, st);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> l(out_mu_);
+    durable_hash_ = s->last_hash;
+    durable_seq_ = s->last_seq;
+    need_resume_ = false;
+  }
+  {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    stats_.batches++;
+    stats_.events += s->events;
+    stats_.appends += s->reqs.size();
+  }
+  if (options_.after_batch) options_.after_batch(s->events);
+  for (auto& p : s->reqs) {
+    ++requests_durable_;
+    if (options_.after_durable) options_.after_durable(requests_durable_);
+    p.done(Status::Ok(), AppendResult{p.first_seq});
+  }
+}
+
+void RocksEventLog::FailAll(std::deque<Sealed>* batches, const Status& why) {
+  for (auto& b : *batches)
+    for (auto& p : b.reqs) p.done(why, {});
+  batches->clear();
+}
+
+Status RocksEventLog::Get(uint64_t seq, Event* out) const {
+  std::string v;
+  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kEvents], SeqKey(seq), &v);
+  if (s.IsNotFound()) return NotFound("no event with seq " + std::to_string(seq));
+  if (!s.ok()) return FromRocks(s, "reading event " + std::to_string(seq));
+  return DecodeRecord(seq, v, out);
+}
+
+Status RocksEventLog::ScanRange(uint64_t from, uint64_t to, const Visitor& visit) const {
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kEvents]));
+  Event e;
+  for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
+    uint64_t seq = SeqFromKey(it->key().ToStringView());
+    if (seq > to) break;
+    Status d = DecodeRecord(seq, it->value().ToStringView(), &e);
+    if (!d.ok()) return d;
+    if (!visit(e)) return Status::Ok();
+  }
+  return FromRocks(it->status(), "scanning events");
+}
+
+Status RocksEventLog::ScanWorkflow(const std::string& wf, const Visitor& visit) const {
+  std::string prefix = wf;
+  prefix.push_back('\0');
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kByWorkflow]));
+  Event e;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    Status s = Get(SeqFromKey(it->value().ToStringView()), &e);
+    if (!s.ok()) return s;
+    if (!visit(e)) return Status::Ok();
+  }
+  return FromRocks(it->status(), "scanning workflow " + wf);
+}
+
+Status RocksEventLog::ScanSubject(const std::string& subject, const Visitor& visit) const {
+  std::string prefix = subject;
+  prefix.push_back('\0');
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kBySubject]));
+  Event e;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    Status s = Get(SeqFromKey(it->key().ToStringView().substr(prefix.size())), &e);
+    if (!s.ok()) return s;
+    if (!visit(e)) return Status::Ok();
+  }
+  return FromRocks(it->status(), "scanning subject " + subject);
+}
+
+Status RocksEventLog::VerifyChain(uint64_t* checked) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kEvents]));
+  Digest prev{};
+  uint64_t expect = 1;
+  Event e;
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expect) {
+    uint64_t seq = SeqFromKey(it->key().ToStringView());
+    if (seq != expect)
+      return Corruption("event seq " + std::to_string(expect) + " is missing (next stored is " +
+                        std::to_string(seq) + ")");
+    Status d = DecodeRecord(seq, it->value().ToStringView(), &e);
+    if (!d.ok()) return d;
+    if (e.prev_hash != prev)
+      return Corruption("event seq " + std::to_string(seq) +
+                        ": hash chain broken (prev_hash does not match event " +
+                        std::to_string(seq - 1) + "); the log was altered");
+    prev = HashRecord(it->value().ToStringView());
+  }
+  if (checked) *checked = expect - 1;
+  return FromRocks(it->status(), "verifying the chain");
+}
+
+Status RocksEventLog::VerifyIndexes() const {
+  uint64_t events = 0, subjects = 0;
+  Status s = ScanRange(1, UINT64_MAX, [&](const Event& e) {
+    ++events;
+    subjects += e.subjects.size();
+    return true;
+  });
+  if (!s.ok()) return s;
+  uint64_t wf_entries = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kByWorkflow]));
+  Event e;
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++wf_entries) {
+    auto key = it->key().ToStringView();
+    uint64_t seq = SeqFromKey(it->value().ToStringView());
+    Status g = Get(seq, &e);
+    if (!g.ok()) return Corruption("workflow index points at missing event " + std::to_string(seq));
+    if (key != WorkflowKey(e.workflow_id, e.workflow_seq))
+      return Corruption("workflow index entry for event seq " + std::to_string(seq) +
+                        " does not match the event");
+  }
+  if (wf_entries != events)
+    return Corruption("workflow index has " + std::to_string(wf_entries) + " entries for " +
+                      std::to_string(events) + " events");
+  uint64_t subj_entries = 0;
+  it.reset(db_->NewIterator(rocksdb::ReadOptions(), cf_[kBySubject]));
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++subj_entries) {
+    auto key = it->key().ToStringView();
+    size_t z = key.rfind('\0', key.size() - 9);
+    uint64_t seq = SeqFromKey(key.substr(key.size() - 8));
+    Status g = Get(seq, &e);
+    if (!g.ok() || z == std::string_view::npos)
+      return Corruption("subject index points at missing event " + std::to_string(seq));
+    std::string subject(key.substr(0, z));
+    if (std::find(e.subjects.begin(), e.subjects.end(), subject) == e.subjects.end())
+      return Corruption("subject index entry '" + subject + "' for event seq " +
+                        std::to_string(seq) + " is not among the event's subjects");
+  }
+  if (subj_entries != subjects)
+    return Corruption("subject index has " + std::to_string(subj_entries) + " entries for " +
+                      std::to_string(subjects) + " event subjects");
+  return Status::Ok();
+}
+
+Status RocksEventLog::GetProjection(const std::string& key, std::string* value) const {
+  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kProjections], key, value);
+  if (s.IsNotFound()) return NotFound("no projection " + key);
+  return FromRocks(s, "reading projection " + key);
+}
+
+Status RocksEventLog::ScanProjections(
+    const std::string& prefix,
+    const std::function<bool(const std::string&, const std::string&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kProjections]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    if (!visit(it->key().ToString(), it->value().ToString())) break;
+  return FromRocks(it->status(), "scanning projections");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir, const Options& options) {
+  auto log = std::make_unique<RocksEventLog>();
+  Status s = log->OpenDb(dir, options);
+  if (!s.ok()) return s;
+  return std::unique_ptr<EventLog>(std::move(log));
+}
+
+}  // namespace berth::eventlog
