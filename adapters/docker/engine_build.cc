@@ -1,0 +1,54 @@
+// EngineClient: images made from elsewhere: docker build (from a tar context) and pull.
+// Both answer 200 at once and then report progress, and any error, as a JSON stream.
+#include "adapters/docker/engine_client.h"
+#include "adapters/docker/json_stream.h"
+
+namespace berth::docker {
+
+Result<BuildResult> EngineClient::BuildImage(const BuildSpec& spec) {
+  std::string target = "/build?rm=1&forcerm=1&dockerfile=" + UrlEncode(spec.dockerfile);
+  for (const std::string& t : spec.tags) target += "&t=" + UrlEncode(t);
+  if (!spec.build_args.empty()) target += "&buildargs=" + UrlEncode(json(spec.build_args).dump());
+  if (!spec.labels.empty()) target += "&labels=" + UrlEncode(json(spec.labels).dump());
+  if (spec.no_cache) target += "&nocache=1";
+  HttpRequest r = Request("POST", target);
+  r.body = spec.context_tar;
+  r.content_type = "application/x-tar";
+  r.timeout_ms = spec.timeout_ms;
+
+  ProgressLog log;
+  JsonStream stream([&log](const json& message) {
+    log.Add(message);
+    return true;
+  });
+  r.on_data = [&stream](std::string_view chunk) { return stream.Feed(chunk); };
+  std::string what = "building " + (spec.tags.empty() ? std::string("image") : spec.tags[0]);
+  Result<HttpResponse> resp = Call(std::move(r));
+  if (!resp.ok()) return resp.status().WithContext(what);
+  if (Status s = stream.Finish(); !s.ok()) return s.WithContext(what);
+  if (!log.error().empty()) return Failed(what + ": " + log.error() + "\n" + log.text());
+  if (log.image_id().empty()) return Failed(what + ": the engine reported no image id\n" +
+                                            log.text());
+  return BuildResult{log.image_id(), log.text()};
+}
+
+Status EngineClient::PullImage(const std::string& image, const std::string& tag,
+                               int64_t timeout_ms) {
+  HttpRequest r = Request("POST", "/images/create?fromImage=" + UrlEncode(image) +
+                                      "&tag=" + UrlEncode(tag));
+  r.timeout_ms = timeout_ms;
+  ProgressLog log;
+  JsonStream stream([&log](const json& message) {
+    log.Add(message);
+    return true;
+  });
+  r.on_data = [&stream](std::string_view chunk) { return stream.Feed(chunk); };
+  std::string what = "pulling " + image + ":" + tag;
+  Result<HttpResponse> resp = Call(std::move(r));
+  if (!resp.ok()) return resp.status().WithContext(what);
+  if (Status s = stream.Finish(); !s.ok()) return s.WithContext(what);
+  if (!log.error().empty()) return Failed(what + ": " + log.error());
+  return Status::Ok();
+}
+
+}  // namespace berth::docker

@@ -1,0 +1,94 @@
+// EngineClient: container lifecycle (create, start, stop, kill, remove, wait, inspect, list,
+// logs).
+#include "adapters/docker/container_json.h"
+#include "adapters/docker/engine_client.h"
+#include "adapters/docker/image_json.h"
+#include "adapters/docker/stream_demux.h"
+
+namespace berth::docker {
+
+Result<std::string> EngineClient::CreateContainer(const ContainerSpec& spec) {
+  std::string target = "/containers/create";
+  if (!spec.name.empty()) target += "?name=" + UrlEncode(spec.name);
+  Result<json> j = CallJson(Request("POST", target, ContainerCreateBody(spec).dump()));
+  if (!j.ok()) return j.status().WithContext("creating container " + spec.name);
+  std::string id = StringField(*j, "Id");
+  if (id.empty()) return Failed("POST /containers/create: no Id in the answer");
+  return id;
+}
+
+Status EngineClient::StartContainer(const std::string& id) {
+  // 304 (already running) is success: a retried start must not fail.
+  return Call(Request("POST", "/containers/" + id + "/start")).status();
+}
+
+Status EngineClient::StopContainer(const std::string& id, int timeout_s) {
+  HttpRequest r = Request("POST", "/containers/" + id + "/stop?t=" + std::to_string(timeout_s));
+  r.timeout_ms += int64_t{timeout_s} * 1000;  // the engine waits that long before SIGKILL
+  return Call(std::move(r)).status();
+}
+
+Status EngineClient::KillContainer(const std::string& id, const std::string& signal) {
+  return Call(Request("POST", "/containers/" + id + "/kill?signal=" + UrlEncode(signal)))
+      .status();
+}
+
+Status EngineClient::RemoveContainer(const std::string& id, bool force) {
+  std::string target = "/containers/" + id + "?v=1" + (force ? "&force=1" : "");
+  return Call(Request("DELETE", target)).status();
+}
+
+Result<int> EngineClient::WaitContainer(const std::string& id, int64_t timeout_ms) {
+  HttpRequest r = Request("POST", "/containers/" + id + "/wait?condition=not-running");
+  r.timeout_ms = timeout_ms;
+  Result<json> j = CallJson(std::move(r));
+  if (!j.ok()) {
+    // Waiting changes nothing, so running out of time is a plain timeout.
+    if (j.status().code() == Code::kUnknownOutcome) {
+      return Status(Code::kTimeout, j.status().message());
+    }
+    return j.status();
+  }
+  return static_cast<int>(IntField(*j, "StatusCode"));
+}
+
+Result<ContainerInfo> EngineClient::InspectContainer(const std::string& id) {
+  Result<json> j = CallJson(Request("GET", "/containers/" + id + "/json"));
+  if (!j.ok()) return j.status();
+  return ContainerFromInspect(*j);
+}
+
+Result<std::vector<ContainerInfo>> EngineClient::ListContainers(const Labels& labels) {
+  std::string target = "/containers/json?all=1";
+  if (!labels.empty()) {
+    json filters = {{"label", LabelFilters(labels)}};
+    target += "&filters=" + UrlEncode(filters.dump());
+  }
+  Result<json> j = CallJson(Request("GET", target));
+  if (!j.ok()) return j.status();
+  std::vector<ContainerInfo> out;
+  if (j->is_array()) {
+    for (const json& c : *j) out.push_back(ContainerFromList(c));
+  }
+  return out;
+}
+
+Result<ExecResult> EngineClient::Logs(const std::string& id) {
+  StreamDemux demux;
+  HttpRequest r = Request("GET", "/containers/" + id + "/logs?stdout=1&stderr=1");
+  Status feed;
+  r.on_data = [&](std::string_view chunk) {
+    feed = demux.Feed(chunk);
+    return feed.ok();
+  };
+  Result<HttpResponse> resp = Call(std::move(r));
+  if (!resp.ok()) return resp.status();
+  if (Status s = demux.Finish(); !s.ok()) return s.WithContext("logs of " + id);
+  ExecResult out;
+  out.stdout_text = demux.stdout_text();
+  out.stderr_text = demux.stderr_text();
+  out.truncated = demux.truncated();
+  return out;
+}
+
+}  // namespace berth::docker
