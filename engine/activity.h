@@ -1,0 +1,56 @@
+// Activities: the only code that touches the outside world.
+//
+// Every activity attempt is preceded by a durable ActivityStarted event and followed by a
+// durable ActivityCompleted or ActivityFailed. If Berth dies in between, recovery calls
+// Reconcile() with the same idempotency key before anything is redone: an activity must be
+// able to find what an earlier attempt did (a file named by the key, a container labelled
+// with it) and return its result, so its side effect happens once.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eventlog/status.h"
+
+namespace berth::engine {
+
+struct RetryPolicy {
+  uint32_t attempts_max = 5;
+  int64_t backoff_initial_ms = 100;
+  int64_t backoff_max_ms = 10000;
+  double backoff_multiplier = 2.0;
+  double jitter = 0.2;  // +-20% of each backoff, decided once and recorded
+  int64_t attempt_timeout_ms = 0;  // 0: none. On expiry the attempt fails with kTimeout and
+                                   // the next attempt reconciles first.
+  // Codes that end the step at once; any other failure is retried.
+  std::vector<Code> non_retryable = {Code::kInvalidArgument, Code::kFailed, Code::kNotFound,
+                                     Code::kUnsupported, Code::kCancelled};
+  bool Retryable(Code c) const;
+};
+
+struct ActivityContext {
+  std::string workflow_id;
+  std::string step;
+  std::string idempotency_key;  // "<workflow_id>/<step>"
+  std::string input;
+  uint32_t attempt = 1;
+  int64_t deadline_us = 0;  // 0: none
+};
+
+class Activity {
+ public:
+  virtual ~Activity() = default;
+  virtual std::string name() const = 0;
+  virtual RetryPolicy retry_policy() const { return RetryPolicy(); }
+  // True for activities so cheap they may run on the workflow's own strand (no blocking I/O).
+  virtual bool inline_ok(const std::string& input) const { return false; }
+  // Performs the side effect; returns its result (recorded) or why it failed.
+  virtual Result<std::string> Run(const ActivityContext& ctx) = 0;
+  // Looks the outside world up by ctx.idempotency_key. A value: the effect happened and this
+  // is its result (adopted, not redone). nullopt: it did not happen; the engine runs it.
+  virtual Result<std::optional<std::string>> Reconcile(const ActivityContext& ctx) = 0;
+};
+
+}  // namespace berth::engine

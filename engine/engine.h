@@ -1,0 +1,86 @@
+// Engine: runs workflows durably on an EventLog.
+//
+// Every transition is an event appended (durably) before it takes effect:
+//   decide -> append ActivityStarted -> run the side effect -> append ActivityCompleted
+// so a process killed at any instant resumes from the log (Recover) and finishes each step
+// exactly once: an activity whose start is recorded but whose end is not is reconciled
+// (looked up by its idempotency key) before it would be redone.
+//
+// Concurrency: each workflow runs on its own strand of a small thread pool; a workflow that
+// waits (for the log, an activity, a timer) holds no thread. Blocking activities run on a
+// separate bounded pool. Each workflow has at most one append in flight, so its events are
+// in order; a failed append (disk full) is retried with backoff and the workflow pauses
+// until it succeeds, with nothing half-written.
+//
+// Thread safety: all public methods may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "engine/environment.h"
+#include "engine/registry.h"
+#include "engine/workflow_state.h"
+#include "eventlog/event_log.h"
+
+namespace berth::engine {
+
+struct EngineOptions {
+  unsigned threads = 2;            // decision threads (workflow strands)
+  unsigned activity_threads = 16;  // threads for blocking activities
+  Clock* clock = nullptr;          // default: SystemClock
+  Random* random = nullptr;        // default: SeededRandom(from the clock)
+  int64_t append_retry_ms_max = 2000;  // backoff cap while the log refuses appends
+  // Called right after each activity side effect returns, before its completion is
+  // appended, with the count of side effects so far (1-based). The crash-test fault hook.
+  std::function<void(uint64_t effects)> after_effect;
+  // Called (on a workflow strand) for every event once it is durable. Must be quick.
+  std::function<void(const eventlog::Event&)> observer;
+  // Called when an append fails and will be retried (e.g. disk full).
+  std::function<void(const Status&)> on_log_error;
+};
+
+struct StartRequest {
+  std::string type;
+  std::string id;  // "" : "<type>-<16 hex>" chosen by the engine
+  std::string input;
+  eventlog::Actor actor = eventlog::Actor::kUser;
+  bool run = true;  // false: only record the start durably (it runs at the next Recover)
+};
+
+class Engine {
+ public:
+  Engine(eventlog::EventLog* log, const Registry* registry, EngineOptions options);
+  ~Engine();  // stops; anything unfinished stays in the log for the next Recover
+
+  // Loads every unfinished workflow (or only `only_id`) from the log and resumes it.
+  // `resumed` = how many.
+  Status Recover(size_t* resumed, const std::string& only_id = "");
+
+  // Records WorkflowStarted durably and (if req.run) runs it. Errors: kInvalidArgument
+  // (unknown type, bad input), kConflict (id already used), log errors.
+  Result<std::string> Start(StartRequest req);
+
+  // Delivers a signal / a cancel request to a running workflow (kNotFound if not running in
+  // this engine or unknown; kFailedPrecondition-like kConflict if it has ended).
+  Status Signal(const std::string& id, const std::string& name, const std::string& payload);
+  Status Cancel(const std::string& id, eventlog::Actor actor = eventlog::Actor::kUser);
+
+  // Blocks until `id` ends (it must be running in this engine) and returns its summary.
+  Result<WorkflowSummary> Wait(const std::string& id);
+  // Blocks until no workflow is running in this engine.
+  void WaitIdle();
+  size_t Running() const;
+
+  // Stops taking new work and waits for in-flight appends; idempotent.
+  void Shutdown();
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::engine

@@ -1,0 +1,114 @@
+// The engine's event types and their payloads (cereal binary). Each payload struct is the
+// schema of one event type; a change to a struct bumps its kSchema and keeps a decoder for
+// the old one. docs/event-format.md lists them.
+#pragma once
+
+#include <cereal/archives/binary.hpp>
+#include <cereal/types/string.hpp>
+#include <sstream>
+#include <streambuf>
+#include <string>
+
+#include "eventlog/status.h"
+
+namespace berth::engine {
+
+namespace ev {
+inline constexpr const char* kWorkflowStarted = "WorkflowStarted";
+inline constexpr const char* kActivityStarted = "ActivityStarted";
+inline constexpr const char* kActivityCompleted = "ActivityCompleted";
+inline constexpr const char* kActivityFailed = "ActivityFailed";
+inline constexpr const char* kTimerStarted = "TimerStarted";
+inline constexpr const char* kTimerFired = "TimerFired";
+inline constexpr const char* kChildStarted = "ChildStarted";
+inline constexpr const char* kChildEnded = "ChildEnded";
+inline constexpr const char* kSignalReceived = "SignalReceived";
+inline constexpr const char* kCancelRequested = "CancelRequested";
+inline constexpr const char* kWorkflowCompleted = "WorkflowCompleted";
+inline constexpr const char* kWorkflowFailed = "WorkflowFailed";
+inline constexpr const char* kWorkflowCancelled = "WorkflowCancelled";
+}  // namespace ev
+
+struct WorkflowStartedP {
+  std::string type, input, parent;  // parent: id of the parent workflow, "" for top level
+  template <class A> void serialize(A& a) { a(type, input, parent); }
+};
+struct ActivityStartedP {
+  std::string step, activity, input;
+  uint32_t attempt = 1;
+  template <class A> void serialize(A& a) { a(step, activity, input, attempt); }
+};
+struct ActivityCompletedP {
+  std::string step, result;
+  uint32_t attempt = 1;
+  bool adopted = false;  // true: found by reconcile, the side effect was not run again
+  template <class A> void serialize(A& a) { a(step, result, attempt, adopted); }
+};
+struct ActivityFailedP {
+  std::string step, error;
+  uint32_t attempt = 1;
+  int32_t code = 0;          // berth::Code
+  bool final = false;        // no more attempts
+  int64_t retry_at_us = 0;   // when the next attempt starts (decided once, with jitter)
+  template <class A> void serialize(A& a) { a(step, error, attempt, code, final, retry_at_us); }
+};
+struct TimerStartedP {
+  std::string name;
+  int64_t fire_at_us = 0;
+  template <class A> void serialize(A& a) { a(name, fire_at_us); }
+};
+struct NameP {  // TimerFired, CancelRequested (name = reason)
+  std::string name;
+  template <class A> void serialize(A& a) { a(name); }
+};
+struct ChildStartedP {
+  std::string child_id, type, input;
+  template <class A> void serialize(A& a) { a(child_id, type, input); }
+};
+struct ChildEndedP {
+  std::string child_id, result;
+  std::string status;  // completed | failed | cancelled
+  template <class A> void serialize(A& a) { a(child_id, result, status); }
+};
+struct SignalP {
+  std::string name, payload;
+  template <class A> void serialize(A& a) { a(name, payload); }
+};
+struct EndedP {  // WorkflowCompleted (result), WorkflowFailed (error), WorkflowCancelled
+  std::string text;
+  template <class A> void serialize(A& a) { a(text); }
+};
+
+template <class T>
+std::string EncodePayload(const T& v) {
+  std::ostringstream os(std::ios::binary);
+  {
+    cereal::BinaryOutputArchive ar(os);
+    ar(v);
+  }
+  return std::move(os).str();
+}
+
+// Reads a payload in place (no copy of the bytes).
+class PayloadBuf : public std::streambuf {
+ public:
+  explicit PayloadBuf(const std::string& s) {
+    char* p = const_cast<char*>(s.data());
+    setg(p, p, p + s.size());
+  }
+};
+
+template <class T>
+Status DecodePayload(const std::string& bytes, T* out) {
+  PayloadBuf buf(bytes);
+  std::istream is(&buf);
+  try {
+    cereal::BinaryInputArchive ar(is);
+    ar(*out);
+  } catch (const std::exception& e) {
+    return Corruption(std::string("undecodable payload: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,56 @@
+// Workflow definitions: deterministic decision functions over a workflow's own history.
+//
+// Decide() is called with the folded state of every durable event so far and returns what
+// should happen next. It must be a pure function of its argument: no clock, no randomness,
+// no I/O (anything like that is an activity whose result is recorded). The engine ignores a
+// command whose step, timer or child already exists, so Decide may simply return "the next
+// thing that is not done yet" every time. `berth replay --verify` re-runs Decide over
+// recorded histories and reports the first event it would not have produced.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/workflow_state.h"
+
+namespace berth::engine {
+
+struct ScheduleActivity {
+  std::string step;      // unique within the workflow; idempotency key is "<workflow>/<step>"
+  std::string activity;  // registered activity name
+  std::string input;
+};
+struct StartTimer {
+  std::string name;
+  int64_t delay_ms = 0;
+};
+struct StartChild {
+  std::string name;  // child id becomes "<parent id>/<name>"
+  std::string type, input;
+};
+struct CompleteWorkflow {
+  std::string result;
+};
+struct FailWorkflow {
+  std::string error;
+};
+
+using Command = std::variant<ScheduleActivity, StartTimer, StartChild, CompleteWorkflow,
+                             FailWorkflow>;
+
+class Workflow {
+ public:
+  virtual ~Workflow() = default;
+  virtual std::string type() const = 0;
+  // Checks a start input before anything is recorded; kInvalidArgument says what is wrong.
+  virtual Status ValidateInput(const std::string& input) const { return Status::Ok(); }
+  // Called when state.cancel_requested is false or true alike; a workflow that ignores a
+  // cancel request is cancelled by the engine once nothing is outstanding.
+  virtual std::vector<Command> Decide(const WorkflowState& state) const = 0;
+};
+
+std::string ChildId(const std::string& parent, const std::string& name);
+
+}  // namespace berth::engine

@@ -1,0 +1,203 @@
+#include "engine/workflow_state.h"
+
+#include "engine/events.h"
+
+namespace berth::engine {
+namespace {
+
+Status Bad(const eventlog::Event& e, const std::string& what) {
+  return Corruption("event seq " + std::to_string(e.seq) + " (" + e.type + " of workflow " +
+                    e.workflow_id + "): " + what);
+}
+
+template <class T>
+Status Load(const eventlog::Event& e, T* p) {
+  Status s = DecodePayload(e.payload, p);
+  return s.ok() ? s : Bad(e, s.message());
+}
+
+Status ApplyActivity(const eventlog::Event& e, WorkflowState* s) {
+  if (e.type == ev::kActivityStarted) {
+    ActivityStartedP p;
+    if (auto st = Load(e, &p); !st.ok()) return st;
+    StepState& step = s->steps[p.step];
+    if (step.phase == StepState::kCompleted || step.phase == StepState::kFailed)
+      return Bad(e, "step '" + p.step + "' started again after it ended");
+    step.phase = StepState::kRunning;
+    step.activity = p.activity;
+    step.input = p.input;
+    step.attempt = p.attempt;
+    return Status::Ok();
+  }
+  if (e.type == ev::kActivityCompleted) {
+    ActivityCompletedP p;
+    if (auto st = Load(e, &p); !st.ok()) return st;
+    auto it = s->steps.find(p.step);
+    if (it == s->steps.end() || it->second.phase != StepState::kRunning)
+      return Bad(e, "step '" + p.step + "' completed without running");
+    it->second.phase = StepState::kCompleted;
+    it->second.result = p.result;
+    it->second.adopted = p.adopted;
+    return Status::Ok();
+  }
+  ActivityFailedP p;  // kActivityFailed
+  if (auto st = Load(e, &p); !st.ok()) return st;
+  auto it = s->steps.find(p.step);
+  if (it == s->steps.end() || it->second.phase != StepState::kRunning)
+    return Bad(e, "step '" + p.step + "' failed without running");
+  it->second.phase = p.final ? StepState::kFailed : StepState::kRetryWait;
+  it->second.error = p.error;
+  it->second.error_code = p.code;
+  it->second.retry_at_us = p.retry_at_us;
+  return Status::Ok();
+}
+
+Status ApplyEnd(const eventlog::Event& e, WorkflowState* s) {
+  EndedP p;
+  if (auto st = Load(e, &p); !st.ok()) return st;
+  if (e.type == ev::kWorkflowCompleted) {
+    s->status = RunStatus::kCompleted;
+    s->result = p.text;
+  } else if (e.type == ev::kWorkflowFailed) {
+    s->status = RunStatus::kFailed;
+    s->error = p.text;
+  } else {
+    s->status = RunStatus::kCancelled;
+    s->error = p.text;
+  }
+  s->ended_us = e.time_us;
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* RunStatusName(RunStatus s) {
+  switch (s) {
+    case RunStatus::kRunning: return "running";
+    case RunStatus::kCompleted: return "completed";
+    case RunStatus::kFailed: return "failed";
+    case RunStatus::kCancelled: return "cancelled";
+  }
+  return "?";
+}
+
+bool IsTerminal(RunStatus s) { return s != RunStatus::kRunning; }
+
+bool WorkflowState::StepDone(const std::string& step) const {
+  auto it = steps.find(step);
+  return it != steps.end() && it->second.phase == StepState::kCompleted;
+}
+
+size_t WorkflowState::Outstanding() const {
+  size_t n = 0;
+  for (const auto& [k, st] : steps)
+    n += st.phase == StepState::kRunning || st.phase == StepState::kRetryWait;
+  for (const auto& [k, t] : timers) n += !t.fired;
+  for (const auto& [k, c] : children) n += !c.ended;
+  return n;
+}
+
+Status Apply(const eventlog::Event& e, WorkflowState* s) {
+  if (e.workflow_seq != s->events + 1)
+    return Bad(e, "workflow seq " + std::to_string(e.workflow_seq) + " where " +
+                      std::to_string(s->events + 1) + " was expected");
+  if (IsTerminal(s->status)) return Bad(e, "event after the workflow ended");
+  if (s->events == 0 && e.type != ev::kWorkflowStarted)
+    return Bad(e, "history does not begin with WorkflowStarted");
+  const std::string& t = e.type;
+  Status st;
+  if (t == ev::kWorkflowStarted) {
+    if (s->events != 0) return Bad(e, "WorkflowStarted twice");
+    WorkflowStartedP p;
+    st = Load(e, &p);
+    s->id = e.workflow_id;
+    s->type = p.type;
+    s->input = p.input;
+    s->parent = p.parent;
+    s->first_seq = e.seq;
+    s->started_us = e.time_us;
+  } else if (t == ev::kActivityStarted || t == ev::kActivityCompleted ||
+             t == ev::kActivityFailed) {
+    st = ApplyActivity(e, s);
+  } else if (t == ev::kTimerStarted) {
+    TimerStartedP p;
+    st = Load(e, &p);
+    s->timers[p.name] = TimerState{p.fire_at_us, false};
+  } else if (t == ev::kTimerFired) {
+    NameP p;
+    st = Load(e, &p);
+    auto it = s->timers.find(p.name);
+    if (st.ok() && it == s->timers.end()) return Bad(e, "timer '" + p.name + "' was never started");
+    if (st.ok()) it->second.fired = true;
+  } else if (t == ev::kChildStarted) {
+    ChildStartedP p;
+    st = Load(e, &p);
+    s->children[p.child_id] = ChildState{p.type, p.input, false, "", ""};
+  } else if (t == ev::kChildEnded) {
+    ChildEndedP p;
+    st = Load(e, &p);
+    auto it = s->children.find(p.child_id);
+    if (st.ok() && it == s->children.end()) return Bad(e, "child '" + p.child_id + "' unknown");
+    if (st.ok()) {
+      it->second.ended = true;
+      it->second.status = p.status;
+      it->second.result = p.result;
+    }
+  } else if (t == ev::kSignalReceived) {
+    SignalP p;
+    st = Load(e, &p);
+    s->signals.push_back({p.name, p.payload});
+  } else if (t == ev::kCancelRequested) {
+    s->cancel_requested = true;
+  } else if (t == ev::kWorkflowCompleted || t == ev::kWorkflowFailed ||
+             t == ev::kWorkflowCancelled) {
+    st = ApplyEnd(e, s);
+  } else {
+    // Event types of other modules (e.g. workflows/ recording a decision) are allowed; the
+    // engine counts them but does not interpret them.
+  }
+  if (!st.ok()) return st;
+  s->events = e.workflow_seq;
+  return Status::Ok();
+}
+
+WorkflowSummary Summarize(const WorkflowState& s) {
+  WorkflowSummary w;
+  w.id = s.id;
+  w.type = s.type;
+  w.parent = s.parent;
+  w.status = s.status;
+  w.events = s.events;
+  w.first_seq = s.first_seq;
+  w.started_us = s.started_us;
+  w.ended_us = s.ended_us;
+  w.error = s.error;
+  return w;
+}
+
+namespace {
+struct SummaryWire {
+  WorkflowSummary* w;
+  template <class A> void serialize(A& a) {
+    int32_t st = static_cast<int32_t>(w->status);
+    a(w->id, w->type, w->parent, st, w->events, w->first_seq, w->started_us, w->ended_us,
+      w->error);
+    w->status = static_cast<RunStatus>(st);
+  }
+};
+}  // namespace
+
+std::string EncodeSummary(const WorkflowSummary& s) {
+  WorkflowSummary copy = s;
+  return EncodePayload(SummaryWire{&copy});
+}
+
+Status DecodeSummary(const std::string& bytes, WorkflowSummary* out) {
+  SummaryWire w{out};
+  return DecodePayload(bytes, &w);
+}
+
+std::string SummaryKey(const std::string& id) { return kSummaryPrefix + id; }
+std::string OpenKey(const std::string& id) { return kOpenPrefix + id; }
+
+}  // namespace berth::engine

@@ -1,0 +1,85 @@
+// WorkflowState: a workflow's history folded into what its decision function reads.
+// Apply() is pure and total over valid histories; the engine, recovery and replay all fold
+// with it, so they cannot disagree about what a history means.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "eventlog/event.h"
+#include "eventlog/status.h"
+
+namespace berth::engine {
+
+enum class RunStatus { kRunning, kCompleted, kFailed, kCancelled };
+const char* RunStatusName(RunStatus s);
+bool IsTerminal(RunStatus s);
+
+struct StepState {
+  enum Phase { kRunning, kRetryWait, kCompleted, kFailed } phase = kRunning;
+  std::string activity, input;
+  std::string result;  // when completed
+  std::string error;   // last error
+  int32_t error_code = 0;
+  uint32_t attempt = 1;
+  int64_t retry_at_us = 0;  // when phase == kRetryWait
+  bool adopted = false;
+};
+
+struct TimerState {
+  int64_t fire_at_us = 0;
+  bool fired = false;
+};
+
+struct ChildState {
+  std::string type, input;
+  bool ended = false;
+  std::string status, result;  // once ended
+};
+
+struct Signal {
+  std::string name, payload;
+};
+
+struct WorkflowState {
+  std::string id, type, input, parent;
+  RunStatus status = RunStatus::kRunning;
+  std::string result, error;
+  uint64_t events = 0;      // events applied (== last workflow_seq)
+  uint64_t first_seq = 0;   // global seq of WorkflowStarted
+  int64_t started_us = 0, ended_us = 0;
+  bool cancel_requested = false;
+  std::map<std::string, StepState> steps;
+  std::map<std::string, TimerState> timers;
+  std::map<std::string, ChildState> children;
+  std::vector<Signal> signals;
+
+  bool StepDone(const std::string& step) const;
+  // Steps, timers and children still outstanding.
+  size_t Outstanding() const;
+};
+
+// Folds one event into `s`. kCorruption (naming the seq) for an event that cannot follow the
+// state: a wrong workflow_seq, an undecodable payload, an event after the end.
+Status Apply(const eventlog::Event& e, WorkflowState* s);
+
+// The row kept in projections under "wf/<id>" (see ProjectionKey); replay checks it equals
+// the fold of the history.
+struct WorkflowSummary {
+  std::string id, type, parent;
+  RunStatus status = RunStatus::kRunning;
+  uint64_t events = 0, first_seq = 0;
+  int64_t started_us = 0, ended_us = 0;
+  std::string error;
+};
+WorkflowSummary Summarize(const WorkflowState& s);
+std::string EncodeSummary(const WorkflowSummary& s);
+Status DecodeSummary(const std::string& bytes, WorkflowSummary* out);
+std::string SummaryKey(const std::string& workflow_id);  // "wf/<id>"
+std::string OpenKey(const std::string& workflow_id);     // "open/<id>": present while running
+inline constexpr const char* kSummaryPrefix = "wf/";
+inline constexpr const char* kOpenPrefix = "open/";
+
+}  // namespace berth::engine

@@ -1,0 +1,177 @@
+#include "replay/verify.h"
+
+#include <chrono>
+#include <unordered_map>
+
+#include "engine/events.h"
+#include "engine/workflow_state.h"
+
+namespace berth::replay {
+
+using namespace berth::engine;
+
+namespace {
+
+std::string CommandText(const Command& c) {
+  if (auto* a = std::get_if<ScheduleActivity>(&c)) return "schedule " + a->step + " (" + a->activity + ")";
+  if (auto* t = std::get_if<StartTimer>(&c)) return "timer " + t->name;
+  if (auto* ch = std::get_if<StartChild>(&c)) return "child " + ch->name + " (" + ch->type + ")";
+  if (auto* d = std::get_if<CompleteWorkflow>(&c)) return "complete: " + d->result;
+  if (auto* f = std::get_if<FailWorkflow>(&c)) return "fail: " + f->error;
+  return "?";
+}
+
+// The command a recorded event claims was decided, if it is a decision at all.
+bool Matches(const eventlog::Event& e, const WorkflowState& s, const Command& c) {
+  if (e.type == ev::kActivityStarted) {
+    ActivityStartedP p;
+    auto* a = std::get_if<ScheduleActivity>(&c);
+    return a && DecodePayload(e.payload, &p).ok() && a->step == p.step &&
+           a->activity == p.activity && a->input == p.input;
+  }
+  if (e.type == ev::kTimerStarted) {
+    TimerStartedP p;
+    auto* t = std::get_if<StartTimer>(&c);
+    return t && DecodePayload(e.payload, &p).ok() && t->name == p.name;
+  }
+  if (e.type == ev::kChildStarted) {
+    ChildStartedP p;
+    auto* ch = std::get_if<StartChild>(&c);
+    return ch && DecodePayload(e.payload, &p).ok() && ChildId(s.id, ch->name) == p.child_id &&
+           ch->type == p.type && ch->input == p.input;
+  }
+  EndedP p;
+  if (!DecodePayload(e.payload, &p).ok()) return false;
+  if (e.type == ev::kWorkflowCompleted) {
+    auto* d = std::get_if<CompleteWorkflow>(&c);
+    return d && d->result == p.text;
+  }
+  auto* f = std::get_if<FailWorkflow>(&c);
+  return f && f->error == p.text;
+}
+
+bool IsDecision(const eventlog::Event& e) {
+  if (e.type == ev::kActivityStarted) {
+    ActivityStartedP p;
+    return DecodePayload(e.payload, &p).ok() && p.attempt == 1;  // retries are the engine's
+  }
+  return e.type == ev::kTimerStarted || e.type == ev::kChildStarted ||
+         e.type == ev::kWorkflowCompleted || e.type == ev::kWorkflowFailed;
+}
+
+struct Folder {
+  const engine::Registry& registry;
+  VerifyReport* report;
+  std::unordered_map<std::string, WorkflowState> states;
+
+  Status Step(const eventlog::Event& e) {
+    ++report->events;
+    WorkflowState& s = states[e.workflow_id];
+    if (s.events > 0 && !s.cancel_requested && IsDecision(e)) {
+      const Workflow* def = registry.FindWorkflow(s.type);
+      if (!def)
+        return Status(Code::kFailed, "event seq " + std::to_string(e.seq) + ": workflow type '" +
+                                         s.type + "' is not known to this berth");
+      auto cmds = def->Decide(s);
+      bool found = false;
+      for (const auto& c : cmds) found = found || Matches(e, s, c);
+      if (!found) {
+        std::string want;
+        for (const auto& c : cmds) want += (want.empty() ? "" : "; ") + CommandText(c);
+        return Status(Code::kFailed,
+                      "nondeterminism at event seq " + std::to_string(e.seq) + " (workflow " +
+                          e.workflow_id + "): recorded " + e.type + " [" + Describe(e) +
+                          "], the decision function now gives [" +
+                          (want.empty() ? "nothing" : want) + "]");
+      }
+      ++report->decisions;
+    }
+    return Apply(e, &s);
+  }
+
+  static std::string Describe(const eventlog::Event& e);
+};
+
+std::string Folder::Describe(const eventlog::Event& e) {
+  ActivityStartedP p;
+  if (e.type == ev::kActivityStarted && DecodePayload(e.payload, &p).ok()) return "schedule " + p.step;
+  EndedP d;
+  if (DecodePayload(e.payload, &d).ok()) return d.text;
+  return "";
+}
+
+std::string SummaryDiff(const WorkflowSummary& a, const WorkflowSummary& b) {
+  std::string d;
+  auto cmp = [&](const char* f, const std::string& x, const std::string& y) {
+    if (x != y) d += std::string(" ") + f + ": expected '" + x + "', recorded '" + y + "';";
+  };
+  cmp("type", a.type, b.type);
+  cmp("status", RunStatusName(a.status), RunStatusName(b.status));
+  cmp("events", std::to_string(a.events), std::to_string(b.events));
+  cmp("started_us", std::to_string(a.started_us), std::to_string(b.started_us));
+  cmp("ended_us", std::to_string(a.ended_us), std::to_string(b.ended_us));
+  cmp("error", a.error, b.error);
+  cmp("parent", a.parent, b.parent);
+  return d;
+}
+
+Status CheckProjections(const eventlog::EventLog& log, const Folder& f, bool whole,
+                        VerifyReport* report) {
+  for (const auto& [id, s] : f.states) {
+    std::string raw;
+    WorkflowSummary rec;
+    Status g = log.GetProjection(SummaryKey(id), &raw);
+    if (!g.ok() || !DecodeSummary(raw, &rec).ok())
+      return Corruption("projection " + SummaryKey(id) + " is missing or undecodable");
+    std::string diff = SummaryDiff(Summarize(s), rec);
+    if (!diff.empty()) return Corruption("projection " + SummaryKey(id) + " disagrees with its history:" + diff);
+    std::string open;
+    bool is_open = log.GetProjection(OpenKey(id), &open).ok();
+    if (is_open == IsTerminal(s.status))
+      return Corruption("projection " + OpenKey(id) + (is_open ? " present for an ended workflow" : " missing for a running workflow"));
+    report->projections += 2;
+  }
+  if (!whole) return Status::Ok();
+  Status bad;
+  for (const char* prefix : {kSummaryPrefix, kOpenPrefix}) {
+    Status s = log.ScanProjections(prefix, [&](const std::string& key, const std::string&) {
+      std::string id = key.substr(std::string(prefix).size());
+      if (!f.states.count(id)) bad = Corruption("projection " + key + " has no workflow history");
+      return bad.ok();
+    });
+    if (!s.ok()) return s;
+    if (!bad.ok()) return bad;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Verify(const eventlog::EventLog& log, const engine::Registry& registry,
+              const std::string& workflow_id, VerifyReport* report) {
+  auto t0 = std::chrono::steady_clock::now();
+  *report = VerifyReport();
+  bool whole = workflow_id.empty();
+  if (whole) {
+    uint64_t n = 0;
+    if (Status s = log.VerifyChain(&n); !s.ok()) return s;
+    if (Status s = log.VerifyIndexes(); !s.ok()) return s;
+  }
+  Folder f{registry, report, {}};
+  Status step;
+  auto visit = [&](const eventlog::Event& e) {
+    step = f.Step(e);
+    return step.ok();
+  };
+  Status s = whole ? log.ScanRange(1, UINT64_MAX, visit) : log.ScanWorkflow(workflow_id, visit);
+  if (!s.ok()) return s;
+  if (!step.ok()) return step;
+  if (!whole && f.states.empty())
+    return NotFound("no workflow '" + workflow_id + "'; list them with `berth workflows`");
+  report->workflows = f.states.size();
+  if (Status p = CheckProjections(log, f, whole, report); !p.ok()) return p;
+  report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return Status::Ok();
+}
+
+}  // namespace berth::replay

@@ -1,0 +1,254 @@
+#include "tools/berth/commands.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/events.h"
+#include "replay/describe.h"
+#include "replay/verify.h"
+
+namespace berth::tool {
+
+using nlohmann::json;
+
+int Fail(const Status& s) {
+  std::cerr << "berth: " << s.ToString() << "\n";
+  return (s.code() == Code::kFailed || s.code() == Code::kCorruption) ? 1 : 2;
+}
+
+namespace {
+
+Result<std::string> ReadInput(const std::string& arg) {
+  std::string text = arg;
+  if (!arg.empty() && arg[0] == '@') {
+    std::ifstream in(arg.substr(1));
+    if (!in) return InvalidArgument("cannot read input file '" + arg.substr(1) + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded())
+    return InvalidArgument("--input is not valid JSON: '" + text.substr(0, 80) +
+                           "' (give a JSON object, e.g. '{\"steps\": 5}', or @FILE)");
+  return j.dump();
+}
+
+json SummaryJson(const engine::WorkflowSummary& s) {
+  json j = {{"id", s.id},
+            {"type", s.type},
+            {"status", engine::RunStatusName(s.status)},
+            {"events", s.events},
+            {"started", FormatTime(s.started_us)},
+            {"ended", s.ended_us ? json(FormatTime(s.ended_us)) : json(nullptr)}};
+  if (!s.parent.empty()) j["parent"] = s.parent;
+  if (!s.error.empty()) j["error"] = s.error;
+  return j;
+}
+
+// Live one-line progress on a TTY: events and completed steps of the workflows we watch.
+struct Progress {
+  bool tty = ::isatty(2);
+  std::atomic<uint64_t> events{0}, steps{0};
+  void OnEvent(const eventlog::Event& e) {
+    ++events;
+    if (e.type == engine::ev::kActivityCompleted) ++steps;
+    if (tty && (events % 16 == 1 || e.type == engine::ev::kWorkflowCompleted))
+      std::cerr << fmt::format("\r  {} events, {} steps done, last: {} {}   ", events.load(),
+                               steps.load(), e.workflow_id, e.type)
+                << std::flush;
+  }
+  void Done() {
+    if (tty && events) std::cerr << "\n";
+  }
+};
+
+int WaitAndReport(Context& ctx, const std::string& id, Progress& progress) {
+  auto r = ctx.engine().Wait(id);
+  ctx.engine().WaitIdle();
+  progress.Done();
+  if (!r.ok()) return Fail(r.status());
+  const auto& s = r.value();
+  if (ctx.globals().output == Output::kJson)
+    std::cout << SummaryJson(s).dump() << "\n";
+  else
+    std::cout << fmt::format("{} {} ({} events){}\n", s.id, engine::RunStatusName(s.status),
+                             s.events, s.error.empty() ? "" : ": " + s.error);
+  return s.status == engine::RunStatus::kCompleted ? 0 : 1;
+}
+
+}  // namespace
+
+int Submit(const Globals& g, const SubmitArgs& a) {
+  auto input = ReadInput(a.input);
+  if (!input.ok()) return Fail(input.status());
+  auto ctx = Context::Open(g);
+  if (!ctx.ok()) return Fail(ctx.status());
+  Progress progress;
+  auto& eng = (*ctx)->engine([&](const eventlog::Event& e) { progress.OnEvent(e); });
+  engine::StartRequest req{a.type, a.id, input.value(), eventlog::Actor::kUser, !a.detach};
+  auto id = eng.Start(req);
+  if (!id.ok()) return Fail(id.status());
+  if (a.detach) {
+    if (g.output == Output::kJson)
+      std::cout << json{{"id", id.value()}, {"status", "running"}}.dump() << "\n";
+    else
+      std::cout << id.value() << "\n";
+    return 0;
+  }
+  return WaitAndReport(**ctx, id.value(), progress);
+}
+
+int Workflows(const Globals& g, const std::string& status, const std::string& type) {
+  auto ctx = Context::Open(g, /*create=*/false);
+  if (!ctx.ok()) return Fail(ctx.status());
+  json arr = json::array();
+  Status bad;
+  Status s = (*ctx)->log().ScanProjections(engine::kSummaryPrefix, [&](const std::string& k,
+                                                                      const std::string& v) {
+    engine::WorkflowSummary w;
+    bad = engine::DecodeSummary(v, &w);
+    if (!bad.ok()) {
+      bad = bad.WithContext("projection " + k);
+      return false;
+    }
+    if ((status.empty() || status == engine::RunStatusName(w.status)) &&
+        (type.empty() || type == w.type))
+      arr.push_back(SummaryJson(w));
+    return true;
+  });
+  if (!s.ok()) return Fail(s);
+  if (!bad.ok()) return Fail(bad);
+  if (g.output == Output::kJson) {
+    std::cout << arr.dump() << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:<40} {:<12} {:<10} {:>7}  {:<24} {}\n", "ID", "TYPE", "STATUS",
+                           "EVENTS", "STARTED", "ENDED");
+  for (const auto& w : arr)
+    std::cout << fmt::format("{:<40} {:<12} {:<10} {:>7}  {:<24} {}\n", w["id"].get<std::string>(),
+                             w["type"].get<std::string>(), w["status"].get<std::string>(),
+                             w["events"].get<uint64_t>(), w["started"].get<std::string>(),
+                             w["ended"].is_null() ? "" : w["ended"].get<std::string>());
+  return 0;
+}
+
+int History(const Globals& g, const std::string& id) {
+  auto ctx = Context::Open(g, false);
+  if (!ctx.ok()) return Fail(ctx.status());
+  json arr = json::array();
+  Status s = (*ctx)->log().ScanWorkflow(id, [&](const eventlog::Event& e) {
+    arr.push_back({{"seq", e.seq},
+                   {"workflow_seq", e.workflow_seq},
+                   {"time", FormatTime(e.time_us)},
+                   {"actor", eventlog::ActorName(e.actor)},
+                   {"type", e.type},
+                   {"summary", replay::Describe(e)}});
+    return true;
+  });
+  if (!s.ok()) return Fail(s);
+  if (arr.empty())
+    return Fail(NotFound("no workflow '" + id + "'; list them with `berth workflows`"));
+  if (g.output == Output::kJson) {
+    std::cout << arr.dump() << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:>8}  {:<24}  {:<6}  {:<18}  {}\n", "SEQ", "TIME", "ACTOR", "TYPE",
+                           "SUMMARY");
+  for (const auto& e : arr)
+    std::cout << fmt::format("{:>8}  {:<24}  {:<6}  {:<18}  {}\n", e["seq"].get<uint64_t>(),
+                             e["time"].get<std::string>(), e["actor"].get<std::string>(),
+                             e["type"].get<std::string>(), e["summary"].get<std::string>());
+  return 0;
+}
+
+int Replay(const Globals& g, const std::string& id, bool verify) {
+  auto ctx = Context::Open(g, false);
+  if (!ctx.ok()) return Fail(ctx.status());
+  replay::VerifyReport r;
+  Status s = replay::Verify((*ctx)->log(), (*ctx)->registry(), id, &r);
+  json j = {{"ok", s.ok()},
+            {"events", r.events},
+            {"workflows", r.workflows},
+            {"decisions", r.decisions},
+            {"projections", r.projections},
+            {"seconds", r.seconds}};
+  if (!s.ok()) j["error"] = s.ToString();
+  if (!verify) j["note"] = "pass --verify to fail (exit 1) on any problem";
+  if (g.output == Output::kJson) {
+    std::cout << j.dump() << "\n";
+  } else if (s.ok()) {
+    std::cout << fmt::format(
+        "verified: {} events, {} workflows, {} decisions re-derived, {} projections; hash chain "
+        "and checksums intact ({:.3f} s)\n",
+        r.events, r.workflows, r.decisions, r.projections, r.seconds);
+  }
+  if (!s.ok()) {
+    std::cerr << "berth: replay found a problem: " << s.ToString() << "\n";
+    return verify ? 1 : 0;
+  }
+  return 0;
+}
+
+int Resume(const Globals& g, bool detach) {
+  if (detach) {
+    // Check the directory is usable before detaching, so errors reach the terminal.
+    { auto probe = Context::Open(g, false); if (!probe.ok()) return Fail(probe.status()); }
+    pid_t pid = ::fork();
+    if (pid < 0) return Fail(IOError("fork failed"));
+    if (pid > 0) {
+      std::cout << (g.output == Output::kJson ? json{{"pid", pid}}.dump() : fmt::format("resuming in process {}", pid)) << "\n";
+      return 0;
+    }
+    ::setsid();
+  }
+  auto ctx = Context::Open(g, false);
+  if (!ctx.ok()) return Fail(ctx.status());
+  Progress progress;
+  auto& eng = (*ctx)->engine([&](const eventlog::Event& e) { progress.OnEvent(e); });
+  size_t n = 0;
+  Status s = eng.Recover(&n);
+  if (!s.ok()) std::cerr << "berth: " << s.ToString() << "\n";
+  eng.WaitIdle();
+  progress.Done();
+  // Report how they ended.
+  uint64_t failed = 0, completed = 0;
+  (void)(*ctx)->log().ScanProjections(engine::kSummaryPrefix, [&](const std::string&, const std::string& v) {
+    engine::WorkflowSummary w;
+    if (engine::DecodeSummary(v, &w).ok()) {
+      failed += w.status == engine::RunStatus::kFailed;
+      completed += w.status == engine::RunStatus::kCompleted;
+    }
+    return true;
+  });
+  if (g.output == Output::kJson)
+    std::cout << json{{"resumed", n}, {"completed_total", completed}, {"failed_total", failed}}.dump() << "\n";
+  else
+    std::cout << fmt::format("resumed {} workflow(s); all finished ({} completed, {} failed in total)\n", n, completed, failed);
+  return s.ok() ? 0 : 1;
+}
+
+int Cancel(const Globals& g, const std::string& id) {
+  auto ctx = Context::Open(g, false);
+  if (!ctx.ok()) return Fail(ctx.status());
+  auto& eng = (*ctx)->engine();
+  if (Status s = eng.Cancel(id); !s.ok()) return Fail(s);
+  // Finish the cancellation now: in-doubt steps are reconciled, then it ends as cancelled.
+  size_t n = 0;
+  if (Status s = eng.Recover(&n, id); !s.ok()) return Fail(s);
+  auto r = eng.Wait(id);
+  if (!r.ok()) return Fail(r.status());
+  if (g.output == Output::kJson)
+    std::cout << SummaryJson(r.value()).dump() << "\n";
+  else
+    std::cout << fmt::format("{} {}\n", id, engine::RunStatusName(r->status));
+  return 0;
+}
+
+}  // namespace berth::tool

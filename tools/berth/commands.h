@@ -1,0 +1,28 @@
+// The berth commands. Each returns the process exit code: 0 success, 1 the work failed
+// (a workflow failed, verification found a problem), 2 bad input or environment (printed).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tools/berth/context.h"
+
+namespace berth::tool {
+
+struct SubmitArgs {
+  std::string type, input = "{}", id;
+  bool detach = false;
+};
+int Submit(const Globals& g, const SubmitArgs& a);
+int Workflows(const Globals& g, const std::string& status, const std::string& type);
+int History(const Globals& g, const std::string& id);
+int Replay(const Globals& g, const std::string& id, bool verify);
+int Resume(const Globals& g, bool detach);
+int Cancel(const Globals& g, const std::string& id);
+int BenchLog(const Globals& g, uint64_t events, unsigned producers);
+int BenchEngine(const Globals& g, uint64_t workflows, uint64_t steps);
+
+// Prints "berth: <message>" on stderr and returns 2 (or 1 for kFailed/kCorruption).
+int Fail(const Status& s);
+
+}  // namespace berth::tool

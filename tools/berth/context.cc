@@ -1,0 +1,97 @@
+#include "tools/berth/context.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <atomic>
+#include <ctime>
+#include <iostream>
+
+#include "workflows/synthetic/synthetic.h"
+
+namespace berth::tool {
+
+Result<Fault> ParseFault(const char* env) {
+  Fault f;
+  if (!env || !*env) return f;
+  std::string s(env);
+  auto colon = s.find(':');
+  std::string kind = s.substr(0, colon);
+  uint64_t n = 0;
+  if (colon != std::string::npos) n = std::strtoull(s.c_str() + colon + 1, nullptr, 10);
+  if (n == 0 || (kind != "crash-after-append" && kind != "crash-after-effect"))
+    return InvalidArgument("BERTH_FAULT='" + s +
+                           "' is not understood; use crash-after-append:N or crash-after-effect:N "
+                           "with N >= 1");
+  (kind == "crash-after-append" ? f.after_append : f.after_effect) = n;
+  return f;
+}
+
+void RegisterAll(engine::Registry* r, const std::string& data_dir) {
+  r->Add(workflows::MakeSyntheticWorkflow());
+  r->Add(workflows::MakeSyntheticActivity(data_dir));
+}
+
+Result<std::unique_ptr<Context>> Context::Open(const Globals& g, bool create) {
+  auto fault = ParseFault(std::getenv("BERTH_FAULT"));
+  if (!fault.ok()) return fault.status();
+  auto ctx = std::unique_ptr<Context>(new Context());
+  ctx->globals_ = g;
+  ctx->fault_ = fault.value();
+  eventlog::Options o;
+  o.create_if_missing = create;
+  if (uint64_t n = ctx->fault_.after_append)
+    o.after_durable = [n](uint64_t count) {
+      if (count == n) ::kill(::getpid(), SIGKILL);
+    };
+  auto log = eventlog::EventLog::Open(g.data_dir + "/log", o);
+  if (!log.ok()) {
+    if (!create && log.status().code() == Code::kNotFound)
+      return NotFound("no Berth data in " + g.data_dir +
+                      " (set --data-dir or BERTH_HOME, or submit a workflow first)");
+    return log.status();
+  }
+  ctx->log_ = std::move(log).value();
+  RegisterAll(&ctx->registry_, g.data_dir);
+  return ctx;
+}
+
+Context::~Context() {
+  if (engine_) engine_->Shutdown();
+  engine_.reset();
+  log_.reset();
+}
+
+engine::Engine& Context::engine(std::function<void(const eventlog::Event&)> observer) {
+  if (!engine_) {
+    engine::EngineOptions o;
+    o.observer = std::move(observer);
+    if (uint64_t n = fault_.after_effect)
+      o.after_effect = [n](uint64_t count) {
+        if (count == n) ::kill(::getpid(), SIGKILL);
+      };
+    o.on_log_error = [](const Status& s) {
+      static std::atomic<int64_t> last{0};
+      int64_t now = std::time(nullptr);
+      if (last.exchange(now) != now)  // at most one line a second
+        std::cerr << "berth: waiting for the log: " << s.ToString() << "\n";
+    };
+    engine_ = std::make_unique<engine::Engine>(log_.get(), &registry_, std::move(o));
+  }
+  return *engine_;
+}
+
+std::string FormatTime(int64_t us) {
+  if (us == 0) return "";
+  std::time_t t = us / 1000000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, int((us / 1000) % 1000));
+  return out;
+}
+
+}  // namespace berth::tool

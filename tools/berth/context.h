@@ -1,0 +1,52 @@
+// What every berth command shares: the data directory, its log, the registry of workflow
+// types, the engine, output format, and the fault hook used by crash tests.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+#include "eventlog/event_log.h"
+
+namespace berth::tool {
+
+enum class Output { kTable, kJson };
+
+struct Globals {
+  std::string data_dir;  // --data-dir, else $BERTH_HOME, else ./.berth
+  Output output = Output::kTable;
+};
+
+// BERTH_FAULT=crash-after-append:N | crash-after-effect:N (see README "Testing").
+struct Fault {
+  uint64_t after_append = 0;
+  uint64_t after_effect = 0;
+};
+Result<Fault> ParseFault(const char* env);
+
+class Context {
+ public:
+  // Opens the log under data_dir/log (creating it when `create`). Errors are ready to print.
+  static Result<std::unique_ptr<Context>> Open(const Globals& g, bool create = true);
+  ~Context();
+
+  eventlog::EventLog& log() { return *log_; }
+  engine::Registry& registry() { return registry_; }
+  // The engine is made on first use, with `observer` for progress.
+  engine::Engine& engine(std::function<void(const eventlog::Event&)> observer = {});
+  const Globals& globals() const { return globals_; }
+
+ private:
+  Globals globals_;
+  Fault fault_;
+  std::unique_ptr<eventlog::EventLog> log_;
+  engine::Registry registry_;
+  std::unique_ptr<engine::Engine> engine_;
+};
+
+// Registers every workflow type and activity Berth has.
+void RegisterAll(engine::Registry* r, const std::string& data_dir);
+
+std::string FormatTime(int64_t us);  // "2026-11-25T22:58:19.123Z", "" for 0
+
+}  // namespace berth::tool

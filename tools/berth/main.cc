@@ -1,0 +1,82 @@
+// berth: submit workflows, look back at what happened, resume after a crash.
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "tools/berth/commands.h"
+
+using namespace berth::tool;
+
+namespace {
+std::string DefaultDataDir() {
+  const char* home = std::getenv("BERTH_HOME");
+  return home && *home ? home : "./.berth";
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"berth: a Docker cloud maker whose control plane never loses its place.\n"
+               "Every step is a durable workflow in an embedded RocksDB log."};
+  app.require_subcommand(1);
+  Globals g;
+  g.data_dir = DefaultDataDir();
+  std::string output = "table";
+  app.add_option("--data-dir", g.data_dir, "data directory (default: $BERTH_HOME, else ./.berth)");
+  app.add_option("-o,--output", output, "output format")->check(CLI::IsMember({"table", "json"}));
+  int rc = 0;
+  auto fin = [&] { g.output = output == "json" ? Output::kJson : Output::kTable; };
+
+  SubmitArgs sa;
+  auto* submit = app.add_subcommand("submit", "start a workflow of a registered type and (unless --detach) run it to its end");
+  submit->add_option("type", sa.type, "workflow type (e.g. synthetic)")->required();
+  submit->add_option("--input", sa.input, "input as JSON, or @FILE (default {})");
+  submit->add_option("--id", sa.id, "workflow id (default: <type>-<random hex>)");
+  submit->add_flag("--detach", sa.detach, "record the start durably, print the id, exit; it runs at the next `berth resume`");
+  submit->callback([&] { fin(); rc = Submit(g, sa); });
+
+  std::string status, type;
+  auto* wfs = app.add_subcommand("workflows", "list workflows");
+  wfs->add_option("--status", status, "only this status")->check(CLI::IsMember({"running", "completed", "failed", "cancelled"}));
+  wfs->add_option("--type", type, "only this type");
+  wfs->callback([&] { fin(); rc = Workflows(g, status, type); });
+
+  std::string wf;
+  auto* hist = app.add_subcommand("history", "show a workflow's events in order");
+  hist->add_option("workflow", wf, "workflow id")->required();
+  hist->callback([&] { fin(); rc = History(g, wf); });
+
+  bool verify = false;
+  auto* rep = app.add_subcommand("replay", "re-fold histories; with --verify check checksums, hash chain, determinism and projections");
+  rep->add_option("workflow", wf, "only this workflow (default: the whole log)");
+  rep->add_flag("--verify", verify, "exit 1 unless everything verifies");
+  rep->callback([&] { fin(); rc = Replay(g, wf, verify); });
+
+  bool detach = false;
+  auto* res = app.add_subcommand("resume", "resume every unfinished workflow and wait for them");
+  res->add_flag("--detach", detach, "resume in a background process and exit at once");
+  res->callback([&] { fin(); rc = Resume(g, detach); });
+
+  auto* can = app.add_subcommand("cancel", "cancel a running workflow");
+  can->add_option("workflow", wf, "workflow id")->required();
+  can->callback([&] { fin(); rc = Cancel(g, wf); });
+
+  auto* bench = app.add_subcommand("bench", "benchmarks, each against a baseline measured in the same run");
+  bench->require_subcommand(1);
+  uint64_t events = 200000, workflows = 10000, steps = 10;
+  unsigned producers = 256;
+  auto* blog = bench->add_subcommand("log", "durable events/s through the log vs raw RocksDB WriteBatch+sync");
+  blog->add_option("--events", events, "events to append")->check(CLI::Range(1000ull, 100000000ull));
+  blog->add_option("--producers", producers, "concurrent producer threads")->check(CLI::Range(1u, 4096u));
+  blog->callback([&] { fin(); rc = BenchLog(g, events, producers); });
+  auto* beng = bench->add_subcommand("engine", "steps/s, replay events/s, resume time for N concurrent workflows");
+  beng->add_option("--workflows", workflows, "concurrent workflows")->check(CLI::Range(1ull, 1000000ull));
+  beng->add_option("--steps", steps, "no-op steps per workflow")->check(CLI::Range(1ull, 10000ull));
+  beng->callback([&] { fin(); rc = BenchEngine(g, workflows, steps); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return rc;
+}

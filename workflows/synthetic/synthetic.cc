@@ -1,0 +1,153 @@
+#include "workflows/synthetic/synthetic.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace berth::workflows {
+namespace {
+
+struct Params {
+  int64_t steps = 0;
+  int64_t sleep_ms = 0;
+  double fail_rate = 0;
+  uint64_t seed = 0;
+  bool noop = false;
+};
+
+Result<Params> Parse(const std::string& input) {
+  // Decide() runs on every event; most inputs repeat, so remember the last parse per thread.
+  thread_local std::string last_input;
+  thread_local Params last;
+  if (!last_input.empty() && input == last_input) return last;
+  nlohmann::json j = nlohmann::json::parse(input, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return InvalidArgument("synthetic input must be a JSON object like {\"steps\": 5}");
+  Params p;
+  auto num = [&](const char* k, auto* out) -> Status {
+    if (!j.contains(k)) return Status::Ok();
+    if (!j[k].is_number()) return InvalidArgument(std::string("synthetic input: '") + k + "' must be a number");
+    *out = j[k].get<std::decay_t<decltype(*out)>>();
+    return Status::Ok();
+  };
+  for (auto& [k, v] : j.items())
+    if (k != "steps" && k != "sleep_ms" && k != "fail_rate" && k != "seed" && k != "noop")
+      return InvalidArgument("synthetic input: unknown key '" + k +
+                             "' (known: steps, sleep_ms, fail_rate, seed, noop)");
+  if (auto s = num("steps", &p.steps); !s.ok()) return s;
+  if (auto s = num("sleep_ms", &p.sleep_ms); !s.ok()) return s;
+  if (auto s = num("fail_rate", &p.fail_rate); !s.ok()) return s;
+  if (auto s = num("seed", &p.seed); !s.ok()) return s;
+  if (j.contains("noop")) {
+    if (!j["noop"].is_boolean()) return InvalidArgument("synthetic input: 'noop' must be true or false");
+    p.noop = j["noop"].get<bool>();
+  }
+  if (!j.contains("steps")) return InvalidArgument("synthetic input needs \"steps\" (1..100000)");
+  if (p.steps < 1 || p.steps > 100000) return InvalidArgument("synthetic input: steps must be 1..100000");
+  if (p.sleep_ms < 0 || p.sleep_ms > 3600000) return InvalidArgument("synthetic input: sleep_ms must be 0..3600000");
+  if (!(p.fail_rate >= 0 && p.fail_rate <= 1)) return InvalidArgument("synthetic input: fail_rate must be 0..1");
+  last_input = input;
+  last = p;
+  return p;
+}
+
+std::string StepName(int64_t i) { return "step-" + std::to_string(i); }
+
+class SyntheticWorkflow final : public engine::Workflow {
+ public:
+  std::string type() const override { return "synthetic"; }
+  Status ValidateInput(const std::string& input) const override { return Parse(input).status(); }
+  std::vector<engine::Command> Decide(const engine::WorkflowState& s) const override {
+    auto p = Parse(s.input);
+    if (!p.ok()) return {engine::FailWorkflow{p.status().message()}};
+    std::string act_input = p->noop ? "noop" : s.input;
+    for (int64_t i = 0; i < p->steps; ++i) {
+      std::string step = StepName(i);
+      auto it = s.steps.find(step);
+      if (it == s.steps.end()) return {engine::ScheduleActivity{step, "synthetic.effect", act_input}};
+      if (it->second.phase == engine::StepState::kFailed)
+        return {engine::FailWorkflow{step + " failed: " + it->second.error}};
+      if (it->second.phase != engine::StepState::kCompleted) return {};  // still running
+    }
+    return {engine::CompleteWorkflow{std::to_string(p->steps) + " steps"}};
+  }
+};
+
+class SyntheticActivity final : public engine::Activity {
+ public:
+  explicit SyntheticActivity(std::string dir) : dir_(std::move(dir)) {}
+  std::string name() const override { return "synthetic.effect"; }
+  engine::RetryPolicy retry_policy() const override {
+    engine::RetryPolicy p;
+    p.backoff_initial_ms = 10;
+    p.backoff_max_ms = 200;
+    return p;
+  }
+  bool inline_ok(const std::string& input) const override { return input == "noop"; }
+
+  Result<std::string> Run(const engine::ActivityContext& ctx) override {
+    if (ctx.input == "noop") return std::string("noop");
+    auto p = Parse(ctx.input);
+    if (!p.ok()) return p.status();
+    if (p->sleep_ms) std::this_thread::sleep_for(std::chrono::milliseconds(p->sleep_ms));
+    if (p->fail_rate > 0) {
+      uint64_t h = std::hash<std::string>()(ctx.idempotency_key + "#" + std::to_string(ctx.attempt) +
+                                            "#" + std::to_string(p->seed));
+      if (double(h % 1000000) / 1e6 < p->fail_rate)
+        return Status(Code::kUnavailable, "injected failure (fail_rate " + std::to_string(p->fail_rate) + ")");
+    }
+    return WriteEffect(ctx.idempotency_key);
+  }
+
+  Result<std::optional<std::string>> Reconcile(const engine::ActivityContext& ctx) override {
+    if (ctx.input == "noop") return std::optional<std::string>();
+    std::ifstream in(SyntheticEffectPath(dir_, ctx.idempotency_key));
+    if (!in) return std::optional<std::string>();
+    std::string content;
+    std::getline(in, content);
+    return std::optional<std::string>(content);
+  }
+
+ private:
+  // Reads the run count, writes count+1 to a temporary file, fsyncs, renames over.
+  Result<std::string> WriteEffect(const std::string& key) {
+    std::string path = SyntheticEffectPath(dir_, key);
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    int64_t runs = 0;
+    if (std::ifstream in(path); in) in >> runs;
+    std::string content = std::to_string(runs + 1);
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return IOError("writing " + tmp + ": " + std::strerror(errno));
+    bool ok = ::write(fd, content.data(), content.size()) == ssize_t(content.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
+      return Status(errno == ENOSPC ? Code::kNoSpace : Code::kIOError, "writing " + path + ": " + std::strerror(errno));
+    return content;
+  }
+
+  std::string dir_;
+};
+
+}  // namespace
+
+std::string SyntheticEffectPath(const std::string& data_dir, const std::string& key) {
+  std::string name = key;
+  for (char& c : name)
+    if (c == '/') c = '~';
+  return data_dir + "/synthetic/" + name;
+}
+
+std::unique_ptr<engine::Workflow> MakeSyntheticWorkflow() { return std::make_unique<SyntheticWorkflow>(); }
+std::unique_ptr<engine::Activity> MakeSyntheticActivity(const std::string& data_dir) {
+  return std::make_unique<SyntheticActivity>(data_dir);
+}
+
+}  // namespace berth::workflows
