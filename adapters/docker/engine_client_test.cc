@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -392,6 +393,25 @@ TEST_F(EngineClientTest, PullFromUnreachableRegistryFails) {
   Status s = docker_->PullImage("127.0.0.1:9/berth/none", "latest", 30'000);
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.code(), Code::kFailed) << s.ToString();
+}
+
+TEST_F(EngineClientTest, OneClientServesManyThreads) {
+  std::string id = Run(Sleeper("shared"));
+  constexpr int kThreads = 8, kCallsPerThread = 5;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCallsPerThread; ++i) {
+        ExecSpec e;
+        e.cmd = {"echo", std::to_string(t * 100 + i)};
+        Result<ExecResult> r = docker_->Exec(id, e);
+        if (r.ok() && r->stdout_text == std::to_string(t * 100 + i) + "\n") ++ok;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kCallsPerThread);
 }
 
 // Needs no daemon, but lives here because it is about talking to one.
