@@ -255,8 +255,9 @@ TEST_F(EngineClientTest, NetworkWithSubnetGivesContainersFixedAddresses) {
   client.ipv4_address = prefix + "11";
   std::string client_id = Run(client);
   ExecSpec get;
-  get.cmd = {"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -O- http://web/ && exit 0; "
-                         "sleep 0.2; done; exit 1"};
+  get.cmd = {"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do wget -T 1 -q -O- http://web/ && "
+                         "exit 0; sleep 0.2; done; exit 1"};
+  get.timeout_ms = 20'000;
   ExecResult r = docker_->Exec(client_id, get).value();
   EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
   EXPECT_EQ(r.stdout_text, "from-web\n");

@@ -6,8 +6,9 @@
 #
 # Keep DIR short: the socket path must fit in 108 bytes (sun_path). Needs root.
 # Extra dockerd flags may be passed in BERTH_DOCKERD_FLAGS (e.g. "--iptables=false" on a
-# kernel that refuses iptables nat). Never pass --bridge=none: it deletes docker0 of any
-# other daemon on the machine.
+# kernel that refuses iptables nat; containers on a user-defined bridge then need
+# `iptables -I FORWARD -i BRIDGE -o BRIDGE -j ACCEPT` when the FORWARD policy is DROP).
+# Never pass --bridge=none: it deletes docker0 of any other daemon on the machine.
 # Exit status: 0 when the daemon answers; 1 (with the log tail on stderr) otherwise.
 set -euo pipefail
 
