@@ -79,36 +79,65 @@ struct EndedP {  // WorkflowCompleted (result), WorkflowFailed (error), Workflow
   template <class A> void serialize(A& a) { a(text); }
 };
 
-template <class T>
-std::string EncodePayload(const T& v) {
-  std::ostringstream os(std::ios::binary);
-  {
-    cereal::BinaryOutputArchive ar(os);
-    ar(v);
+// Payload streams are reused per thread: constructing a std::ostream/istream (locale,
+// ios_base init) per event cost more than the cereal encoding itself. The buffers do no
+// buffering of their own, so a nested call only has to save and restore the target.
+class StringSinkBuf : public std::streambuf {
+ public:
+  std::string* out = nullptr;
+
+ protected:
+  std::streamsize xsputn(const char* p, std::streamsize n) override {
+    out->append(p, size_t(n));
+    return n;
   }
-  return std::move(os).str();
-}
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) out->push_back(char(c));
+    return traits_type::not_eof(c);
+  }
+};
 
 // Reads a payload in place (no copy of the bytes).
 class PayloadBuf : public std::streambuf {
  public:
-  explicit PayloadBuf(const std::string& s) {
+  PayloadBuf() = default;
+  explicit PayloadBuf(const std::string& s) { Reset(s); }
+  void Reset(const std::string& s) {
     char* p = const_cast<char*>(s.data());
     setg(p, p, p + s.size());
   }
 };
 
 template <class T>
+std::string EncodePayload(const T& v) {
+  thread_local StringSinkBuf buf;
+  thread_local std::ostream os(&buf);
+  std::string out;
+  std::string* saved = buf.out;
+  buf.out = &out;
+  os.clear();
+  {
+    cereal::BinaryOutputArchive ar(os);
+    ar(v);
+  }
+  buf.out = saved;
+  return out;
+}
+
+template <class T>
 Status DecodePayload(const std::string& bytes, T* out) {
+  thread_local std::istream is(nullptr);
   PayloadBuf buf(bytes);
-  std::istream is(&buf);
+  std::streambuf* saved = is.rdbuf(&buf);  // also clears the stream state
+  Status st;
   try {
     cereal::BinaryInputArchive ar(is);
     ar(*out);
   } catch (const std::exception& e) {
-    return Corruption(std::string("undecodable payload: ") + e.what());
+    st = Corruption(std::string("undecodable payload: ") + e.what());
   }
-  return Status::Ok();
+  is.rdbuf(saved);
+  return st;
 }
 
 }  // namespace berth::engine

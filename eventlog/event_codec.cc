@@ -45,10 +45,47 @@ class Reader {
   std::string_view in_;
 };
 
-uint32_t CrcRegister(std::string_view bytes, uint32_t state) {
+uint32_t CrcRegisterTable(std::string_view bytes, uint32_t state) {
   Crc32c crc(state);
   crc.process_bytes(bytes.data(), bytes.size());
   return crc.get_interim_remainder();
+}
+
+#if defined(__x86_64__)
+uint32_t BitReverse(uint32_t x) {
+  x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
+  x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
+  x = ((x >> 4) & 0x0f0f0f0fu) | ((x & 0x0f0f0f0fu) << 4);
+  return __builtin_bswap32(x);
+}
+
+// Same CRC32C register update on the SSE4.2 crc32 instruction (8 bytes a step). The
+// instruction works on the reflected register; boost's interim remainder is unreflected.
+__attribute__((target("sse4.2"))) uint32_t CrcRegisterHw(std::string_view bytes,
+                                                         uint32_t state) {
+  const char* p = bytes.data();
+  size_t n = bytes.size();
+  uint64_t c = BitReverse(state);
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = __builtin_ia32_crc32di(c, v);
+  }
+  uint32_t c32 = uint32_t(c);
+  for (; n > 0; ++p, --n) c32 = __builtin_ia32_crc32qi(c32, uint8_t(*p));
+  return BitReverse(c32);
+}
+// Used only when the CPU has it and it agrees with the table on a check vector.
+const bool kHasSse42 = __builtin_cpu_supports("sse4.2") &&
+                       CrcRegisterHw("123456789abcdefgh", 0xffffffffu) ==
+                           CrcRegisterTable("123456789abcdefgh", 0xffffffffu);
+#endif
+
+uint32_t CrcRegister(std::string_view bytes, uint32_t state) {
+#if defined(__x86_64__)
+  if (kHasSse42) return CrcRegisterHw(bytes, state);
+#endif
+  return CrcRegisterTable(bytes, state);
 }
 
 uint32_t CrcFinal(uint32_t state) {
