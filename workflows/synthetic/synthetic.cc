@@ -19,6 +19,8 @@ struct Params {
   double fail_rate = 0;
   uint64_t seed = 0;
   bool noop = false;
+  int64_t children = 0;
+  std::string child_input;  // the input minus "children"
 };
 
 Result<Params> Parse(const std::string& input) {
@@ -37,13 +39,21 @@ Result<Params> Parse(const std::string& input) {
     return Status::Ok();
   };
   for (auto& [k, v] : j.items())
-    if (k != "steps" && k != "sleep_ms" && k != "fail_rate" && k != "seed" && k != "noop")
+    if (k != "steps" && k != "sleep_ms" && k != "fail_rate" && k != "seed" && k != "noop" &&
+        k != "children")
       return InvalidArgument("synthetic input: unknown key '" + k +
-                             "' (known: steps, sleep_ms, fail_rate, seed, noop)");
+                             "' (known: steps, sleep_ms, fail_rate, seed, noop, children)");
   if (auto s = num("steps", &p.steps); !s.ok()) return s;
   if (auto s = num("sleep_ms", &p.sleep_ms); !s.ok()) return s;
   if (auto s = num("fail_rate", &p.fail_rate); !s.ok()) return s;
   if (auto s = num("seed", &p.seed); !s.ok()) return s;
+  if (auto s = num("children", &p.children); !s.ok()) return s;
+  if (p.children < 0 || p.children > 10000) return InvalidArgument("synthetic input: children must be 0..10000");
+  if (p.children > 0) {
+    nlohmann::json c = j;
+    c.erase("children");
+    p.child_input = c.dump();
+  }
   if (j.contains("noop")) {
     if (!j["noop"].is_boolean()) return InvalidArgument("synthetic input: 'noop' must be true or false");
     p.noop = j["noop"].get<bool>();
@@ -67,6 +77,21 @@ class SyntheticWorkflow final : public engine::Workflow {
     auto p = Parse(s.input);
     if (!p.ok()) return {engine::FailWorkflow{p.status().message()}};
     std::string act_input = p->noop ? "noop" : s.input;
+    // Children first, all at once; then this workflow's own steps.
+    std::vector<engine::Command> start;
+    bool children_running = false;
+    for (int64_t i = 0; i < p->children; ++i) {
+      std::string name = "child-" + std::to_string(i);
+      auto it = s.children.find(engine::ChildId(s.id, name));
+      if (it == s.children.end()) {
+        start.push_back(engine::StartChild{name, "synthetic", p->child_input});
+      } else if (!it->second.ended) {
+        children_running = true;
+      } else if (it->second.status != "completed") {
+        return {engine::FailWorkflow{name + " " + it->second.status + ": " + it->second.result}};
+      }
+    }
+    if (!start.empty() || children_running) return start;
     for (int64_t i = 0; i < p->steps; ++i) {
       std::string step = StepName(i);
       auto it = s.steps.find(step);
@@ -85,8 +110,10 @@ class SyntheticActivity final : public engine::Activity {
   std::string name() const override { return "synthetic.effect"; }
   engine::RetryPolicy retry_policy() const override {
     engine::RetryPolicy p;
+    // Generous: a full disk (kNoSpace) should pause a step for seconds, not fail it.
+    p.attempts_max = 30;
     p.backoff_initial_ms = 10;
-    p.backoff_max_ms = 200;
+    p.backoff_max_ms = 500;
     return p;
   }
   bool inline_ok(const std::string& input) const override { return input == "noop"; }

@@ -4,7 +4,9 @@
 // benchmarks.
 //
 // Input (JSON): {"steps": N (1..100000), "sleep_ms": 0, "fail_rate": 0.0 (0..1),
-//                "seed": 0, "noop": false}
+//                "seed": 0, "noop": false, "children": 0}
+// children: first start this many child workflows "<id>/child-<i>" of the same input (minus
+// "children") and wait for all of them, then run the own steps.
 // fail_rate: each attempt fails (retryably, before its effect) with this probability, chosen
 // by a hash of seed, key and attempt, so a run is reproducible. noop: no file, no sleep (for
 // `berth bench engine`).

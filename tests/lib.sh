@@ -1,0 +1,30 @@
+# Shared helpers for Berth's shell tests. Source it; $BERTH must name the berth binary.
+set -euo pipefail
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Prints the content of every synthetic effect file, one per line, sorted by name.
+effect_counts() { local d=$1; [ -d "$d/synthetic" ] || return 0; for f in "$d"/synthetic/*; do [ -e "$f" ] && cat "$f" && echo; done; }
+
+# Asserts every workflow in data dir $1 has status $2 (json output parsed with python3).
+assert_all_status() {
+  local dir=$1 want=$2
+  "$BERTH" --data-dir "$dir" -o json workflows | python3 -c '
+import json, sys
+want = sys.argv[1]
+wfs = json.load(sys.stdin)
+bad = [w for w in wfs if w["status"] != want]
+if not wfs or bad:
+    print("workflows not %s: %s" % (want, bad[:3] or "none listed"), file=sys.stderr); sys.exit(1)
+' "$want"
+}
+
+# Asserts that data dir $1 holds exactly $2 effect files and each says it ran once.
+assert_effects_once() {
+  local dir=$1 n=$2 got
+  got=$(ls "$dir/synthetic" 2>/dev/null | grep -vc '\.tmp$' || true)
+  [ "$got" = "$n" ] || fail "$dir: $got effect files, want $n"
+  local dup
+  dup=$(effect_counts "$dir" | grep -vx 1 | head -3 || true)
+  [ -z "$dup" ] || fail "$dir: a side effect ran more than once (counts: $dup)"
+}
