@@ -17,8 +17,8 @@ std::string EngineMessage(std::string_view body) {
 }
 
 Status ApiError(long status, std::string_view body, std::string_view what) {
-  std::string msg = std::string(what) + ": " + EngineMessage(body) + " (HTTP " +
-                    std::to_string(status) + ")";
+  std::string msg =
+      std::string(what) + ": " + EngineMessage(body) + " (HTTP " + std::to_string(status) + ")";
   switch (status) {
     case 404:
       return Status(Code::kNotFound, msg);

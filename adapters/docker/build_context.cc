@@ -29,15 +29,15 @@ Status ArchiveError(struct archive* a, std::string_view what) {
 
 BuildContext::BuildContext() {
   archive_ = archive_write_new();
-  archive_write_set_format_pax_restricted(archive_);  // ustar, pax headers for long names
+  archive_write_set_format_pax_restricted(archive_);   // ustar, pax headers for long names
   archive_write_set_bytes_in_last_block(archive_, 1);  // no padding to 10 KiB
   archive_write_open(archive_, &bytes_, nullptr, &AppendBytes, nullptr);
 }
 
 BuildContext::~BuildContext() { archive_write_free(archive_); }
 
-Status BuildContext::AddEntry(std::string_view path, int type, int mode,
-                              std::string_view content, const std::string& link_target) {
+Status BuildContext::AddEntry(std::string_view path, int type, int mode, std::string_view content,
+                              const std::string& link_target) {
   if (finished_) return InvalidArgument("BuildContext: Add after Finish");
   if (path.empty() || path.front() == '/') {
     return InvalidArgument("BuildContext: path must be relative: \"" + std::string(path) + "\"");
@@ -51,8 +51,8 @@ Status BuildContext::AddEntry(std::string_view path, int type, int mode,
   archive_entry_set_gid(entry.get(), 0);
   archive_entry_set_mtime(entry.get(), kFixedMtime, 0);
   if (type == AE_IFLNK) archive_entry_set_symlink(entry.get(), link_target.c_str());
-  archive_entry_set_size(entry.get(), type == AE_IFREG ? static_cast<la_int64_t>(content.size())
-                                                       : 0);
+  archive_entry_set_size(entry.get(),
+                         type == AE_IFREG ? static_cast<la_int64_t>(content.size()) : 0);
   if (archive_write_header(archive_, entry.get()) != ARCHIVE_OK) {
     return ArchiveError(archive_, "header for " + std::string(path));
   }

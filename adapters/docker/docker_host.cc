@@ -15,8 +15,7 @@ Status Bad(std::string_view host, std::string_view why) {
 }
 
 // Splits "host[:port]" or "[v6]:port"; leaves port at `fallback` when absent.
-Status SplitHostPort(std::string_view all, std::string_view rest, int fallback,
-                     Endpoint* out) {
+Status SplitHostPort(std::string_view all, std::string_view rest, int fallback, Endpoint* out) {
   std::string_view host = rest;
   std::string_view port;
   if (!rest.empty() && rest.front() == '[') {
@@ -103,8 +102,7 @@ Result<Endpoint> EndpointFromEnvironment() {
   } else if (const char* home = std::getenv("HOME"); home != nullptr) {
     certs = std::string(home) + "/.docker";
   }
-  return ParseDockerHost(host != nullptr ? host : "", verify != nullptr && *verify != '\0',
-                         certs);
+  return ParseDockerHost(host != nullptr ? host : "", verify != nullptr && *verify != '\0', certs);
 }
 
 }  // namespace berth::docker

@@ -53,13 +53,10 @@ TEST(DockerHostTest, BracketedIpv6) {
 }
 
 TEST(DockerHostTest, RejectsWhatItCannotSpeak) {
-  EXPECT_EQ(ParseDockerHost("ssh://me@host", false, "").status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(ParseDockerHost("ssh://me@host", false, "").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ParseDockerHost("unix://", false, "").status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(ParseDockerHost("tcp://h:notaport", false, "").status().code(),
-            Code::kInvalidArgument);
-  EXPECT_EQ(ParseDockerHost("tcp://h:70000", false, "").status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(ParseDockerHost("tcp://h:notaport", false, "").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseDockerHost("tcp://h:70000", false, "").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ParseDockerHost("tcp://:2375", false, "").status().code(), Code::kInvalidArgument);
 }
 

@@ -17,11 +17,11 @@ using Labels = std::map<std::string, std::string>;
 
 // What GET /version reports, plus the API version this client speaks to it.
 struct EngineVersion {
-  std::string version;            // engine release, e.g. "20.10.24+dfsg1"
-  std::string api_version;        // highest API the engine supports, e.g. "1.41"
-  std::string negotiated_api;     // min(api_version, 1.43): the /vX.Y prefix used
-  std::string os;                 // "linux"
-  std::string arch;               // "amd64"
+  std::string version;         // engine release, e.g. "20.10.24+dfsg1"
+  std::string api_version;     // highest API the engine supports, e.g. "1.41"
+  std::string negotiated_api;  // min(api_version, 1.43): the /vX.Y prefix used
+  std::string os;              // "linux"
+  std::string arch;            // "amd64"
 };
 
 // One container port: exposed always; published on the host when `publish` is true.
@@ -29,8 +29,8 @@ struct PortSpec {
   int container_port = 0;
   std::string protocol = "tcp";  // "tcp" or "udp"
   bool publish = true;
-  std::string host_ip;           // "" means every address; tests use "127.0.0.1"
-  int host_port = 0;             // 0 lets the engine choose
+  std::string host_ip;  // "" means every address; tests use "127.0.0.1"
+  int host_port = 0;    // 0 lets the engine choose
 };
 
 // A published port as the engine reports it.
@@ -67,16 +67,16 @@ struct ContainerSpec {
   Labels labels;                                       // berth.app, berth.key, ...
   std::vector<PortSpec> ports;
   // The one network joined at creation (the API takes one); others via ConnectNetwork.
-  std::string network;                                 // "" means the default bridge
-  std::string ipv4_address;                            // fixed address on `network`
-  std::vector<std::string> aliases;                    // DNS aliases on `network`
+  std::string network;               // "" means the default bridge
+  std::string ipv4_address;          // fixed address on `network`
+  std::vector<std::string> aliases;  // DNS aliases on `network`
   std::string hostname;
   std::string user;
   std::string working_dir;
-  std::vector<std::string> binds;                      // "src:dst[:ro]" volumes
-  std::optional<bool> init;                            // run docker-init as PID 1
-  std::string stop_signal;                             // e.g. "SIGINT"; "" keeps default
-  std::optional<int> stop_timeout_s;                   // Compose stop_grace_period
+  std::vector<std::string> binds;     // "src:dst[:ro]" volumes
+  std::optional<bool> init;           // run docker-init as PID 1
+  std::string stop_signal;            // e.g. "SIGINT"; "" keeps default
+  std::optional<int> stop_timeout_s;  // Compose stop_grace_period
   RestartPolicy restart;
   std::optional<Healthcheck> healthcheck;
 };
@@ -117,8 +117,8 @@ struct ExecSpec {
   std::vector<std::string> env;
   std::string user;
   std::string working_dir;
-  int64_t timeout_ms = 60'000;                // whole call, including the command's run
-  int64_t output_bytes_max = 16 << 20;        // per stream; the rest is dropped
+  int64_t timeout_ms = 60'000;          // whole call, including the command's run
+  int64_t output_bytes_max = 16 << 20;  // per stream; the rest is dropped
 };
 
 struct ExecResult {
@@ -136,7 +136,7 @@ struct CommitSpec {
   Labels labels;                     // added to the image's labels
   std::vector<std::string> changes;  // Dockerfile instructions, e.g. "CMD [\"httpd\"]"
   std::string comment;
-  bool pause = true;                 // pause the container while committing
+  bool pause = true;  // pause the container while committing
 };
 
 struct ImageInfo {
@@ -173,8 +173,8 @@ struct BuildResult {
 struct NetworkSpec {
   std::string name;
   std::string driver = "bridge";
-  std::string subnet;   // "10.77.0.0/16"; "" lets the engine choose
-  std::string gateway;  // "" lets the engine choose
+  std::string subnet;                          // "10.77.0.0/16"; "" lets the engine choose
+  std::string gateway;                         // "" lets the engine choose
   std::map<std::string, std::string> options;  // com.docker.network.bridge.name, ...
   Labels labels;
   bool internal = false;

@@ -27,15 +27,15 @@ Result<BuildResult> EngineClient::BuildImage(const BuildSpec& spec) {
   if (!resp.ok()) return resp.status().WithContext(what);
   if (Status s = stream.Finish(); !s.ok()) return s.WithContext(what);
   if (!log.error().empty()) return Failed(what + ": " + log.error() + "\n" + log.text());
-  if (log.image_id().empty()) return Failed(what + ": the engine reported no image id\n" +
-                                            log.text());
+  if (log.image_id().empty())
+    return Failed(what + ": the engine reported no image id\n" + log.text());
   return BuildResult{log.image_id(), log.text()};
 }
 
 Status EngineClient::PullImage(const std::string& image, const std::string& tag,
                                int64_t timeout_ms) {
-  HttpRequest r = Request("POST", "/images/create?fromImage=" + UrlEncode(image) +
-                                      "&tag=" + UrlEncode(tag));
+  HttpRequest r =
+      Request("POST", "/images/create?fromImage=" + UrlEncode(image) + "&tag=" + UrlEncode(tag));
   r.timeout_ms = timeout_ms;
   ProgressLog log;
   JsonStream stream([&log](const json& message) {

@@ -37,8 +37,7 @@ Result<std::unique_ptr<EngineClient>> EngineClient::FromEnvironment(EngineClient
   return std::make_unique<EngineClient>(std::move(ep.value()), options);
 }
 
-HttpRequest EngineClient::Request(std::string method, std::string target,
-                                  std::string body) const {
+HttpRequest EngineClient::Request(std::string method, std::string target, std::string body) const {
   HttpRequest r;
   r.method = std::move(method);
   r.target = std::move(target);

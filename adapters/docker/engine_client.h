@@ -9,10 +9,9 @@
 
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "adapters/docker/docker_client.h"
 #include "adapters/docker/docker_host.h"
@@ -55,12 +54,10 @@ class EngineClient final : public DockerClient {
   Result<std::string> Commit(const CommitSpec& spec) override;
   Result<ImageInfo> InspectImage(const std::string& ref) override;
   Result<std::vector<ImageInfo>> ListImages(const ImageFilter& filter) override;
-  Status TagImage(const std::string& ref, const std::string& repo,
-                  const std::string& tag) override;
+  Status TagImage(const std::string& ref, const std::string& repo, const std::string& tag) override;
   Status RemoveImage(const std::string& ref, bool force) override;
   Result<BuildResult> BuildImage(const BuildSpec& spec) override;
-  Status PullImage(const std::string& image, const std::string& tag,
-                   int64_t timeout_ms) override;
+  Status PullImage(const std::string& image, const std::string& tag, int64_t timeout_ms) override;
 
   Result<std::string> CreateNetwork(const NetworkSpec& spec) override;
   Result<NetworkInfo> InspectNetwork(const std::string& id_or_name) override;

@@ -4,6 +4,8 @@
 // No DOCKER_HOST means a failure, not a skip, so a broken environment cannot pass as green;
 // BERTH_SKIP_DOCKER=1 skips on purpose. Every test names what it makes with its own prefix
 // and label so tests may run in parallel on one daemon; TearDown removes what is left.
+#include "adapters/docker/engine_client.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,7 +15,6 @@
 #include <thread>
 
 #include "adapters/docker/build_context.h"
-#include "adapters/docker/engine_client.h"
 
 namespace berth::docker {
 namespace {
@@ -185,7 +186,8 @@ TEST_F(EngineClientTest, BuildFromTarContextRunsDockerfile) {
   BuildContext ctx;
   ASSERT_TRUE(ctx.AddFile("Dockerfile", std::string("FROM ") + kBaseImage +
                                             "\nARG WORD\nCOPY greeting /greeting\n"
-                                            "RUN echo built-$WORD > /built\n").ok());
+                                            "RUN echo built-$WORD > /built\n")
+                  .ok());
   ASSERT_TRUE(ctx.AddFile("greeting", "hello\n").ok());
   BuildSpec b;
   b.context_tar = ctx.Finish().value();
@@ -211,8 +213,9 @@ TEST_F(EngineClientTest, BuildFromTarContextRunsDockerfile) {
 
 TEST_F(EngineClientTest, BuildErrorIsReportedAsFailed) {
   BuildContext ctx;
-  ASSERT_TRUE(ctx.AddFile("Dockerfile", std::string("FROM ") + kBaseImage +
-                                            "\nRUN echo about to fail; exit 7\n").ok());
+  ASSERT_TRUE(ctx.AddFile("Dockerfile",
+                          std::string("FROM ") + kBaseImage + "\nRUN echo about to fail; exit 7\n")
+                  .ok());
   BuildSpec b;
   b.context_tar = ctx.Finish().value();
   b.tags = {"berth-test/" + tag_ + ":broken"};
@@ -240,8 +243,9 @@ TEST_F(EngineClientTest, NetworkWithSubnetGivesContainersFixedAddresses) {
   EXPECT_EQ(ni.options["com.docker.network.bridge.name"], n.options.begin()->second);
 
   ContainerSpec web = Sleeper("web");
-  web.cmd = std::vector<std::string>{"sh", "-c", "echo from-web > /var/www/index.html && "
-                                                 "exec httpd -f -p 80 -h /var/www"};
+  web.cmd = std::vector<std::string>{"sh", "-c",
+                                     "echo from-web > /var/www/index.html && "
+                                     "exec httpd -f -p 80 -h /var/www"};
   web.network = n.name;
   web.ipv4_address = prefix + "10";
   web.aliases = {"web"};
@@ -255,9 +259,11 @@ TEST_F(EngineClientTest, NetworkWithSubnetGivesContainersFixedAddresses) {
   client.ipv4_address = prefix + "11";
   std::string client_id = Run(client);
   ExecSpec get;
-  get.cmd = {"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do wget -T 1 -q -O- http://web/ && "
-                         "exit 0; sleep 0.2; done; exit 1"};
-  get.timeout_ms = 20'000;
+  // Busybox 1.35's `wget -T` segfaults (Debian's static build): bound it with `timeout`.
+  get.cmd = {"sh", "-c",
+             "for i in 1 2 3 4 5 6 7 8 9 10; do timeout 2 wget -q -O- http://web/ && exit 0; "
+             "sleep 0.2; done; exit 1"};
+  get.timeout_ms = 30'000;
   ExecResult r = docker_->Exec(client_id, get).value();
   EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
   EXPECT_EQ(r.stdout_text, "from-web\n");
@@ -270,8 +276,9 @@ TEST_F(EngineClientTest, NetworkWithSubnetGivesContainersFixedAddresses) {
 
 TEST_F(EngineClientTest, PublishedPortAnswersOnLoopback) {
   ContainerSpec web = Sleeper("port");
-  web.cmd = std::vector<std::string>{"sh", "-c", "echo via-port > /var/www/index.html && "
-                                                 "exec httpd -f -p 80 -h /var/www"};
+  web.cmd = std::vector<std::string>{"sh", "-c",
+                                     "echo via-port > /var/www/index.html && "
+                                     "exec httpd -f -p 80 -h /var/www"};
   web.ports = {{80, "tcp", true, "127.0.0.1", 0}};
   std::string id = Run(web);
   ContainerInfo info = docker_->InspectContainer(id).value();
@@ -356,13 +363,12 @@ TEST_F(EngineClientTest, EventStreamDeliversContainerStart) {
   std::vector<Event> seen;
   Status stream_status;
   std::thread reader([&] {
-    stream_status = docker_->StreamEvents(
-        f,
-        [&](const Event& e) {
-          seen.push_back(e);
-          return e.action != "start";
-        },
-        {});
+    stream_status = docker_->StreamEvents(f,
+                                          [&](const Event& e) {
+                                            seen.push_back(e);
+                                            return e.action != "start";
+                                          },
+                                          {});
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the stream open
   std::string id = Run(Sleeper("evt"));
@@ -379,8 +385,10 @@ TEST_F(EngineClientTest, EventStreamStopsWhenCancelled) {
   EventFilter f;
   f.filters = {{"label", {"berth.test=" + tag_ + "-never"}}};
   Status s;
-  std::thread reader([&] { s = docker_->StreamEvents(f, [](const Event&) { return true; },
-                                                     stop.get_token()); });
+  std::thread reader([&] {
+    s = docker_->StreamEvents(
+        f, [](const Event&) { return true; }, stop.get_token());
+  });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   auto asked = std::chrono::steady_clock::now();
   stop.request_stop();

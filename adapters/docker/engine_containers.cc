@@ -29,8 +29,7 @@ Status EngineClient::StopContainer(const std::string& id, int timeout_s) {
 }
 
 Status EngineClient::KillContainer(const std::string& id, const std::string& signal) {
-  return Call(Request("POST", "/containers/" + id + "/kill?signal=" + UrlEncode(signal)))
-      .status();
+  return Call(Request("POST", "/containers/" + id + "/kill?signal=" + UrlEncode(signal))).status();
 }
 
 Status EngineClient::RemoveContainer(const std::string& id, bool force) {

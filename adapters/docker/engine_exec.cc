@@ -13,8 +13,11 @@ constexpr int kExitCodePollsMax = 100;
 constexpr auto kExitCodePollInterval = std::chrono::milliseconds(10);
 
 json ExecCreateBody(const ExecSpec& spec) {
-  json body = {{"AttachStdin", false}, {"AttachStdout", true}, {"AttachStderr", true},
-               {"Tty", false},         {"Cmd", spec.cmd}};
+  json body = {{"AttachStdin", false},
+               {"AttachStdout", true},
+               {"AttachStderr", true},
+               {"Tty", false},
+               {"Cmd", spec.cmd}};
   if (!spec.env.empty()) body["Env"] = spec.env;
   if (!spec.user.empty()) body["User"] = spec.user;
   if (!spec.working_dir.empty()) body["WorkingDir"] = spec.working_dir;
@@ -32,8 +35,8 @@ Result<ExecResult> EngineClient::Exec(const std::string& container, const ExecSp
   };
   std::string what = "exec in " + container;
 
-  Result<json> created = CallJson(
-      Request("POST", "/containers/" + container + "/exec", ExecCreateBody(spec).dump()));
+  Result<json> created =
+      CallJson(Request("POST", "/containers/" + container + "/exec", ExecCreateBody(spec).dump()));
   if (!created.ok()) return created.status().WithContext(what);
   std::string exec_id = StringField(*created, "Id");
 

@@ -42,8 +42,8 @@ Result<std::vector<ImageInfo>> EngineClient::ListImages(const ImageFilter& filte
 
 Status EngineClient::TagImage(const std::string& ref, const std::string& repo,
                               const std::string& tag) {
-  return Call(Request("POST", "/images/" + ref + "/tag?repo=" + UrlEncode(repo) +
-                                  "&tag=" + UrlEncode(tag)))
+  return Call(Request("POST",
+                      "/images/" + ref + "/tag?repo=" + UrlEncode(repo) + "&tag=" + UrlEncode(tag)))
       .status();
 }
 

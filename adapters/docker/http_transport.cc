@@ -90,8 +90,7 @@ HttpTransport::HttpTransport(Endpoint endpoint, int64_t connect_timeout_ms)
 }
 
 Result<HttpResponse> HttpTransport::Send(const HttpRequest& request) const {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(),
-                                                             &curl_easy_cleanup);
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(), &curl_easy_cleanup);
   if (!handle) return Failed("curl_easy_init failed");
   CURL* c = handle.get();
   Exchange ex;
@@ -116,16 +115,15 @@ Result<HttpResponse> HttpTransport::Send(const HttpRequest& request) const {
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   if (!request.body.empty() || request.method == "POST") {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   }
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
   if (!request.content_type.empty()) {
     headers = curl_slist_append(headers, ("Content-Type: " + request.content_type).c_str());
   }
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(
-      headers, &curl_slist_free_all);
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
+                                                                          &curl_slist_free_all);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnWrite);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &ex);
@@ -137,8 +135,8 @@ Result<HttpResponse> HttpTransport::Send(const HttpRequest& request) const {
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ex.response.status);
   std::string what = request.method + " " + request.target + " on " + endpoint_.ToString();
   if (rc == CURLE_WRITE_ERROR && ex.stopped_by_reader) return std::move(ex.response);
-  if (ex.too_big) return Failed(what + ": response body over " +
-                                std::to_string(kBodyBytesMax) + " bytes");
+  if (ex.too_big)
+    return Failed(what + ": response body over " + std::to_string(kBodyBytesMax) + " bytes");
   if (rc != CURLE_OK) return Classify(rc, ex, what);
   return std::move(ex.response);
 }

@@ -26,9 +26,9 @@ namespace berth::docker {
 
 struct HttpRequest {
   std::string method = "GET";
-  std::string target;        // path and query: "/v1.41/containers/json?all=1"
-  std::string body;          // sent as is; empty means no body
-  std::string content_type;  // "application/json", "application/x-tar"; "" for none
+  std::string target;           // path and query: "/v1.41/containers/json?all=1"
+  std::string body;             // sent as is; empty means no body
+  std::string content_type;     // "application/json", "application/x-tar"; "" for none
   int64_t timeout_ms = 30'000;  // whole exchange; 0 means no limit (event streams)
   // When set, a 2xx response's body is handed here as it arrives instead of being kept in
   // HttpResponse::body. Returning false ends the exchange early, successfully.

@@ -7,8 +7,7 @@ bool JsonStream::Deliver(std::string_view line) {
   if (line.empty()) return true;
   json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
-    status_ = Failed("engine stream: a message is not JSON: " +
-                     std::string(line.substr(0, 200)));
+    status_ = Failed("engine stream: a message is not JSON: " + std::string(line.substr(0, 200)));
     return false;
   }
   return on_message_(j);
@@ -21,8 +20,8 @@ bool JsonStream::Feed(std::string_view chunk) {
     if (nl == std::string_view::npos) {
       pending_.append(chunk);
       if (pending_.size() > kLineBytesMax) {
-        status_ = Failed("engine stream: a message is over " + std::to_string(kLineBytesMax) +
-                         " bytes");
+        status_ =
+            Failed("engine stream: a message is over " + std::to_string(kLineBytesMax) + " bytes");
         stopped_ = true;
       }
       return !stopped_;

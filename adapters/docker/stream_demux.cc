@@ -36,8 +36,8 @@ Status StreamDemux::Feed(std::string_view chunk) {
     auto byte = [&](size_t i) { return static_cast<uint8_t>(header_[i]); };
     stream_ = byte(0);
     if (stream_ > 2 || byte(1) != 0 || byte(2) != 0 || byte(3) != 0) {
-      error_ = Failed("docker stream: bad frame header (stream byte " +
-                      std::to_string(stream_) + "); was the container started with a TTY?");
+      error_ = Failed("docker stream: bad frame header (stream byte " + std::to_string(stream_) +
+                      "); was the container started with a TTY?");
       return error_;
     }
     payload_left_ = (uint64_t{byte(4)} << 24) | (uint64_t{byte(5)} << 16) |

@@ -34,9 +34,9 @@ class StreamDemux {
   void Append(std::string* to, std::string_view bytes);
 
   int64_t bytes_max_;
-  std::string header_;          // partial header, < 8 bytes
-  uint8_t stream_ = 0;          // current frame's stream
-  uint64_t payload_left_ = 0;   // bytes of the current frame not yet seen
+  std::string header_;         // partial header, < 8 bytes
+  uint8_t stream_ = 0;         // current frame's stream
+  uint64_t payload_left_ = 0;  // bytes of the current frame not yet seen
   std::string out_, err_;
   bool truncated_ = false;
   Status error_;
