@@ -187,6 +187,8 @@ struct SummaryWire {
 };
 }  // namespace
 
+template <> inline constexpr bool kPlainPayload<SummaryWire> = true;
+
 std::string EncodeSummary(const WorkflowSummary& s) {
   WorkflowSummary copy = s;
   return EncodePayload(SummaryWire{&copy});
