@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include "eventlog/event_codec.h"
@@ -23,6 +24,14 @@ constexpr int kFormatVersion = 1;
 const std::vector<std::string> kFamilies = {"default", "events", "by_workflow", "by_subject",
                                             "projections", "meta"};
 enum Cf { kDefault = 0, kEvents, kByWorkflow, kBySubject, kProjections, kMeta };
+
+// RocksDB's own info LOG file is of no use to Berth users and, on a full disk, Debian's
+// assert-enabled RocksDB aborts on its second failed write. Keep it out of the data dir.
+class SilentLogger final : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
 
 Status FromRocks(const rocksdb::Status& s, const std::string& where) {
   if (s.ok()) return Status::Ok();
@@ -72,6 +81,7 @@ class RocksEventLog final : public EventLog {
   void AppendAsync(AppendRequest request, AppendCallback done) override;
   uint64_t LastSeq() const override { return durable_seq_.load(); }
   Status Get(uint64_t seq, Event* out) const override;
+  Status GetLocked(uint64_t seq, Event* out) const;
   Status ScanRange(uint64_t from, uint64_t to, const Visitor& visit) const override;
   Status ScanWorkflow(const std::string& wf, const Visitor& visit) const override;
   Status ScanSubject(const std::string& subject, const Visitor& visit) const override;
@@ -98,7 +108,6 @@ class RocksEventLog final : public EventLog {
     std::vector<Pending> reqs;
     uint64_t last_seq = 0;
     Digest last_hash{};
-    uint64_t generation = 0;
     size_t events = 0;
   };
 
@@ -107,12 +116,21 @@ class RocksEventLog final : public EventLog {
   void Seal(std::vector<Pending>* reqs, Sealed* out);
   void Commit(Sealed* s);
   void FailAll(std::deque<Sealed>* batches, const Status& why);
+  bool ShuttingDown();
+  Status OpenRocks();  // DB::Open with our column families; caller holds db_mu_ (or is Open)
+  Status ReadTail(uint64_t* seq, Digest* hash);  // last durable event on disk
+  Status Reopen();
   void Shutdown();
 
   Options options_;
   std::string dir_;
+  // db_ is replaced by Reopen after a failed write; every user holds db_mu_ (shared).
+  mutable std::shared_mutex db_mu_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cf_;
+  rocksdb::Options rocks_options_;
+  uint64_t durable_on_disk_ = 0;  // committer thread only
+  Status reopen_error_;           // why db_ is null after a failed Reopen
 
   // Producers -> sequencer.
   std::mutex in_mu_;
@@ -123,17 +141,13 @@ class RocksEventLog final : public EventLog {
   // Sequencer-owned chain state (reset from the durable state after a failed write).
   uint64_t next_seq_ = 1;
   Digest last_hash_{};
-  uint64_t seal_generation_ = 0;
 
   // Sequencer -> committer.
   std::mutex out_mu_;
   std::condition_variable out_cv_;
   std::deque<Sealed> sealed_;
   bool committer_stop_ = false;
-  uint64_t commit_generation_ = 0;  // bumped on each failed write
-  bool rollback_pending_ = false;
-  Status last_failure_;
-  bool need_resume_ = false;
+  Status broken_;  // set after a fatal write error; every later append fails with it
 
   std::atomic<uint64_t> durable_seq_{0};
   Digest durable_hash_{};  // guarded by out_mu_
@@ -165,7 +179,7 @@ Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
   ro.create_if_missing = options.create_if_missing;
   ro.create_missing_column_families = !has_current;
   ro.max_background_jobs = 2;
-  ro.keep_log_file_num = 3;
+  ro.info_log = std::make_shared<SilentLogger>();
   if (has_current) {
     std::vector<std::string> families;
     auto s = rocksdb::DB::ListColumnFamilies(ro, dir, &families);
@@ -174,24 +188,11 @@ Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
       return Corruption(dir + " holds a RocksDB database that is not a Berth log (no 'meta' "
                         "column family); use another --data-dir");
   }
-  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (const auto& name : kFamilies) descs.emplace_back(name, rocksdb::ColumnFamilyOptions(ro));
-  rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(ro, dir, descs, &cf_, &raw);
-  if (!s.ok()) {
-    std::string m = s.ToString();
-    if (m.find("lock") != std::string::npos || m.find("LOCK") != std::string::npos)
-      return Status(Code::kBusy, "data directory " + dir +
-                                     " is in use by another berth process; wait for it to "
-                                     "finish or stop it, then retry");
-    if (m.find("Column famil") != std::string::npos)
-      return Corruption(dir + " holds a RocksDB database that is not a Berth log (" + m + ")");
-    return FromRocks(s, "opening " + dir);
-  }
-  db_.reset(raw);
+  rocks_options_ = ro;
+  if (Status s = OpenRocks(); !s.ok()) return s;
 
   std::string format;
-  s = db_->Get(rocksdb::ReadOptions(), cf_[kMeta], "format", &format);
+  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kMeta], "format", &format);
   if (s.IsNotFound()) {
     rocksdb::WriteBatch b;
     b.Put(cf_[kMeta], "format", kFormatValue);
@@ -211,18 +212,10 @@ Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
   }
 
   // Recover the tail of the chain.
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kEvents]));
-  it->SeekToLast();
-  if (it->Valid()) {
-    uint64_t seq = SeqFromKey(it->key().ToStringView());
-    Event e;
-    Status d = DecodeRecord(seq, it->value().ToStringView(), &e);
-    if (!d.ok()) return d;
-    durable_seq_ = seq;
-    durable_hash_ = HashRecord(it->value().ToStringView());
-  } else if (!it->status().ok()) {
-    return FromRocks(it->status(), "reading " + dir);
-  }
+  uint64_t seq = 0;
+  if (Status t = ReadTail(&seq, &durable_hash_); !t.ok()) return t;
+  durable_seq_ = seq;
+  durable_on_disk_ = seq;
   next_seq_ = durable_seq_ + 1;
   last_hash_ = durable_hash_;
   sequencer_ = std::thread([this] { SequencerLoop(); });
@@ -230,8 +223,41 @@ Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
   return Status::Ok();
 }
 
+Status RocksEventLog::OpenRocks() {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const auto& name : kFamilies)
+    descs.emplace_back(name, rocksdb::ColumnFamilyOptions(rocks_options_));
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(rocks_options_, dir_, descs, &cf_, &raw);
+  if (!s.ok()) {
+    std::string m = s.ToString();
+    if (m.find("lock") != std::string::npos || m.find("LOCK") != std::string::npos)
+      return Status(Code::kBusy, "data directory " + dir_ +
+                                     " is in use by another berth process; wait for it to "
+                                     "finish or stop it, then retry");
+    if (m.find("Column famil") != std::string::npos)
+      return Corruption(dir_ + " holds a RocksDB database that is not a Berth log (" + m + ")");
+    return FromRocks(s, "opening the log in " + dir_);
+  }
+  db_.reset(raw);
+  return Status::Ok();
+}
+
+Status RocksEventLog::ReadTail(uint64_t* seq, Digest* hash) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kEvents]));
+  it->SeekToLast();
+  *seq = 0;
+  if (hash) *hash = Digest{};
+  if (!it->Valid()) return FromRocks(it->status(), "reading the log tail in " + dir_);
+  *seq = SeqFromKey(it->key().ToStringView());
+  Event e;
+  if (Status d = DecodeRecord(*seq, it->value().ToStringView(), &e); !d.ok()) return d;
+  if (hash) *hash = HashRecord(it->value().ToStringView());
+  return Status::Ok();
+}
+
 void RocksEventLog::Shutdown() {
-  if (!db_) return;
+  if (!sequencer_.joinable()) return;
   {
     std::lock_guard<std::mutex> l(in_mu_);
     stopping_ = true;
@@ -244,9 +270,11 @@ void RocksEventLog::Shutdown() {
   }
   out_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
-  for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
+  if (db_) {
+    for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close();
+  }
   cf_.clear();
-  db_->Close();
   db_.reset();
 }
 
@@ -275,6 +303,16 @@ void RocksEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
       p.done(Status(Code::kCancelled, "event log is closing"), {});
       return;
     }
+  }
+  {
+    std::lock_guard<std::mutex> l(out_mu_);
+    if (!broken_.ok()) {
+      p.done(broken_, {});
+      return;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> l(in_mu_);
     incoming_.push_back(std::move(p));
   }
   in_cv_.notify_one();
@@ -295,15 +333,6 @@ void RocksEventLog::SequencerLoop() {
         incoming_.pop_front();
       }
     }
-    {
-      std::lock_guard<std::mutex> l(out_mu_);
-      if (rollback_pending_) {
-        next_seq_ = durable_seq_ + 1;
-        last_hash_ = durable_hash_;
-        seal_generation_ = commit_generation_;
-        rollback_pending_ = false;
-      }
-    }
     Sealed s;
     Seal(&take, &s);
     {
@@ -317,7 +346,6 @@ void RocksEventLog::SequencerLoop() {
 }
 
 void RocksEventLog::Seal(std::vector<Pending>* reqs, Sealed* s) {
-  s->generation = seal_generation_;
   for (auto& p : *reqs) {
     p.first_seq = next_seq_;
     for (size_t i = 0; i < p.bodies.size(); ++i) {
@@ -361,33 +389,34 @@ void RocksEventLog::CommitterLoop() {
 
 void RocksEventLog::Commit(Sealed* s) {
   Status st;
-  bool resume = false;
-  {
-    std::lock_guard<std::mutex> l(out_mu_);
-    if (s->generation != commit_generation_) st = last_failure_;
-    resume = need_resume_;
+  int64_t backoff_ms = 20;
+  for (;;) {
+    {
+      std::shared_lock<std::shared_mutex> l(db_mu_);
+      rocksdb::WriteOptions wo;
+      wo.sync = options_.sync;
+      st = db_ ? FromRocks(db_->Write(wo, &s->batch), "appending to the event log")
+               : reopen_error_;
+    }
+    if (st.ok() || st.code() == Code::kCorruption || ShuttingDown()) break;
+    // A failed WAL write (e.g. ENOSPC) leaves RocksDB refusing further writes to that WAL.
+    // Pause: reopen the database (which recovers exactly what reached the disk) and retry
+    // the same sealed batch until it lands. Seqs and hashes stay valid because nothing after
+    // the durable tail was written. Appends wait meanwhile; none is half-written.
+    if (options_.on_write_error) options_.on_write_error(st);
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
+    Status r = Reopen();
+    if (!r.ok()) reopen_error_ = r;
+    if (r.ok() && durable_on_disk_ >= s->last_seq) break;  // it had landed after all
   }
-  if (st.ok() && resume) {
-    // After a failed write RocksDB refuses writes until resumed; retry it now.
-    auto r = db_->Resume();
-    if (!r.ok()) st = FromRocks(r, "resuming the log after a failed write");
-  }
-  if (st.ok()) {
-    rocksdb::WriteOptions wo;
-    wo.sync = options_.sync;
-    st = FromRocks(db_->Write(wo, &s->batch), "appending to the event log");
-  }
-  if (!st.ok()) {
+  if (!st.ok() && !(durable_on_disk_ >= s->last_seq)) {
+    // Fatal (corruption) or closing: fail this batch and all sealed after it.
     std::deque<Sealed> doomed;
     {
       std::lock_guard<std::mutex> l(out_mu_);
-      if (s->generation == commit_generation_) {
-        ++commit_generation_;
-        rollback_pending_ = true;
-        last_failure_ = st;
-        need_resume_ = true;
-      }
       doomed.swap(sealed_);
+      broken_ = st;
     }
     out_cv_.notify_all();
     for (auto& p : s->reqs) p.done(st, {});
@@ -398,7 +427,6 @@ void RocksEventLog::Commit(Sealed* s) {
     std::lock_guard<std::mutex> l(out_mu_);
     durable_hash_ = s->last_hash;
     durable_seq_ = s->last_seq;
-    need_resume_ = false;
   }
   {
     std::lock_guard<std::mutex> l(stats_mu_);
@@ -414,6 +442,24 @@ void RocksEventLog::Commit(Sealed* s) {
   }
 }
 
+bool RocksEventLog::ShuttingDown() {
+  std::lock_guard<std::mutex> l(in_mu_);
+  return stopping_;
+}
+
+Status RocksEventLog::Reopen() {
+  std::unique_lock<std::shared_mutex> l(db_mu_);
+  if (db_) {
+    for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
+    (void)db_->Close();
+    db_.reset();
+  }
+  cf_.clear();
+  Status s = OpenRocks();
+  if (!s.ok()) return s;
+  return ReadTail(&durable_on_disk_, nullptr);
+}
+
 void RocksEventLog::FailAll(std::deque<Sealed>* batches, const Status& why) {
   for (auto& b : *batches)
     for (auto& p : b.reqs) p.done(why, {});
@@ -421,6 +467,12 @@ void RocksEventLog::FailAll(std::deque<Sealed>* batches, const Status& why) {
 }
 
 Status RocksEventLog::Get(uint64_t seq, Event* out) const {
+  std::shared_lock<std::shared_mutex> lock(db_mu_);
+  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
+  return GetLocked(seq, out);
+}
+
+Status RocksEventLog::GetLocked(uint64_t seq, Event* out) const {
   std::string v;
   auto s = db_->Get(rocksdb::ReadOptions(), cf_[kEvents], SeqKey(seq), &v);
   if (s.IsNotFound()) return NotFound("no event with seq " + std::to_string(seq));
@@ -429,6 +481,8 @@ Status RocksEventLog::Get(uint64_t seq, Event* out) const {
 }
 
 Status RocksEventLog::ScanRange(uint64_t from, uint64_t to, const Visitor& visit) const {
+  std::shared_lock<std::shared_mutex> lock(db_mu_);
+  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2 << 20;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kEvents]));
@@ -444,12 +498,14 @@ Status RocksEventLog::ScanRange(uint64_t from, uint64_t to, const Visitor& visit
 }
 
 Status RocksEventLog::ScanWorkflow(const std::string& wf, const Visitor& visit) const {
+  std::shared_lock<std::shared_mutex> lock(db_mu_);
+  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
   std::string prefix = wf;
   prefix.push_back('\0');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kByWorkflow]));
   Event e;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    Status s = Get(SeqFromKey(it->value().ToStringView()), &e);
+    Status s = GetLocked(SeqFromKey(it->value().ToStringView()), &e);
     if (!s.ok()) return s;
     if (!visit(e)) return Status::Ok();
   }
@@ -457,12 +513,14 @@ Status RocksEventLog::ScanWorkflow(const std::string& wf, const Visitor& visit) 
 }
 
 Status RocksEventLog::ScanSubject(const std::string& subject, const Visitor& visit) const {
+  std::shared_lock<std::shared_mutex> lock(db_mu_);
+  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
   std::string prefix = subject;
   prefix.push_back('\0');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kBySubject]));
   Event e;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    Status s = Get(SeqFromKey(it->key().ToStringView().substr(prefix.size())), &e);
+    Status s = GetLocked(SeqFromKey(it->key().ToStringView().substr(prefix.size())), &e);
     if (!s.ok()) return s;
     if (!visit(e)) return Status::Ok();
   }
@@ -470,6 +528,8 @@ Status RocksEventLog::ScanSubject(const std::string& subject, const Visitor& vis
 }
 
 Status RocksEventLog::VerifyChain(uint64_t* checked) const {
+  std::shared_lock<std::shared_mutex> lock(db_mu_);
+  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kEvents]));
   Digest prev{};
   uint64_t expect = 1;
@@ -499,13 +559,15 @@ Status RocksEventLog::VerifyIndexes() const {
     return true;
   });
   if (!s.ok()) return s;
+  std::shared_lock<std::shared_mutex> lock(db_mu_);
+  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
   uint64_t wf_entries = 0;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kByWorkflow]));
   Event e;
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++wf_entries) {
     auto key = it->key().ToStringView();
     uint64_t seq = SeqFromKey(it->value().ToStringView());
-    Status g = Get(seq, &e);
+    Status g = GetLocked(seq, &e);
     if (!g.ok()) return Corruption("workflow index points at missing event " + std::to_string(seq));
     if (key != WorkflowKey(e.workflow_id, e.workflow_seq))
       return Corruption("workflow index entry for event seq " + std::to_string(seq) +
@@ -520,7 +582,7 @@ Status RocksEventLog::VerifyIndexes() const {
     auto key = it->key().ToStringView();
     size_t z = key.rfind('\0', key.size() - 9);
     uint64_t seq = SeqFromKey(key.substr(key.size() - 8));
-    Status g = Get(seq, &e);
+    Status g = GetLocked(seq, &e);
     if (!g.ok() || z == std::string_view::npos)
       return Corruption("subject index points at missing event " + std::to_string(seq));
     std::string subject(key.substr(0, z));
@@ -535,6 +597,8 @@ Status RocksEventLog::VerifyIndexes() const {
 }
 
 Status RocksEventLog::GetProjection(const std::string& key, std::string* value) const {
+  std::shared_lock<std::shared_mutex> lock(db_mu_);
+  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
   auto s = db_->Get(rocksdb::ReadOptions(), cf_[kProjections], key, value);
   if (s.IsNotFound()) return NotFound("no projection " + key);
   return FromRocks(s, "reading projection " + key);
@@ -543,6 +607,8 @@ Status RocksEventLog::GetProjection(const std::string& key, std::string* value) 
 Status RocksEventLog::ScanProjections(
     const std::string& prefix,
     const std::function<bool(const std::string&, const std::string&)>& visit) const {
+  std::shared_lock<std::shared_mutex> lock(db_mu_);
+  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kProjections]));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
     if (!visit(it->key().ToString(), it->value().ToString())) break;

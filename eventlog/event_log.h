@@ -15,10 +15,11 @@
 // records (CRC, hash chain) and builds the batch while a committer thread writes the
 // previous batch, so encoding overlaps the fsync.
 //
-// Failures: if a write fails (e.g. the disk is full: kNoSpace) that request and every
-// request sealed after it fail with the same Status and nothing of them is durable; the
-// sequence continues from the last durable event. The next Append retries the database
-// (RocksDB's Resume) first, so an append succeeds again once space returns.
+// Failures: if a write fails with an I/O error (e.g. the disk is full) the log pauses: it
+// reports the error through Options::on_write_error, reopens the database (recovering exactly
+// what reached the disk) and retries the same batch with backoff until it lands, so appends
+// simply wait and none is half-written or reordered. Only a corruption error (or closing the
+// log) fails the waiting appends; after a corruption every later append fails too.
 //
 // One process at a time: Open fails with kBusy if another process holds the directory.
 //
@@ -51,6 +52,8 @@ struct Options {
   // Called on the committer thread after each WriteBatch is durable, with its event count.
   // Used by `berth bench log` to replay the same batch sizes against raw RocksDB.
   std::function<void(size_t events)> after_batch;
+  // Called on the committer thread each time a write fails and will be retried.
+  std::function<void(const Status&)> on_write_error;
 };
 
 struct AppendRequest {

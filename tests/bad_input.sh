@@ -52,7 +52,7 @@ if [ "$(id -u)" -ne 0 ]; then fail "the full-disk check needs root (to mount a s
 mkdir -p "$work/small"
 mount -t tmpfs -o size=48m tmpfs "$work/small"
 S="$work/small/d"
-"$BERTH" --data-dir "$S" submit synthetic --detach --id fill --input '{"steps": 40, "sleep_ms": 20}' >/dev/null
+"$BERTH" --data-dir "$S" submit synthetic --detach --id fill --input '{"steps": 150, "sleep_ms": 20}' >/dev/null
 "$BERTH" --data-dir "$S" resume >"$work/resume.out" 2>"$work/resume.err" & bg=$!
 sleep 0.3
 dd if=/dev/zero of="$work/small/filler" bs=1M count=100 2>/dev/null || true   # fills it
@@ -63,7 +63,7 @@ wait $bg || fail "full disk: resume failed after space returned: $(cat "$work/re
 bg=
 grep -q "no space" "$work/resume.err" || fail "full disk: no 'no space' warning was printed"
 assert_all_status "$S" completed
-assert_effects_once "$S" 40
+assert_effects_once "$S" 150
 "$BERTH" --data-dir "$S" replay --verify >/dev/null || fail "full disk: verify"
 passed=$((passed + 1))
 echo "bad input: $passed checks"

@@ -45,6 +45,12 @@ Result<std::unique_ptr<Context>> Context::Open(const Globals& g, bool create) {
     o.after_durable = [n](uint64_t count) {
       if (count == n) ::kill(::getpid(), SIGKILL);
     };
+  o.on_write_error = [](const Status& s) {
+    static std::atomic<int64_t> last{0};
+    int64_t now = std::time(nullptr);
+    if (last.exchange(now) != now)  // at most one line a second
+      std::cerr << "berth: log write failed, retrying: " << s.ToString() << "\n";
+  };
   auto log = eventlog::EventLog::Open(g.data_dir + "/log", o);
   if (!log.ok()) {
     if (!create && log.status().code() == Code::kNotFound)
