@@ -1,0 +1,229 @@
+// Engine behaviour on a real event log: retries, reconcile, timers, children, signals, cancel.
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "engine/events.h"
+
+namespace berth::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+// An activity whose behaviour each test scripts.
+class ScriptedActivity final : public Activity {
+ public:
+  std::string name() const override { return "scripted"; }
+  RetryPolicy retry_policy() const override {
+    RetryPolicy p;
+    p.backoff_initial_ms = 1;
+    p.backoff_max_ms = 5;
+    p.attempts_max = 4;
+    return p;
+  }
+  Result<std::string> Run(const ActivityContext& ctx) override {
+    int n = ++runs;
+    if (n <= fail_first) return Status(fail_code, "scripted failure " + std::to_string(n));
+    while (block.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return "ran:" + ctx.idempotency_key;
+  }
+  Result<std::optional<std::string>> Reconcile(const ActivityContext& ctx) override {
+    ++reconciles;
+    if (found) return std::optional<std::string>("found:" + ctx.idempotency_key);
+    return std::optional<std::string>();
+  }
+  std::atomic<int> runs{0}, reconciles{0};
+  int fail_first = 0;
+  Code fail_code = Code::kUnavailable;
+  bool found = false;
+  std::atomic<bool> block{false};
+};
+
+// One step "s", then complete with its result.
+class OneStep final : public Workflow {
+ public:
+  std::string type() const override { return "one-step"; }
+  std::vector<Command> Decide(const WorkflowState& s) const override {
+    auto it = s.steps.find("s");
+    if (it == s.steps.end()) return {ScheduleActivity{"s", "scripted", ""}};
+    if (it->second.phase == StepState::kFailed) return {FailWorkflow{it->second.error}};
+    if (it->second.phase == StepState::kCompleted) return {CompleteWorkflow{it->second.result}};
+    return {};
+  }
+};
+
+// Timer, then a child, then waits for signal "go", then completes.
+class Composite final : public Workflow {
+ public:
+  std::string type() const override { return "composite"; }
+  std::vector<Command> Decide(const WorkflowState& s) const override {
+    auto t = s.timers.find("wait");
+    if (t == s.timers.end()) return {StartTimer{"wait", 5}};
+    if (!t->second.fired) return {};
+    auto c = s.children.find(ChildId(s.id, "kid"));
+    if (c == s.children.end()) return {StartChild{"kid", "one-step", ""}};
+    if (!c->second.ended) return {};
+    for (const auto& sig : s.signals)
+      if (sig.name == "go") return {CompleteWorkflow{"child " + c->second.status + " then " + sig.payload}};
+    return {};
+  }
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("berth-engine-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    auto act = std::make_unique<ScriptedActivity>();
+    act_ = act.get();
+    registry_.Add(std::move(act));
+    registry_.Add(std::make_unique<OneStep>());
+    registry_.Add(std::make_unique<Composite>());
+    OpenLog();
+  }
+  void TearDown() override {
+    engine_.reset();
+    log_.reset();
+    fs::remove_all(dir_);
+  }
+  void OpenLog() {
+    auto r = eventlog::EventLog::Open(dir_.string(), eventlog::Options());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    log_ = std::move(r).value();
+  }
+  Engine& engine() {
+    if (!engine_) engine_ = std::make_unique<Engine>(log_.get(), &registry_, EngineOptions());
+    return *engine_;
+  }
+  std::vector<std::string> Types(const std::string& id) {
+    std::vector<std::string> t;
+    EXPECT_TRUE(log_->ScanWorkflow(id, [&](const eventlog::Event& e) {
+      t.push_back(e.type);
+      return true;
+    }).ok());
+    return t;
+  }
+  WorkflowSummary RunToEnd(const std::string& type, const std::string& id) {
+    auto started = engine().Start({type, id, "", eventlog::Actor::kUser, true});
+    EXPECT_TRUE(started.ok()) << started.status().ToString();
+    auto r = engine().Wait(id);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r.value() : WorkflowSummary();
+  }
+
+  fs::path dir_;
+  Registry registry_;
+  ScriptedActivity* act_ = nullptr;
+  std::unique_ptr<eventlog::EventLog> log_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, RetryableFailuresAreRetriedUntilTheStepSucceeds) {
+  act_->fail_first = 2;
+  auto s = RunToEnd("one-step", "w");
+  EXPECT_EQ(s.status, RunStatus::kCompleted);
+  EXPECT_EQ(act_->runs, 3);
+  auto t = Types("w");
+  EXPECT_EQ(std::count(t.begin(), t.end(), "ActivityFailed"), 2);
+  EXPECT_EQ(std::count(t.begin(), t.end(), "ActivityStarted"), 3);
+}
+
+TEST_F(EngineTest, NonRetryableFailureFailsTheWorkflowAtOnce) {
+  act_->fail_first = 1;
+  act_->fail_code = Code::kInvalidArgument;
+  auto s = RunToEnd("one-step", "w");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
+  EXPECT_EQ(act_->runs, 1);
+  EXPECT_NE(s.error.find("scripted failure 1"), std::string::npos) << s.error;
+}
+
+TEST_F(EngineTest, AttemptsMaxBoundsRetries) {
+  act_->fail_first = 100;
+  auto s = RunToEnd("one-step", "w");
+  EXPECT_EQ(s.status, RunStatus::kFailed);
+  EXPECT_EQ(act_->runs, 4);
+}
+
+TEST_F(EngineTest, InDoubtActivityIsAdoptedByReconcileNotRedone) {
+  // Simulate a crash after ActivityStarted: start detached, append the start by hand.
+  ASSERT_TRUE(engine().Start({"one-step", "w", "", eventlog::Actor::kUser, false}).ok());
+  eventlog::AppendRequest r;
+  eventlog::EventDraft d;
+  d.workflow_id = "w";
+  d.workflow_seq = 2;
+  d.type = ev::kActivityStarted;
+  d.payload = EncodePayload(ActivityStartedP{"s", "scripted", "", 1});
+  r.events.push_back(d);
+  ASSERT_TRUE(log_->Append(std::move(r)).ok());
+  act_->found = true;
+  size_t n = 0;
+  ASSERT_TRUE(engine().Recover(&n).ok());
+  EXPECT_EQ(n, 1u);
+  auto s = engine().Wait("w");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->status, RunStatus::kCompleted);
+  EXPECT_EQ(act_->runs, 0) << "the side effect must not run again";
+  EXPECT_EQ(act_->reconciles, 1);
+}
+
+TEST_F(EngineTest, InDoubtActivityNotFoundByReconcileRunsOnce) {
+  ASSERT_TRUE(engine().Start({"one-step", "w", "", eventlog::Actor::kUser, false}).ok());
+  eventlog::AppendRequest r;
+  eventlog::EventDraft d;
+  d.workflow_id = "w";
+  d.workflow_seq = 2;
+  d.type = ev::kActivityStarted;
+  d.payload = EncodePayload(ActivityStartedP{"s", "scripted", "", 1});
+  r.events.push_back(d);
+  ASSERT_TRUE(log_->Append(std::move(r)).ok());
+  size_t n = 0;
+  ASSERT_TRUE(engine().Recover(&n).ok());
+  ASSERT_TRUE(engine().Wait("w").ok());
+  EXPECT_EQ(act_->reconciles, 1);
+  EXPECT_EQ(act_->runs, 1);
+}
+
+TEST_F(EngineTest, TimerChildAndSignalDriveACompositeWorkflow) {
+  ASSERT_TRUE(engine().Start({"composite", "p", "", eventlog::Actor::kUser, true}).ok());
+  ASSERT_TRUE(engine().Signal("p", "go", "signalled").ok());
+  auto s = engine().Wait("p");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->status, RunStatus::kCompleted);
+  auto t = Types("p");
+  EXPECT_NE(std::find(t.begin(), t.end(), "TimerFired"), t.end());
+  EXPECT_NE(std::find(t.begin(), t.end(), "ChildEnded"), t.end());
+  EXPECT_EQ(Types("p/kid").front(), "WorkflowStarted");
+  EXPECT_EQ(Types("p/kid").back(), "WorkflowCompleted");
+}
+
+TEST_F(EngineTest, CancelWaitsForTheRunningStepThenEndsCancelled) {
+  act_->block = true;
+  ASSERT_TRUE(engine().Start({"one-step", "w", "", eventlog::Actor::kUser, true}).ok());
+  while (act_->runs.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(engine().Cancel("w").ok());
+  act_->block = false;
+  auto s = engine().Wait("w");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->status, RunStatus::kCancelled);
+  auto t = Types("w");
+  EXPECT_EQ(t.back(), "WorkflowCancelled");
+  EXPECT_NE(std::find(t.begin(), t.end(), "ActivityCompleted"), t.end())
+      << "the running step's completion is recorded before the cancel ends it";
+}
+
+TEST_F(EngineTest, StartRejectsUnknownTypesAndReusedIds) {
+  EXPECT_EQ(engine().Start({"nope", "x", "", eventlog::Actor::kUser, true}).status().code(),
+            Code::kInvalidArgument);
+  RunToEnd("one-step", "w");
+  EXPECT_EQ(engine().Start({"one-step", "w", "", eventlog::Actor::kUser, true}).status().code(),
+            Code::kConflict);
+}
+
+}  // namespace
+}  // namespace berth::engine
