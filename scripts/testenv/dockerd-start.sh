@@ -31,10 +31,45 @@ if [ -f "$DIR/docker.pid" ] && kill -0 "$(cat "$DIR/docker.pid")" 2>/dev/null \
   exit 0
 fi
 
+# Two daemons on the default bridge would share docker0 (and hand out the same addresses)
+# and the second would rewrite the first's iptables chains. So a daemon without a bridge
+# of its own waits (up to BERTH_DOCKERD_WAIT_OTHER_S, default 300 s) until no other such
+# dockerd runs; a lock makes check-and-start atomic between concurrent test runs.
+other_default_bridge_daemon() {
+  local p cmd
+  for p in $(pgrep -x dockerd); do
+    cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+    case "$cmd" in
+      *--bridge=*|*"--pidfile=$DIR/docker.pid"*|"") continue ;;
+    esac
+    echo "$p $cmd"
+    return 0
+  done
+  return 1
+}
+case " ${BERTH_DOCKERD_FLAGS:-} " in
+  *" --bridge="*) ;;
+  *)
+    exec 9>/tmp/berth-dockerd-start.lock
+    flock 9
+    wait_deadline=$((SECONDS + ${BERTH_DOCKERD_WAIT_OTHER_S:-300}))
+    while other=$(other_default_bridge_daemon); do
+      if [ $SECONDS -ge $wait_deadline ]; then
+        echo "dockerd-start: another dockerd uses the default bridge: $other" >&2
+        echo "dockerd-start: stop it, or give this one --bridge=... in BERTH_DOCKERD_FLAGS" >&2
+        exit 1
+      fi
+      [ -n "${announced:-}" ] || echo "dockerd-start: waiting for dockerd ${other%% *} to stop" >&2
+      announced=1
+      sleep 1
+    done
+    ;;
+esac
+
 # shellcheck disable=SC2086  # BERTH_DOCKERD_FLAGS is a word list on purpose.
 setsid dockerd --host="$DOCKER_HOST" --data-root="$DIR/data" --exec-root="$DIR/exec" \
   --pidfile="$DIR/docker.pid" ${BERTH_DOCKERD_FLAGS:-} \
-  >"$DIR/dockerd.log" 2>&1 </dev/null &
+  >"$DIR/dockerd.log" 2>&1 </dev/null 9>&- &
 echo $! >"$DIR/dockerd.launcher-pid"
 
 deadline=$((SECONDS + TIMEOUT_S))
