@@ -68,14 +68,23 @@ class RocksEventLog final : public EventLog {
   Status OpenDb(const std::string& dir, const Options& options);
 
   Status Append(AppendRequest request, AppendResult* result) override {
-    std::promise<std::pair<Status, AppendResult>> p;
-    auto f = p.get_future();
-    AppendAsync(std::move(request), [&p](const Status& s, AppendResult r) {
-      p.set_value({s, r});
+    // A futex-backed flag on the caller's stack instead of a std::promise (which allocates
+    // a shared state per append). libstdc++ waits on a 4-byte atomic with a plain futex on
+    // its address, so the notify after the store never dereferences a destroyed object.
+    struct Waiter {
+      std::atomic<int> done{0};
+      Status s;
+      AppendResult r;
+    } w;
+    AppendAsync(std::move(request), [&w](const Status& s, AppendResult r) {
+      w.s = s;
+      w.r = r;
+      w.done.store(1, std::memory_order_release);
+      w.done.notify_one();
     });
-    auto [s, r] = f.get();
-    if (result) *result = r;
-    return s;
+    while (w.done.load(std::memory_order_acquire) == 0) w.done.wait(0, std::memory_order_acquire);
+    if (result) *result = w.r;
+    return w.s;
   }
 
   void AppendAsync(AppendRequest request, AppendCallback done) override;
@@ -111,8 +120,15 @@ class RocksEventLog final : public EventLog {
     size_t events = 0;
   };
 
+  struct Done {
+    std::vector<Pending> reqs;
+    Status status;
+  };
+
   void SequencerLoop();
   void CommitterLoop();
+  void NotifierLoop();
+  void Notify(std::vector<Pending>* reqs, const Status& st);
   void Seal(std::vector<Pending>* reqs, Sealed* out);
   void Commit(Sealed* s);
   void FailAll(std::deque<Sealed>* batches, const Status& why);
@@ -137,6 +153,7 @@ class RocksEventLog final : public EventLog {
   std::condition_variable in_cv_;
   std::deque<Pending> incoming_;
   bool stopping_ = false;
+  bool committer_wants_ = false;  // the committer is idle, waiting for the next batch
 
   // Sequencer-owned chain state (reset from the durable state after a failed write).
   uint64_t next_seq_ = 1;
@@ -156,8 +173,16 @@ class RocksEventLog final : public EventLog {
   mutable std::mutex stats_mu_;
   LogStats stats_;
 
+  // Committer -> notifier: callbacks run off the committer thread, so the next write starts
+  // as soon as the previous one is durable instead of after ~100 wake-ups.
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::deque<Done> done_;
+  bool notifier_stop_ = false;
+
   std::thread sequencer_;
   std::thread committer_;
+  std::thread notifier_;
 };
 
 Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
@@ -220,6 +245,7 @@ Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
   last_hash_ = durable_hash_;
   sequencer_ = std::thread([this] { SequencerLoop(); });
   committer_ = std::thread([this] { CommitterLoop(); });
+  notifier_ = std::thread([this] { NotifierLoop(); });
   return Status::Ok();
 }
 
@@ -257,7 +283,15 @@ Status RocksEventLog::ReadTail(uint64_t* seq, Digest* hash) {
 }
 
 void RocksEventLog::Shutdown() {
-  if (!sequencer_.joinable()) return;
+  if (!sequencer_.joinable()) {  // Open failed after DB::Open: release the handles only
+    if (db_) {
+      for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
+      db_->Close();
+    }
+    cf_.clear();
+    db_.reset();
+    return;
+  }
   {
     std::lock_guard<std::mutex> l(in_mu_);
     stopping_ = true;
@@ -270,6 +304,12 @@ void RocksEventLog::Shutdown() {
   }
   out_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard<std::mutex> l(done_mu_);
+    notifier_stop_ = true;
+  }
+  done_cv_.notify_all();
+  if (notifier_.joinable()) notifier_.join();
   if (db_) {
     for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
     db_->Close();
@@ -318,30 +358,44 @@ void RocksEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
   in_cv_.notify_one();
 }
 
+// The sequencer keeps one open batch and seals into it whatever producers hand in while the
+// committer is writing; the moment the committer is idle the open batch goes to it. So a
+// write carries everything that arrived during the previous fsync (up to batch_events_max),
+// and sealing (SHA-256 chain, WriteBatch building) overlaps the fsync.
 void RocksEventLog::SequencerLoop() {
+  Sealed open;
   for (;;) {
     std::vector<Pending> take;
+    bool hand_over = false;
     {
       std::unique_lock<std::mutex> l(in_mu_);
-      in_cv_.wait(l, [&] { return stopping_ || !incoming_.empty(); });
-      if (incoming_.empty()) return;  // stopping and drained
-      size_t events = 0;
+      in_cv_.wait(l, [&] {
+        bool room = open.events < options_.batch_events_max;
+        return (!incoming_.empty() && room) || (!open.reqs.empty() && committer_wants_) ||
+               (stopping_ && incoming_.empty() && open.reqs.empty());
+      });
+      if (incoming_.empty() && open.reqs.empty()) return;  // stopping and drained
+      size_t events = open.events;
       while (!incoming_.empty() &&
-             (take.empty() || events + incoming_.front().bodies.size() <= options_.batch_events_max)) {
+             (events == 0 || events + incoming_.front().bodies.size() <= options_.batch_events_max)) {
         events += incoming_.front().bodies.size();
         take.push_back(std::move(incoming_.front()));
         incoming_.pop_front();
       }
+      if (committer_wants_) {
+        committer_wants_ = false;
+        hand_over = true;
+      }
     }
-    Sealed s;
-    Seal(&take, &s);
-    {
-      // At most two sealed batches wait: one being written, one ready. Bounds memory.
-      std::unique_lock<std::mutex> l(out_mu_);
-      out_cv_.wait(l, [&] { return sealed_.size() < 2; });
-      sealed_.push_back(std::move(s));
+    if (!take.empty()) Seal(&take, &open);
+    if (hand_over) {
+      {
+        std::lock_guard<std::mutex> l(out_mu_);
+        sealed_.push_back(std::move(open));
+      }
+      out_cv_.notify_all();
+      open = Sealed();
     }
-    out_cv_.notify_all();
   }
 }
 
@@ -369,11 +423,20 @@ void RocksEventLog::Seal(std::vector<Pending>* reqs, Sealed* s) {
   }
   s->last_seq = next_seq_ - 1;
   s->last_hash = last_hash_;
-  s->reqs = std::move(*reqs);
+  if (s->reqs.empty()) {
+    s->reqs = std::move(*reqs);
+  } else {
+    for (auto& p : *reqs) s->reqs.push_back(std::move(p));
+  }
 }
 
 void RocksEventLog::CommitterLoop() {
   for (;;) {
+    {
+      std::lock_guard<std::mutex> l(in_mu_);
+      committer_wants_ = true;
+    }
+    in_cv_.notify_all();  // the sequencer is the only waiter
     Sealed s;
     {
       std::unique_lock<std::mutex> l(out_mu_);
@@ -382,12 +445,51 @@ void RocksEventLog::CommitterLoop() {
       s = std::move(sealed_.front());
       sealed_.pop_front();
     }
-    out_cv_.notify_all();
     Commit(&s);
   }
 }
 
+void RocksEventLog::Notify(std::vector<Pending>* reqs, const Status& st) {
+  {
+    std::lock_guard<std::mutex> l(done_mu_);
+    done_.push_back(Done{std::move(*reqs), st});
+  }
+  done_cv_.notify_one();
+}
+
+// Runs the callbacks of written (or failed) batches, in commit order.
+void RocksEventLog::NotifierLoop() {
+  for (;;) {
+    std::deque<Done> work;
+    {
+      std::unique_lock<std::mutex> l(done_mu_);
+      done_cv_.wait(l, [&] { return notifier_stop_ || !done_.empty(); });
+      if (done_.empty()) return;
+      work.swap(done_);
+    }
+    for (auto& d : work) {
+      for (auto& p : d.reqs) {
+        if (!d.status.ok()) {
+          p.done(d.status, {});
+          continue;
+        }
+        ++requests_durable_;
+        if (options_.after_durable) options_.after_durable(requests_durable_);
+        p.done(Status::Ok(), AppendResult{p.first_seq});
+      }
+    }
+  }
+}
+
 void RocksEventLog::Commit(Sealed* s) {
+  {
+    // After a fatal error nothing more is written: a later batch would leave a gap.
+    std::lock_guard<std::mutex> l(out_mu_);
+    if (!broken_.ok()) {
+      Notify(&s->reqs, broken_);
+      return;
+    }
+  }
   Status st;
   int64_t backoff_ms = 20;
   for (;;) {
@@ -418,8 +520,7 @@ void RocksEventLog::Commit(Sealed* s) {
       doomed.swap(sealed_);
       broken_ = st;
     }
-    out_cv_.notify_all();
-    for (auto& p : s->reqs) p.done(st, {});
+    Notify(&s->reqs, st);
     FailAll(&doomed, st);
     return;
   }
@@ -435,11 +536,7 @@ void RocksEventLog::Commit(Sealed* s) {
     stats_.appends += s->reqs.size();
   }
   if (options_.after_batch) options_.after_batch(s->events);
-  for (auto& p : s->reqs) {
-    ++requests_durable_;
-    if (options_.after_durable) options_.after_durable(requests_durable_);
-    p.done(Status::Ok(), AppendResult{p.first_seq});
-  }
+  Notify(&s->reqs, Status::Ok());
 }
 
 bool RocksEventLog::ShuttingDown() {
@@ -461,8 +558,7 @@ Status RocksEventLog::Reopen() {
 }
 
 void RocksEventLog::FailAll(std::deque<Sealed>* batches, const Status& why) {
-  for (auto& b : *batches)
-    for (auto& p : b.reqs) p.done(why, {});
+  for (auto& b : *batches) Notify(&b.reqs, why);
   batches->clear();
 }
 
