@@ -125,11 +125,10 @@ class RocksEventLog final : public EventLog {
     Status status;
   };
 
-  void SequencerLoop();
   void CommitterLoop();
   void NotifierLoop();
   void Notify(std::vector<Pending>* reqs, const Status& st);
-  void Seal(std::vector<Pending>* reqs, Sealed* out);
+  void Seal(Pending* p, Sealed* out);
   void Commit(Sealed* s);
   void FailAll(std::deque<Sealed>* batches, const Status& why);
   bool ShuttingDown();
@@ -148,23 +147,22 @@ class RocksEventLog final : public EventLog {
   uint64_t durable_on_disk_ = 0;  // committer thread only
   Status reopen_error_;           // why db_ is null after a failed Reopen
 
-  // Producers -> sequencer.
+  // Producers seal their own events (seq, hash chain, WriteBatch puts) under in_mu_ into
+  // the last batch of ready_; the committer takes the front batch whenever it is idle. So a
+  // write carries everything that arrived during the previous fsync, with no thread hop
+  // between a producer and the writer.
   std::mutex in_mu_;
-  std::condition_variable in_cv_;
-  std::deque<Pending> incoming_;
+  std::condition_variable in_cv_;  // the committer waits here for work
+  std::deque<Sealed> ready_;       // sealed, not yet written; each <= batch_events_max
   bool stopping_ = false;
-  bool committer_wants_ = false;  // the committer is idle, waiting for the next batch
+  bool committer_wants_ = false;  // the committer is idle, waiting for a batch
+  Status broken_;  // set after a fatal write error; every later append fails with it
 
-  // Sequencer-owned chain state (reset from the durable state after a failed write).
+  // Chain state, guarded by in_mu_.
   uint64_t next_seq_ = 1;
   Digest last_hash_{};
 
-  // Sequencer -> committer.
   std::mutex out_mu_;
-  std::condition_variable out_cv_;
-  std::deque<Sealed> sealed_;
-  bool committer_stop_ = false;
-  Status broken_;  // set after a fatal write error; every later append fails with it
 
   std::atomic<uint64_t> durable_seq_{0};
   Digest durable_hash_{};  // guarded by out_mu_
@@ -180,7 +178,6 @@ class RocksEventLog final : public EventLog {
   std::deque<Done> done_;
   bool notifier_stop_ = false;
 
-  std::thread sequencer_;
   std::thread committer_;
   std::thread notifier_;
 };
@@ -243,7 +240,6 @@ Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
   durable_on_disk_ = seq;
   next_seq_ = durable_seq_ + 1;
   last_hash_ = durable_hash_;
-  sequencer_ = std::thread([this] { SequencerLoop(); });
   committer_ = std::thread([this] { CommitterLoop(); });
   notifier_ = std::thread([this] { NotifierLoop(); });
   return Status::Ok();
@@ -283,7 +279,7 @@ Status RocksEventLog::ReadTail(uint64_t* seq, Digest* hash) {
 }
 
 void RocksEventLog::Shutdown() {
-  if (!sequencer_.joinable()) {  // Open failed after DB::Open: release the handles only
+  if (!committer_.joinable()) {  // Open failed after DB::Open: release the handles only
     if (db_) {
       for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
       db_->Close();
@@ -296,13 +292,7 @@ void RocksEventLog::Shutdown() {
     std::lock_guard<std::mutex> l(in_mu_);
     stopping_ = true;
   }
-  in_cv_.notify_all();
-  if (sequencer_.joinable()) sequencer_.join();
-  {
-    std::lock_guard<std::mutex> l(out_mu_);
-    committer_stop_ = true;
-  }
-  out_cv_.notify_all();
+  in_cv_.notify_all();  // the committer writes what is sealed, then ends
   if (committer_.joinable()) committer_.join();
   {
     std::lock_guard<std::mutex> l(done_mu_);
@@ -337,113 +327,67 @@ void RocksEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
   }
   p.req = std::move(request);
   p.done = std::move(done);
+  Status refused;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> l(in_mu_);
     if (stopping_) {
-      p.done(Status(Code::kCancelled, "event log is closing"), {});
-      return;
+      refused = Status(Code::kCancelled, "event log is closing");
+    } else if (!broken_.ok()) {
+      refused = broken_;
+    } else {
+      if (ready_.empty() || (ready_.back().events > 0 &&
+                             ready_.back().events + p.bodies.size() > options_.batch_events_max))
+        ready_.emplace_back();
+      Seal(&p, &ready_.back());
+      wake = committer_wants_;
+      committer_wants_ = false;
     }
   }
-  {
-    std::lock_guard<std::mutex> l(out_mu_);
-    if (!broken_.ok()) {
-      p.done(broken_, {});
-      return;
-    }
+  if (!refused.ok()) {
+    p.done(refused, {});
+    return;
   }
-  {
-    std::lock_guard<std::mutex> l(in_mu_);
-    incoming_.push_back(std::move(p));
-  }
-  in_cv_.notify_one();
+  if (wake) in_cv_.notify_one();
 }
 
-// The sequencer keeps one open batch and seals into it whatever producers hand in while the
-// committer is writing; the moment the committer is idle the open batch goes to it. So a
-// write carries everything that arrived during the previous fsync (up to batch_events_max),
-// and sealing (SHA-256 chain, WriteBatch building) overlaps the fsync.
-void RocksEventLog::SequencerLoop() {
-  Sealed open;
-  for (;;) {
-    std::vector<Pending> take;
-    bool hand_over = false;
-    {
-      std::unique_lock<std::mutex> l(in_mu_);
-      in_cv_.wait(l, [&] {
-        bool room = open.events < options_.batch_events_max;
-        return (!incoming_.empty() && room) || (!open.reqs.empty() && committer_wants_) ||
-               (stopping_ && incoming_.empty() && open.reqs.empty());
-      });
-      if (incoming_.empty() && open.reqs.empty()) return;  // stopping and drained
-      size_t events = open.events;
-      while (!incoming_.empty() &&
-             (events == 0 || events + incoming_.front().bodies.size() <= options_.batch_events_max)) {
-        events += incoming_.front().bodies.size();
-        take.push_back(std::move(incoming_.front()));
-        incoming_.pop_front();
-      }
-      if (committer_wants_) {
-        committer_wants_ = false;
-        hand_over = true;
-      }
-    }
-    if (!take.empty()) Seal(&take, &open);
-    if (hand_over) {
-      {
-        std::lock_guard<std::mutex> l(out_mu_);
-        sealed_.push_back(std::move(open));
-      }
-      out_cv_.notify_all();
-      open = Sealed();
-    }
+// Caller holds in_mu_.
+void RocksEventLog::Seal(Pending* p, Sealed* s) {
+  p->first_seq = next_seq_;
+  for (size_t i = 0; i < p->bodies.size(); ++i) {
+    const EventDraft& d = p->req.events[i];
+    uint64_t seq = next_seq_++;
+    std::string record = SealRecord(p->bodies[i], seq, last_hash_);
+    last_hash_ = HashRecord(record);
+    std::string key = SeqKey(seq);
+    s->batch.Put(cf_[kEvents], key, record);
+    s->batch.Put(cf_[kByWorkflow], WorkflowKey(d.workflow_id, d.workflow_seq), key);
+    for (const auto& subj : d.subjects) s->batch.Put(cf_[kBySubject], SubjectKey(subj, seq), "");
+    ++s->events;
   }
-}
-
-void RocksEventLog::Seal(std::vector<Pending>* reqs, Sealed* s) {
-  for (auto& p : *reqs) {
-    p.first_seq = next_seq_;
-    for (size_t i = 0; i < p.bodies.size(); ++i) {
-      const EventDraft& d = p.req.events[i];
-      uint64_t seq = next_seq_++;
-      std::string record = SealRecord(p.bodies[i], seq, last_hash_);
-      last_hash_ = HashRecord(record);
-      std::string key = SeqKey(seq);
-      s->batch.Put(cf_[kEvents], key, record);
-      s->batch.Put(cf_[kByWorkflow], WorkflowKey(d.workflow_id, d.workflow_seq), key);
-      for (const auto& subj : d.subjects) s->batch.Put(cf_[kBySubject], SubjectKey(subj, seq), "");
-      ++s->events;
-    }
-    for (const auto& pr : p.req.projections) {
-      if (pr.erase)
-        s->batch.Delete(cf_[kProjections], pr.key);
-      else
-        s->batch.Put(cf_[kProjections], pr.key, pr.value);
-    }
-    p.bodies.clear();
+  for (const auto& pr : p->req.projections) {
+    if (pr.erase)
+      s->batch.Delete(cf_[kProjections], pr.key);
+    else
+      s->batch.Put(cf_[kProjections], pr.key, pr.value);
   }
+  p->bodies.clear();
   s->last_seq = next_seq_ - 1;
   s->last_hash = last_hash_;
-  if (s->reqs.empty()) {
-    s->reqs = std::move(*reqs);
-  } else {
-    for (auto& p : *reqs) s->reqs.push_back(std::move(p));
-  }
+  s->reqs.push_back(std::move(*p));
 }
 
 void RocksEventLog::CommitterLoop() {
   for (;;) {
-    {
-      std::lock_guard<std::mutex> l(in_mu_);
-      committer_wants_ = true;
-    }
-    in_cv_.notify_all();  // the sequencer is the only waiter
     Sealed s;
     {
-      std::unique_lock<std::mutex> l(out_mu_);
-      out_cv_.wait(l, [&] { return committer_stop_ || !sealed_.empty(); });
-      if (sealed_.empty()) return;
-      s = std::move(sealed_.front());
-      sealed_.pop_front();
+      std::unique_lock<std::mutex> l(in_mu_);
+      committer_wants_ = true;
+      in_cv_.wait(l, [&] { return stopping_ || !ready_.empty(); });
+      committer_wants_ = false;
+      if (ready_.empty()) return;  // closing and drained
+      s = std::move(ready_.front());
+      ready_.pop_front();
     }
     Commit(&s);
   }
@@ -484,7 +428,7 @@ void RocksEventLog::NotifierLoop() {
 void RocksEventLog::Commit(Sealed* s) {
   {
     // After a fatal error nothing more is written: a later batch would leave a gap.
-    std::lock_guard<std::mutex> l(out_mu_);
+    std::lock_guard<std::mutex> l(in_mu_);
     if (!broken_.ok()) {
       Notify(&s->reqs, broken_);
       return;
@@ -516,8 +460,8 @@ void RocksEventLog::Commit(Sealed* s) {
     // Fatal (corruption) or closing: fail this batch and all sealed after it.
     std::deque<Sealed> doomed;
     {
-      std::lock_guard<std::mutex> l(out_mu_);
-      doomed.swap(sealed_);
+      std::lock_guard<std::mutex> l(in_mu_);
+      doomed.swap(ready_);
       broken_ = st;
     }
     Notify(&s->reqs, st);
