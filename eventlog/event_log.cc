@@ -525,6 +525,7 @@ Status RocksEventLog::ScanRange(uint64_t from, uint64_t to, const Visitor& visit
   if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2 << 20;
+  ro.fill_cache = false;  // a full scan would only evict the hot blocks
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kEvents]));
   Event e;
   for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
