@@ -330,11 +330,15 @@ void RocksEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
   Status refused;
   bool wake = false;
   {
+    // Sealing reads cf_, which Reopen replaces after a failed write: hold db_mu_ shared.
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
     std::lock_guard<std::mutex> l(in_mu_);
     if (stopping_) {
       refused = Status(Code::kCancelled, "event log is closing");
     } else if (!broken_.ok()) {
       refused = broken_;
+    } else if (cf_.size() != kFamilies.size()) {
+      refused = Status(Code::kUnavailable, "the log is reopening after a write error; retry");
     } else {
       if (ready_.empty() || (ready_.back().events > 0 &&
                              ready_.back().events + p.bodies.size() > options_.batch_events_max))
