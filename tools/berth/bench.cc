@@ -42,7 +42,7 @@ void Print(const Globals& g, const json& j) {
 }
 
 // Records `n` workflow starts durably (not run), from 64 threads so group commit batches.
-Status StartDetached(Context& ctx, const std::string& prefix, uint64_t n, const std::string& input) {
+Status StartDetached(engine::Engine& eng, const std::string& prefix, uint64_t n, const std::string& input) {
   std::atomic<uint64_t> next{0};
   std::atomic<bool> failed{false};
   Status first;
@@ -53,7 +53,7 @@ Status StartDetached(Context& ctx, const std::string& prefix, uint64_t n, const 
       for (uint64_t i; (i = next++) < n && !failed;) {
         engine::StartRequest r{"synthetic", prefix + std::to_string(i), input,
                                eventlog::Actor::kSystem, false};
-        auto s = ctx.engine().Start(r);
+        auto s = eng.Start(r);
         if (!s.ok()) {
           std::lock_guard<std::mutex> l(mu);
           first = s.status();
@@ -174,7 +174,7 @@ int BenchEngine(const Globals& g, uint64_t workflows, uint64_t steps) {
   {
     auto ctx = Context::Open(bg);
     if (!ctx.ok()) return Fail(ctx.status());
-    if (Status s = StartDetached(**ctx, "run-", workflows, input); !s.ok()) return Fail(s);
+    if (Status s = StartDetached((*ctx)->engine(), "run-", workflows, input); !s.ok()) return Fail(s);
     auto t0 = Clock::now();
     size_t n = 0;
     if (Status s = (*ctx)->engine().Recover(&n); !s.ok()) return Fail(s);
@@ -212,12 +212,12 @@ int BenchEngine(const Globals& g, uint64_t workflows, uint64_t steps) {
   {
     auto ctx = Context::Open(bg);
     if (!ctx.ok()) return Fail(ctx.status());
-    if (Status s = StartDetached(**ctx, "resume-", workflows, input); !s.ok()) return Fail(s);
     std::atomic<uint64_t> completed{0};
     uint64_t half = workflows * steps / 2;
     auto& eng = (*ctx)->engine([&](const eventlog::Event& e) {
       if (e.type == engine::ev::kActivityCompleted) ++completed;
     });
+    if (Status s = StartDetached(eng, "resume-", workflows, input); !s.ok()) return Fail(s);
     size_t n = 0;
     if (Status s = eng.Recover(&n); !s.ok()) return Fail(s);
     while (completed < half && eng.Running() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
