@@ -5,6 +5,7 @@
 
 #include "engine/events.h"
 #include "engine/workflow_state.h"
+#include "replay/describe.h"
 
 namespace berth::replay {
 
@@ -88,17 +89,7 @@ struct Folder {
     }
     return Apply(e, &s);
   }
-
-  static std::string Describe(const eventlog::Event& e);
 };
-
-std::string Folder::Describe(const eventlog::Event& e) {
-  ActivityStartedP p;
-  if (e.type == ev::kActivityStarted && DecodePayload(e.payload, &p).ok()) return "schedule " + p.step;
-  EndedP d;
-  if (DecodePayload(e.payload, &d).ok()) return d.text;
-  return "";
-}
 
 std::string SummaryDiff(const WorkflowSummary& a, const WorkflowSummary& b) {
   std::string d;
