@@ -116,8 +116,11 @@ const char* ActorName(Actor a) {
 }
 
 Result<EncodedBody> EncodeBody(const EventDraft& d) {
-  if (d.workflow_id.empty() || d.workflow_id.size() > kNameMax)
-    return InvalidArgument("event workflow id must be 1.." + std::to_string(kNameMax) + " bytes");
+  // Index keys put a NUL after workflow ids and subjects, so neither may contain one.
+  if (d.workflow_id.empty() || d.workflow_id.size() > kNameMax ||
+      d.workflow_id.find('\0') != std::string::npos)
+    return InvalidArgument("event workflow id must be 1.." + std::to_string(kNameMax) +
+                           " bytes without NUL");
   if (d.type.empty() || d.type.size() > kNameMax)
     return InvalidArgument("event type must be 1.." + std::to_string(kNameMax) + " bytes");
   if (d.subjects.size() > 0xffff) return InvalidArgument("too many subjects on one event");
@@ -135,7 +138,8 @@ Result<EncodedBody> EncodeBody(const EventDraft& d) {
   b += d.type;
   PutLE<uint16_t>(&b, static_cast<uint16_t>(d.subjects.size()));
   for (const auto& s : d.subjects) {
-    if (s.empty() || s.size() > kNameMax) return InvalidArgument("event subject must be 1..255 bytes");
+    if (s.empty() || s.size() > kNameMax || s.find('\0') != std::string::npos)
+      return InvalidArgument("event subject must be 1..255 bytes without NUL");
     PutLE<uint16_t>(&b, static_cast<uint16_t>(s.size()));
     b += s;
   }
@@ -215,6 +219,27 @@ std::string SeqKey(uint64_t seq) {
   std::string k(8, '\0');
   for (int i = 7; i >= 0; --i, seq >>= 8) k[i] = static_cast<char>(seq & 0xff);
   return k;
+}
+
+std::string WorkflowKey(const std::string& wf, uint64_t wf_seq) {
+  std::string k = wf;
+  k.push_back('\0');
+  k += SeqKey(wf_seq);
+  return k;
+}
+
+std::string SubjectKey(const std::string& subject, uint64_t seq) {
+  std::string k = subject;
+  k.push_back('\0');
+  k += SeqKey(seq);
+  return k;
+}
+
+bool ParseSubjectKey(std::string_view key, std::string* subject, uint64_t* seq) {
+  if (key.size() < 10 || key[key.size() - 9] != '\0') return false;
+  subject->assign(key.substr(0, key.size() - 9));
+  *seq = SeqFromKey(key.substr(key.size() - 8));
+  return true;
 }
 
 uint64_t SeqFromKey(std::string_view key) {

@@ -3,9 +3,9 @@
 //
 // Encoding is split in two so that the expensive part runs on the producer's thread:
 //   EncodeBody()    - everything a producer knows (workflow id, type, payload, ...),
-//   SealRecord()    - adds what only the log's sequencer knows (seq, prev_hash) and the CRC.
+//   SealRecord()    - adds what is known only under the log's lock (seq, prev_hash), and the CRC.
 // The CRC32C covers the body first, then the header fields, so the producer's partial CRC
-// over the body is continued by the sequencer over 41 header bytes.
+// over the body is continued under the lock over 41 header bytes.
 #pragma once
 
 #include <cstdint>
@@ -46,5 +46,16 @@ std::string DigestHex(const Digest& d);
 // Big-endian 8-byte key so RocksDB's bytewise order is numeric order.
 std::string SeqKey(uint64_t seq);
 uint64_t SeqFromKey(std::string_view key);
+
+// The database's column families, in the order Open passes them to RocksDB.
+inline constexpr const char* kColumnFamilies[] = {"default", "events", "by_workflow",
+                                                  "by_subject", "projections", "meta"};
+enum ColumnFamily { kCfDefault = 0, kCfEvents, kCfByWorkflow, kCfBySubject, kCfProjections, kCfMeta };
+
+// Index keys: `workflow_id \0 BE64(workflow_seq)` and `subject \0 BE64(seq)`.
+std::string WorkflowKey(const std::string& workflow_id, uint64_t workflow_seq);
+std::string SubjectKey(const std::string& subject, uint64_t seq);
+// Splits a subject index key; false if it is not of that shape.
+bool ParseSubjectKey(std::string_view key, std::string* subject, uint64_t* seq);
 
 }  // namespace berth::eventlog

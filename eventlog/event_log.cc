@@ -12,7 +12,6 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
-#include <future>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -24,9 +23,7 @@ namespace {
 
 constexpr const char* kFormatValue = "berth-eventlog 1";
 constexpr int kFormatVersion = 1;
-const std::vector<std::string> kFamilies = {"default", "events", "by_workflow", "by_subject",
-                                            "projections", "meta"};
-enum Cf { kDefault = 0, kEvents, kByWorkflow, kBySubject, kProjections, kMeta };
+constexpr size_t kFamilyCount = std::size(kColumnFamilies);
 
 // RocksDB's own info LOG file is of no use to Berth users and, on a full disk, Debian's
 // assert-enabled RocksDB aborts on its second failed write. Keep it out of the data dir.
@@ -48,20 +45,6 @@ int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string WorkflowKey(const std::string& wf, uint64_t wf_seq) {
-  std::string k = wf;
-  k.push_back('\0');
-  k += SeqKey(wf_seq);
-  return k;
-}
-
-std::string SubjectKey(const std::string& subject, uint64_t seq) {
-  std::string k = subject;
-  k.push_back('\0');
-  k += SeqKey(seq);
-  return k;
 }
 
 class RocksEventLog final : public EventLog {
@@ -123,7 +106,6 @@ class RocksEventLog final : public EventLog {
     rocksdb::WriteBatch batch;
     std::vector<Pending> reqs;
     uint64_t last_seq = 0;
-    Digest last_hash{};
     size_t events = 0;
   };
 
@@ -142,6 +124,11 @@ class RocksEventLog final : public EventLog {
   Status OpenRocks();  // DB::Open with our column families; caller holds db_mu_ (or is Open)
   Status ReadTail(uint64_t* seq, Digest* hash);  // last durable event on disk
   Status Reopen();
+  void CloseRocks();  // releases the handles and closes db_, if open
+  // Takes db_mu_ shared for a reader; kUnavailable while a failed Reopen left no database.
+  Status LockForRead(std::shared_lock<std::shared_mutex>* lock) const;
+  // Visits the events an index (by_workflow or by_subject) lists under `prefix`.
+  Status ScanIndex(int family, const std::string& prefix, const Visitor& visit) const;
   void Shutdown();
 
   Options options_;
@@ -169,10 +156,7 @@ class RocksEventLog final : public EventLog {
   uint64_t next_seq_ = 1;
   Digest last_hash_{};
 
-  std::mutex out_mu_;
-
   std::atomic<uint64_t> durable_seq_{0};
-  Digest durable_hash_{};  // guarded by out_mu_
   uint64_t requests_durable_ = 0;
 
   mutable std::mutex stats_mu_;
@@ -221,11 +205,11 @@ Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
   if (Status s = OpenRocks(); !s.ok()) return s;
 
   std::string format;
-  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kMeta], "format", &format);
+  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kCfMeta], "format", &format);
   if (s.IsNotFound()) {
     rocksdb::WriteBatch b;
-    b.Put(cf_[kMeta], "format", kFormatValue);
-    b.Put(cf_[kMeta], "created_us", std::to_string(NowUs()));
+    b.Put(cf_[kCfMeta], "format", kFormatValue);
+    b.Put(cf_[kCfMeta], "created_us", std::to_string(NowUs()));
     rocksdb::WriteOptions wo;
     wo.sync = true;
     s = db_->Write(wo, &b);
@@ -242,11 +226,10 @@ Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
 
   // Recover the tail of the chain.
   uint64_t seq = 0;
-  if (Status t = ReadTail(&seq, &durable_hash_); !t.ok()) return t;
+  if (Status t = ReadTail(&seq, &last_hash_); !t.ok()) return t;
   durable_seq_ = seq;
   durable_on_disk_ = seq;
-  next_seq_ = durable_seq_ + 1;
-  last_hash_ = durable_hash_;
+  next_seq_ = seq + 1;
   committer_ = std::thread([this] { CommitterLoop(); });
   notifier_ = std::thread([this] { NotifierLoop(); });
   return Status::Ok();
@@ -254,7 +237,7 @@ Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
 
 Status RocksEventLog::OpenRocks() {
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (const auto& name : kFamilies)
+  for (const char* name : kColumnFamilies)
     descs.emplace_back(name, rocksdb::ColumnFamilyOptions(rocks_options_));
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(rocks_options_, dir_, descs, &cf_, &raw);
@@ -273,7 +256,7 @@ Status RocksEventLog::OpenRocks() {
 }
 
 Status RocksEventLog::ReadTail(uint64_t* seq, Digest* hash) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kEvents]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfEvents]));
   it->SeekToLast();
   *seq = 0;
   if (hash) *hash = Digest{};
@@ -285,14 +268,24 @@ Status RocksEventLog::ReadTail(uint64_t* seq, Digest* hash) {
   return Status::Ok();
 }
 
+void RocksEventLog::CloseRocks() {
+  if (db_) {
+    for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
+    (void)db_->Close();
+  }
+  cf_.clear();
+  db_.reset();
+}
+
+Status RocksEventLog::LockForRead(std::shared_lock<std::shared_mutex>* lock) const {
+  *lock = std::shared_lock<std::shared_mutex>(db_mu_);
+  if (db_) return Status::Ok();
+  return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
+}
+
 void RocksEventLog::Shutdown() {
   if (!committer_.joinable()) {  // Open failed after DB::Open: release the handles only
-    if (db_) {
-      for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
-      db_->Close();
-    }
-    cf_.clear();
-    db_.reset();
+    CloseRocks();
     return;
   }
   {
@@ -307,12 +300,7 @@ void RocksEventLog::Shutdown() {
   }
   done_cv_.notify_all();
   if (notifier_.joinable()) notifier_.join();
-  if (db_) {
-    for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
-    db_->Close();
-  }
-  cf_.clear();
-  db_.reset();
+  CloseRocks();
 }
 
 void RocksEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
@@ -344,7 +332,7 @@ void RocksEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
       refused = Status(Code::kCancelled, "event log is closing");
     } else if (!broken_.ok()) {
       refused = broken_;
-    } else if (cf_.size() != kFamilies.size()) {
+    } else if (cf_.size() != kFamilyCount) {
       refused = Status(Code::kUnavailable, "the log is reopening after a write error; retry");
     } else {
       if (ready_.empty() || (ready_.back().events > 0 &&
@@ -371,20 +359,19 @@ void RocksEventLog::Seal(Pending* p, Sealed* s) {
     std::string record = SealRecord(p->bodies[i], seq, last_hash_);
     last_hash_ = HashRecord(record);
     std::string key = SeqKey(seq);
-    s->batch.Put(cf_[kEvents], key, record);
-    s->batch.Put(cf_[kByWorkflow], WorkflowKey(d.workflow_id, d.workflow_seq), key);
-    for (const auto& subj : d.subjects) s->batch.Put(cf_[kBySubject], SubjectKey(subj, seq), "");
+    s->batch.Put(cf_[kCfEvents], key, record);
+    s->batch.Put(cf_[kCfByWorkflow], WorkflowKey(d.workflow_id, d.workflow_seq), key);
+    for (const auto& subj : d.subjects) s->batch.Put(cf_[kCfBySubject], SubjectKey(subj, seq), "");
     ++s->events;
   }
   for (const auto& pr : p->req.projections) {
     if (pr.erase)
-      s->batch.Delete(cf_[kProjections], pr.key);
+      s->batch.Delete(cf_[kCfProjections], pr.key);
     else
-      s->batch.Put(cf_[kProjections], pr.key, pr.value);
+      s->batch.Put(cf_[kCfProjections], pr.key, pr.value);
   }
   p->bodies.clear();
   s->last_seq = next_seq_ - 1;
-  s->last_hash = last_hash_;
   s->reqs.push_back(std::move(*p));
 }
 
@@ -446,6 +433,7 @@ void RocksEventLog::Commit(Sealed* s) {
     }
   }
   Status st;
+  bool landed = false;
   int64_t backoff_ms = 20;
   for (;;) {
     {
@@ -455,7 +443,8 @@ void RocksEventLog::Commit(Sealed* s) {
       st = db_ ? FromRocks(db_->Write(wo, &s->batch), "appending to the event log")
                : reopen_error_;
     }
-    if (st.ok() || st.code() == Code::kCorruption || ShuttingDown()) break;
+    landed = st.ok();
+    if (landed || st.code() == Code::kCorruption || ShuttingDown()) break;
     // A failed WAL write (e.g. ENOSPC) leaves RocksDB refusing further writes to that WAL.
     // Pause: reopen the database (which recovers exactly what reached the disk) and retry
     // the same sealed batch until it lands. Seqs and hashes stay valid because nothing after
@@ -463,11 +452,11 @@ void RocksEventLog::Commit(Sealed* s) {
     if (options_.on_write_error) options_.on_write_error(st);
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
-    Status r = Reopen();
-    if (!r.ok()) reopen_error_ = r;
-    if (r.ok() && durable_on_disk_ >= s->last_seq) break;  // it had landed after all
+    reopen_error_ = Reopen();
+    landed = reopen_error_.ok() && durable_on_disk_ >= s->last_seq;  // it had landed after all
+    if (landed) break;
   }
-  if (!st.ok() && !(durable_on_disk_ >= s->last_seq)) {
+  if (!landed) {
     // Fatal (corruption) or closing: fail this batch and all sealed after it.
     std::deque<Sealed> doomed;
     {
@@ -479,11 +468,7 @@ void RocksEventLog::Commit(Sealed* s) {
     FailAll(&doomed, st);
     return;
   }
-  {
-    std::lock_guard<std::mutex> l(out_mu_);
-    durable_hash_ = s->last_hash;
-    durable_seq_ = s->last_seq;
-  }
+  durable_seq_ = s->last_seq;
   {
     std::lock_guard<std::mutex> l(stats_mu_);
     stats_.batches++;
@@ -501,12 +486,7 @@ bool RocksEventLog::ShuttingDown() {
 
 Status RocksEventLog::Reopen() {
   std::unique_lock<std::shared_mutex> l(db_mu_);
-  if (db_) {
-    for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
-    (void)db_->Close();
-    db_.reset();
-  }
-  cf_.clear();
+  CloseRocks();
   Status s = OpenRocks();
   if (!s.ok()) return s;
   return ReadTail(&durable_on_disk_, nullptr);
@@ -518,26 +498,26 @@ void RocksEventLog::FailAll(std::deque<Sealed>* batches, const Status& why) {
 }
 
 Status RocksEventLog::Get(uint64_t seq, Event* out) const {
-  std::shared_lock<std::shared_mutex> lock(db_mu_);
-  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
+  std::shared_lock<std::shared_mutex> lock;
+  if (Status l = LockForRead(&lock); !l.ok()) return l;
   return GetLocked(seq, out);
 }
 
 Status RocksEventLog::GetLocked(uint64_t seq, Event* out) const {
   std::string v;
-  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kEvents], SeqKey(seq), &v);
+  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kCfEvents], SeqKey(seq), &v);
   if (s.IsNotFound()) return NotFound("no event with seq " + std::to_string(seq));
   if (!s.ok()) return FromRocks(s, "reading event " + std::to_string(seq));
   return DecodeRecord(seq, v, out);
 }
 
 Status RocksEventLog::ScanRange(uint64_t from, uint64_t to, const Visitor& visit) const {
-  std::shared_lock<std::shared_mutex> lock(db_mu_);
-  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
+  std::shared_lock<std::shared_mutex> lock;
+  if (Status l = LockForRead(&lock); !l.ok()) return l;
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2 << 20;
   ro.fill_cache = false;  // a full scan would only evict the hot blocks
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kEvents]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kCfEvents]));
   Event e;
   for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
     uint64_t seq = SeqFromKey(it->key().ToStringView());
@@ -549,40 +529,35 @@ Status RocksEventLog::ScanRange(uint64_t from, uint64_t to, const Visitor& visit
   return FromRocks(it->status(), "scanning events");
 }
 
-Status RocksEventLog::ScanWorkflow(const std::string& wf, const Visitor& visit) const {
-  std::shared_lock<std::shared_mutex> lock(db_mu_);
-  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
-  std::string prefix = wf;
-  prefix.push_back('\0');
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kByWorkflow]));
+Status RocksEventLog::ScanIndex(int family, const std::string& prefix,
+                                const Visitor& visit) const {
+  std::shared_lock<std::shared_mutex> lock;
+  if (Status l = LockForRead(&lock); !l.ok()) return l;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[family]));
   Event e;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    Status s = GetLocked(SeqFromKey(it->value().ToStringView()), &e);
-    if (!s.ok()) return s;
+    // by_workflow stores the seq as its value; by_subject ends its key with it.
+    uint64_t seq = family == kCfByWorkflow
+                       ? SeqFromKey(it->value().ToStringView())
+                       : SeqFromKey(it->key().ToStringView().substr(prefix.size()));
+    if (Status s = GetLocked(seq, &e); !s.ok()) return s;
     if (!visit(e)) return Status::Ok();
   }
-  return FromRocks(it->status(), "scanning workflow " + wf);
+  return FromRocks(it->status(), "scanning the index of '" + prefix.substr(0, prefix.size() - 1) + "'");
+}
+
+Status RocksEventLog::ScanWorkflow(const std::string& wf, const Visitor& visit) const {
+  return ScanIndex(kCfByWorkflow, wf + '\0', visit);
 }
 
 Status RocksEventLog::ScanSubject(const std::string& subject, const Visitor& visit) const {
-  std::shared_lock<std::shared_mutex> lock(db_mu_);
-  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
-  std::string prefix = subject;
-  prefix.push_back('\0');
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kBySubject]));
-  Event e;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    Status s = GetLocked(SeqFromKey(it->key().ToStringView().substr(prefix.size())), &e);
-    if (!s.ok()) return s;
-    if (!visit(e)) return Status::Ok();
-  }
-  return FromRocks(it->status(), "scanning subject " + subject);
+  return ScanIndex(kCfBySubject, subject + '\0', visit);
 }
 
 Status RocksEventLog::VerifyChain(uint64_t* checked) const {
-  std::shared_lock<std::shared_mutex> lock(db_mu_);
-  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kEvents]));
+  std::shared_lock<std::shared_mutex> lock;
+  if (Status l = LockForRead(&lock); !l.ok()) return l;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfEvents]));
   Digest prev{};
   uint64_t expect = 1;
   Event e;
@@ -611,10 +586,10 @@ Status RocksEventLog::VerifyIndexes() const {
     return true;
   });
   if (!s.ok()) return s;
-  std::shared_lock<std::shared_mutex> lock(db_mu_);
-  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
+  std::shared_lock<std::shared_mutex> lock;
+  if (Status l = LockForRead(&lock); !l.ok()) return l;
   uint64_t wf_entries = 0;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kByWorkflow]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfByWorkflow]));
   Event e;
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++wf_entries) {
     auto key = it->key().ToStringView();
@@ -629,15 +604,14 @@ Status RocksEventLog::VerifyIndexes() const {
     return Corruption("workflow index has " + std::to_string(wf_entries) + " entries for " +
                       std::to_string(events) + " events");
   uint64_t subj_entries = 0;
-  it.reset(db_->NewIterator(rocksdb::ReadOptions(), cf_[kBySubject]));
+  it.reset(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfBySubject]));
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++subj_entries) {
-    auto key = it->key().ToStringView();
-    size_t z = key.rfind('\0', key.size() - 9);
-    uint64_t seq = SeqFromKey(key.substr(key.size() - 8));
-    Status g = GetLocked(seq, &e);
-    if (!g.ok() || z == std::string_view::npos)
+    std::string subject;
+    uint64_t seq = 0;
+    if (!ParseSubjectKey(it->key().ToStringView(), &subject, &seq))
+      return Corruption("subject index holds a malformed key");
+    if (!GetLocked(seq, &e).ok())
       return Corruption("subject index points at missing event " + std::to_string(seq));
-    std::string subject(key.substr(0, z));
     if (std::find(e.subjects.begin(), e.subjects.end(), subject) == e.subjects.end())
       return Corruption("subject index entry '" + subject + "' for event seq " +
                         std::to_string(seq) + " is not among the event's subjects");
@@ -649,9 +623,9 @@ Status RocksEventLog::VerifyIndexes() const {
 }
 
 Status RocksEventLog::GetProjection(const std::string& key, std::string* value) const {
-  std::shared_lock<std::shared_mutex> lock(db_mu_);
-  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
-  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kProjections], key, value);
+  std::shared_lock<std::shared_mutex> lock;
+  if (Status l = LockForRead(&lock); !l.ok()) return l;
+  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kCfProjections], key, value);
   if (s.IsNotFound()) return NotFound("no projection " + key);
   return FromRocks(s, "reading projection " + key);
 }
@@ -659,9 +633,9 @@ Status RocksEventLog::GetProjection(const std::string& key, std::string* value) 
 Status RocksEventLog::ScanProjections(
     const std::string& prefix,
     const std::function<bool(const std::string&, const std::string&)>& visit) const {
-  std::shared_lock<std::shared_mutex> lock(db_mu_);
-  if (!db_) return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kProjections]));
+  std::shared_lock<std::shared_mutex> lock;
+  if (Status l = LockForRead(&lock); !l.ok()) return l;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfProjections]));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
     if (!visit(it->key().ToString(), it->value().ToString())) break;
   return FromRocks(it->status(), "scanning projections");

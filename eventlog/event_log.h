@@ -11,9 +11,10 @@
 // Durability: Append returns (or calls back) only after the events, their index entries and
 // the projection rows of the same request are in one RocksDB WriteBatch written with
 // sync=true. Either all of a request is durable or none of it is. Group commit: any number
-// of threads append concurrently; a sequencer thread assigns sequence numbers, seals the
-// records (CRC, hash chain) and builds the batch while a committer thread writes the
-// previous batch, so encoding overlaps the fsync.
+// of threads append concurrently; each encodes its events on its own thread, then, under one
+// short lock, takes sequence numbers, seals the records (CRC, hash chain) and adds them to
+// the open batch. A committer thread writes the oldest batch whenever it is idle, so a write
+// carries everything that arrived during the previous fsync.
 //
 // Failures: if a write fails with an I/O error (e.g. the disk is full) the log pauses: it
 // reports the error through Options::on_write_error, reopens the database (recovering exactly
@@ -24,7 +25,7 @@
 // One process at a time: Open fails with kBusy if another process holds the directory.
 //
 // Thread safety: every method may be called from any thread. Callbacks of AppendAsync run
-// on the log's committer thread, in sequence order; they must be short and must not call
+// on the log's notifier thread, in sequence order; they must be short and must not call
 // Append (post work elsewhere instead).
 #pragma once
 
@@ -46,7 +47,7 @@ struct Options {
   bool sync = true;
   // Upper bound on the events sealed into one WriteBatch.
   size_t batch_events_max = 4096;
-  // Called on the committer thread after each request becomes durable, with the count of
+  // Called on the notifier thread after each request becomes durable, with the count of
   // requests made durable by this log so far (1-based). Used by the crash-test fault hook.
   std::function<void(uint64_t requests_durable)> after_durable;
   // Called on the committer thread after each WriteBatch is durable, with its event count.
@@ -85,7 +86,7 @@ class EventLog {
   // Appends atomically and durably; blocks until durable or failed. kInvalidArgument for a
   // malformed draft (nothing written). `time_us == 0` drafts are stamped with wall time.
   virtual Status Append(AppendRequest request, AppendResult* result = nullptr) = 0;
-  // Same, without blocking: `done` runs on the committer thread.
+  // Same, without blocking: `done` runs on the notifier thread.
   virtual void AppendAsync(AppendRequest request, AppendCallback done) = 0;
 
   // Highest durable sequence number (0 when empty).

@@ -42,10 +42,9 @@ void PutEvent(rocksdb::WriteBatch* b, const std::vector<rocksdb::ColumnFamilyHan
   std::string rec = SealRecord(body.value(), seq, *prev);
   *prev = HashRecord(rec);
   std::string key = SeqKey(seq);
-  b->Put(cf[1], key, rec);
-  std::string wk = d.workflow_id + '\0' + SeqKey(d.workflow_seq);
-  b->Put(cf[2], wk, key);
-  for (const auto& s : d.subjects) b->Put(cf[3], s + '\0' + key, "");
+  b->Put(cf[kCfEvents], key, rec);
+  b->Put(cf[kCfByWorkflow], WorkflowKey(d.workflow_id, d.workflow_seq), key);
+  for (const auto& s : d.subjects) b->Put(cf[kCfBySubject], SubjectKey(s, seq), "");
 }
 
 Result<double> RunBaseline(const std::string& dir, const std::vector<size_t>& batch_sizes,
@@ -55,7 +54,7 @@ Result<double> RunBaseline(const std::string& dir, const std::vector<size_t>& ba
   ro.create_missing_column_families = true;
   ro.max_background_jobs = 2;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (const char* n : {"default", "events", "by_workflow", "by_subject"})
+  for (const char* n : kColumnFamilies)
     descs.emplace_back(n, rocksdb::ColumnFamilyOptions(ro));
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
   rocksdb::DB* raw = nullptr;
