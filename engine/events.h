@@ -5,8 +5,6 @@
 
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
-#include <cstring>
-#include <type_traits>
 #include <sstream>
 #include <streambuf>
 #include <string>
@@ -102,88 +100,14 @@ class StringSinkBuf : public std::streambuf {
 // Reads a payload in place (no copy of the bytes).
 class PayloadBuf : public std::streambuf {
  public:
-  PayloadBuf() = default;
-  explicit PayloadBuf(const std::string& s) { Reset(s); }
-  void Reset(const std::string& s) {
+  explicit PayloadBuf(const std::string& s) {
     char* p = const_cast<char*>(s.data());
     setg(p, p, p + s.size());
   }
 };
 
-// The engine's own payloads hold only std::string and arithmetic fields. For them a tiny
-// archive writes and reads exactly cereal's binary format (native little-endian scalars,
-// strings as a uint64 length then the bytes) straight to/from the string, without streams
-// or a cereal archive per event. Other types go through cereal itself.
-template <class T> inline constexpr bool kPlainPayload = false;
-template <> inline constexpr bool kPlainPayload<WorkflowStartedP> = true;
-template <> inline constexpr bool kPlainPayload<ActivityStartedP> = true;
-template <> inline constexpr bool kPlainPayload<ActivityCompletedP> = true;
-template <> inline constexpr bool kPlainPayload<ActivityFailedP> = true;
-template <> inline constexpr bool kPlainPayload<TimerStartedP> = true;
-template <> inline constexpr bool kPlainPayload<NameP> = true;
-template <> inline constexpr bool kPlainPayload<ChildStartedP> = true;
-template <> inline constexpr bool kPlainPayload<ChildEndedP> = true;
-template <> inline constexpr bool kPlainPayload<SignalP> = true;
-template <> inline constexpr bool kPlainPayload<EndedP> = true;
-
-static_assert(sizeof(cereal::size_type) == 8, "cereal binary strings carry a uint64 length");
-
-class PlainOut {
- public:
-  explicit PlainOut(std::string* out) : out_(out) {}
-  template <class... Ts> void operator()(const Ts&... v) { (Put(v), ...); }
-
- private:
-  void Put(const std::string& s) {
-    uint64_t n = s.size();
-    out_->append(reinterpret_cast<const char*>(&n), sizeof n);
-    out_->append(s);
-  }
-  template <class V> void Put(const V& v) {
-    static_assert(std::is_arithmetic_v<V>);
-    out_->append(reinterpret_cast<const char*>(&v), sizeof v);
-  }
-  std::string* out_;
-};
-
-class PlainIn {
- public:
-  explicit PlainIn(const std::string& in) : p_(in.data()), end_(in.data() + in.size()) {}
-  template <class... Ts> void operator()(Ts&... v) { (Get(v), ...); }
-  bool ok() const { return ok_; }
-
- private:
-  void Get(std::string& s) {
-    uint64_t n = 0;
-    Get(n);
-    if (!ok_ || uint64_t(end_ - p_) < n) return Fail();
-    s.assign(p_, size_t(n));
-    p_ += n;
-  }
-  template <class V> void Get(V& v) {
-    static_assert(std::is_arithmetic_v<V>);
-    if (!ok_ || size_t(end_ - p_) < sizeof v) return Fail();
-    std::memcpy(&v, p_, sizeof v);
-    p_ += sizeof v;
-  }
-  void Fail() {
-    ok_ = false;
-    p_ = end_;
-  }
-  const char* p_;
-  const char* end_;
-  bool ok_ = true;
-};
-
 template <class T>
 std::string EncodePayload(const T& v) {
-  if constexpr (kPlainPayload<T>) {
-    std::string out;
-    out.reserve(64);
-    PlainOut ar(&out);
-    const_cast<T&>(v).serialize(ar);
-    return out;
-  }
   thread_local StringSinkBuf buf;
   thread_local std::ostream os(&buf);
   std::string out;
@@ -200,13 +124,6 @@ std::string EncodePayload(const T& v) {
 
 template <class T>
 Status DecodePayload(const std::string& bytes, T* out) {
-  if constexpr (kPlainPayload<T>) {
-    PlainIn ar(bytes);
-    out->serialize(ar);
-    if (ar.ok()) return Status::Ok();
-    return Corruption("undecodable payload: truncated (" + std::to_string(bytes.size()) +
-                      " bytes)");
-  }
   thread_local std::istream is(nullptr);
   PayloadBuf buf(bytes);
   std::streambuf* saved = is.rdbuf(&buf);  // also clears the stream state

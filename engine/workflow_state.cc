@@ -187,8 +187,6 @@ struct SummaryWire {
 };
 }  // namespace
 
-template <> inline constexpr bool kPlainPayload<SummaryWire> = true;
-
 std::string EncodeSummary(const WorkflowSummary& s) {
   WorkflowSummary copy = s;
   return EncodePayload(SummaryWire{&copy});
