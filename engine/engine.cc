@@ -141,15 +141,7 @@ Status Engine::Impl::LoadOpen(const std::string& only_id, std::vector<WorkflowSt
     return true;
   });
   if (!s.ok() || states.empty()) return s;
-  Status fold;
-  s = log->ScanRange(1, UINT64_MAX, [&](const eventlog::Event& e) {
-    auto it = states.find(e.workflow_id);
-    if (it == states.end()) return true;
-    fold = Apply(e, &it->second);
-    return fold.ok();
-  });
-  if (!s.ok()) return s;
-  if (!fold.ok()) return fold;
+  if (Status f = FoldLog(*log, /*only_listed=*/true, &states); !f.ok()) return f;
   for (auto& [id, st] : states)
     if (!IsTerminal(st.status) && st.events > 0) open->push_back(std::move(st));
   return Status::Ok();

@@ -1,6 +1,7 @@
 #include "engine/workflow_state.h"
 
 #include "engine/events.h"
+#include "eventlog/pipelined_scan.h"
 
 namespace berth::engine {
 namespace {
@@ -159,6 +160,24 @@ Status Apply(const eventlog::Event& e, WorkflowState* s) {
   if (!st.ok()) return st;
   s->events = e.workflow_seq;
   return Status::Ok();
+}
+
+Status FoldLog(const eventlog::EventLog& log, bool only_listed,
+               std::unordered_map<std::string, WorkflowState>* states) {
+  Status fold;
+  Status s = eventlog::ScanPipelined(log, 1, UINT64_MAX, [&](const eventlog::Event& e) {
+    WorkflowState* st;
+    if (only_listed) {
+      auto it = states->find(e.workflow_id);
+      if (it == states->end()) return true;
+      st = &it->second;
+    } else {
+      st = &(*states)[e.workflow_id];
+    }
+    fold = Apply(e, st);
+    return fold.ok();
+  });
+  return s.ok() ? fold : s;
 }
 
 WorkflowSummary Summarize(const WorkflowState& s) {

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "eventlog/event.h"
+#include "eventlog/event_log.h"
 #include "eventlog/status.h"
 
 namespace berth::engine {
@@ -64,6 +66,12 @@ struct WorkflowState {
 // Folds one event into `s`. kCorruption (naming the seq) for an event that cannot follow the
 // state: a wrong workflow_seq, an undecodable payload, an event after the end.
 Status Apply(const eventlog::Event& e, WorkflowState* s);
+
+// Folds the whole log into `states`: every workflow, or with `only_listed` only the ids
+// already present as keys. Reads on one thread and folds on another (ScanPipelined); the
+// fold used by recovery and by `berth bench engine`'s replay figure.
+Status FoldLog(const eventlog::EventLog& log, bool only_listed,
+               std::unordered_map<std::string, WorkflowState>* states);
 
 // The row kept in projections under "wf/<id>" (see ProjectionKey); replay checks it equals
 // the fold of the history.

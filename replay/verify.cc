@@ -5,6 +5,7 @@
 
 #include "engine/events.h"
 #include "engine/workflow_state.h"
+#include "eventlog/pipelined_scan.h"
 #include "replay/describe.h"
 
 namespace berth::replay {
@@ -154,7 +155,8 @@ Status Verify(const eventlog::EventLog& log, const engine::Registry& registry,
     step = f.Step(e);
     return step.ok();
   };
-  Status s = whole ? log.ScanRange(1, UINT64_MAX, visit) : log.ScanWorkflow(workflow_id, visit);
+  Status s = whole ? eventlog::ScanPipelined(log, 1, UINT64_MAX, visit)
+                   : log.ScanWorkflow(workflow_id, visit);
   if (!s.ok()) return s;
   if (!step.ok()) return step;
   if (!whole && f.states.empty())

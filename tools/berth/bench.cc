@@ -65,81 +65,6 @@ Status StartDetached(engine::Engine& eng, const std::string& prefix, uint64_t n,
   return first;
 }
 
-// Replay on two threads: this one runs the log scan (RocksDB iteration, CRC check, record
-// decode) and copies each event into a chunk; a second thread folds the chunks in order
-// (payload decode + engine::Apply). Chunks are recycled so copies reuse string capacity.
-class ReplayPipeline {
- public:
-  using Fold = std::function<Status(const eventlog::Event&)>;
-  explicit ReplayPipeline(Fold fold) : fold_(std::move(fold)) {
-    for (auto& c : pool_) {
-      c.ev.resize(kChunk);
-      free_.push_back(&c);
-    }
-    applier_ = std::thread([this] { ApplyLoop(); });
-  }
-  ~ReplayPipeline() { Finish(); }
-
-  // Visitor for ScanRange; false once the fold failed.
-  bool Add(const eventlog::Event& e) {
-    if (!cur_) cur_ = Take(&free_);
-    cur_->ev[cur_->n++] = e;
-    if (cur_->n == kChunk) {
-      Put(&full_, cur_);
-      cur_ = nullptr;
-    }
-    return !failed_.load(std::memory_order_relaxed);
-  }
-  // Waits for the fold to finish; returns its first error.
-  Status Finish() {
-    if (applier_.joinable()) {
-      if (cur_) Put(&full_, cur_);
-      cur_ = nullptr;
-      Put(&full_, nullptr);
-      applier_.join();
-    }
-    return status_;
-  }
-
- private:
-  static constexpr size_t kChunk = 1024;
-  struct Chunk {
-    std::vector<eventlog::Event> ev;
-    size_t n = 0;
-  };
-  Chunk* Take(std::deque<Chunk*>* q) {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return !q->empty(); });
-    Chunk* c = q->front();
-    q->pop_front();
-    return c;
-  }
-  void Put(std::deque<Chunk*>* q, Chunk* c) {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      q->push_back(c);
-    }
-    cv_.notify_all();
-  }
-  void ApplyLoop() {
-    while (Chunk* c = Take(&full_)) {
-      for (size_t i = 0; i < c->n && status_.ok(); ++i) status_ = fold_(c->ev[i]);
-      if (!status_.ok()) failed_ = true;
-      c->n = 0;
-      Put(&free_, c);
-    }
-  }
-  Fold fold_;
-  Chunk pool_[8];
-  Chunk* cur_ = nullptr;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Chunk*> free_, full_;
-  std::atomic<bool> failed_{false};
-  Status status_;
-  std::thread applier_;
-};
-
 }  // namespace
 
 int BenchLog(const Globals& g, uint64_t events, unsigned producers) {
@@ -189,20 +114,15 @@ int BenchEngine(const Globals& g, uint64_t workflows, uint64_t steps) {
     auto ctx = Context::Open(bg);
     if (!ctx.ok()) return Fail(ctx.status());
     std::unordered_map<std::string, engine::WorkflowState> states;
-    uint64_t events = 0;
     auto t0 = Clock::now();
-    ReplayPipeline pipe([&](const eventlog::Event& e) {
-      ++events;
-      return engine::Apply(e, &states[e.workflow_id]);
-    });
-    Status s = (*ctx)->log().ScanRange(1, UINT64_MAX,
-                                       [&](const eventlog::Event& e) { return pipe.Add(e); });
-    Status fold = pipe.Finish();
+    Status s = engine::FoldLog((*ctx)->log(), /*only_listed=*/false, &states);
     double secs = Since(t0);
     if (!s.ok()) return Fail(s);
-    if (!fold.ok()) return Fail(fold);
-    uint64_t done = 0;
-    for (auto& [id, st] : states) done += st.status == engine::RunStatus::kCompleted;
+    uint64_t done = 0, events = 0;
+    for (auto& [id, st] : states) {
+      done += st.status == engine::RunStatus::kCompleted;
+      events += st.events;
+    }
     if (done != workflows)
       return Fail(Failed(fmt::format("only {} of {} workflows completed", done, workflows)));
     out["replay_events"] = events;
