@@ -230,8 +230,9 @@ Status DeliverEvent(Engine::Impl* impl, const std::string& id, eventlog::EventDr
   // Not running in this process: record it; it takes effect when the workflow resumes.
   d.workflow_seq = st->events + 1;
   d.time_us = impl->NowUs();
-  WorkflowSummary sum = Summarize(st.value());
-  sum.events = d.workflow_seq;
+  eventlog::Event next;
+  static_cast<eventlog::EventDraft&>(next) = d;
+  WorkflowSummary sum = SummaryAfter(st.value(), next);
   eventlog::AppendRequest a;
   a.events.push_back(std::move(d));
   a.projections.push_back({SummaryKey(id), EncodeSummary(sum), false});

@@ -58,7 +58,6 @@ class Instance : public std::enable_shared_from_this<Instance> {
   Engine::Impl* engine_;
   const Workflow* def_;
   WorkflowState state_;
-  WorkflowSummary summary_;  // summary of durable + in-flight events
   Strand strand_;
   std::deque<Pending> outbox_;
   bool appending_ = false;

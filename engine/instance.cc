@@ -9,28 +9,12 @@ namespace {
 
 std::string Kind(const char* k, const std::string& name) { return std::string(k) + ":" + name; }
 
-// The summary after `d` is applied; must agree with Summarize(Apply(...)) (replay checks).
-void Advance(WorkflowSummary* s, const eventlog::EventDraft& d, const std::string& end_text) {
-  s->events = d.workflow_seq;
-  if (d.type == ev::kWorkflowStarted) s->started_us = d.time_us;
-  RunStatus end = RunStatus::kRunning;
-  if (d.type == ev::kWorkflowCompleted) end = RunStatus::kCompleted;
-  if (d.type == ev::kWorkflowFailed) end = RunStatus::kFailed;
-  if (d.type == ev::kWorkflowCancelled) end = RunStatus::kCancelled;
-  if (end != RunStatus::kRunning) {
-    s->status = end;
-    s->ended_us = d.time_us;
-    if (end != RunStatus::kCompleted) s->error = end_text;
-  }
-}
-
 }  // namespace
 
 Instance::Instance(Engine::Impl* engine, const Workflow* def, WorkflowState state)
     : engine_(engine),
       def_(def),
       state_(std::move(state)),
-      summary_(Summarize(state_)),
       strand_(asio::make_strand(engine->pool.get_executor())) {}
 
 bool Instance::Known(const std::string& kind, const std::string& name) const {
@@ -131,14 +115,9 @@ void Instance::SendFront() {
   Pending& p = outbox_.front();
   p.draft.workflow_seq = state_.events + 1;
   p.draft.time_us = engine_->NowUs();
-  std::string end_text;
-  if (p.draft.type == ev::kWorkflowFailed || p.draft.type == ev::kWorkflowCancelled) {
-    EndedP e;
-    (void)DecodePayload(p.draft.payload, &e);
-    end_text = e.text;
-  }
-  WorkflowSummary next = summary_;
-  Advance(&next, p.draft, end_text);
+  eventlog::Event next_event;
+  static_cast<eventlog::EventDraft&>(next_event) = p.draft;
+  WorkflowSummary next = SummaryAfter(state_, next_event);  // state_: every durable event
   eventlog::AppendRequest req;
   req.events.push_back(p.draft);
   req.projections.push_back({SummaryKey(state_.id), EncodeSummary(next), false});
@@ -171,7 +150,6 @@ void Instance::OnDurable(const Status& s, uint64_t seq) {
   Status applied = Apply(e, &state_);
   assert(applied.ok());  // the engine produced this event from this state
   (void)applied;
-  Advance(&summary_, e, state_.error);
   if (engine_->options.observer) engine_->options.observer(e);
   if (p.after) p.after();
   Pump();

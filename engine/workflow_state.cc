@@ -194,6 +194,21 @@ WorkflowSummary Summarize(const WorkflowState& s) {
   return w;
 }
 
+WorkflowSummary SummaryAfter(const WorkflowState& s, const eventlog::Event& e) {
+  // Only the first and the last event change more than the count; fold those for real on a
+  // copy (once per workflow) rather than copying the state on every event.
+  const std::string& t = e.type;
+  if (t == ev::kWorkflowStarted || t == ev::kWorkflowCompleted || t == ev::kWorkflowFailed ||
+      t == ev::kWorkflowCancelled) {
+    WorkflowState next = s;
+    (void)Apply(e, &next);
+    return Summarize(next);
+  }
+  WorkflowSummary w = Summarize(s);
+  w.events = e.workflow_seq;
+  return w;
+}
+
 namespace {
 struct SummaryWire {
   WorkflowSummary* w;

@@ -83,6 +83,9 @@ struct WorkflowSummary {
   std::string error;
 };
 WorkflowSummary Summarize(const WorkflowState& s);
+// The summary once `e` (the next event, not yet appended) is applied to `s`; written in the
+// same batch as `e`. Folds with Apply, so it cannot disagree with replay.
+WorkflowSummary SummaryAfter(const WorkflowState& s, const eventlog::Event& e);
 std::string EncodeSummary(const WorkflowSummary& s);
 Status DecodeSummary(const std::string& bytes, WorkflowSummary* out);
 std::string SummaryKey(const std::string& workflow_id);  // "wf/<id>"
