@@ -61,9 +61,11 @@ Result<std::string> Engine::Impl::Start(StartRequest req, const std::string& par
   }
   if (Status v = def->ValidateInput(req.input); !v.ok()) return v;
   if (req.id.empty()) {
+    // Two draws: one double carries only 53 random bits, which left the low digits 0000.
+    auto draw32 = [&] { return uint64_t(options.random->Uniform() * 4294967296.0); };
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx",
-                  static_cast<unsigned long long>(options.random->Uniform() * 18446744073709551615.0));
+                  static_cast<unsigned long long>(draw32() << 32 | draw32()));
     req.id = req.type + "-" + hex;
   }
   if (req.id.size() > 200 || req.id.find('\0') != std::string::npos)
