@@ -109,6 +109,19 @@ class EngineTest : public ::testing::Test {
     }).ok());
     return t;
   }
+  // The log as a crash right after step "s" of one-step workflow `id` started leaves it:
+  // WorkflowStarted and ActivityStarted durable, nothing after.
+  void RecordInDoubtStep(const std::string& id) {
+    ASSERT_TRUE(engine().Start({"one-step", id, "", eventlog::Actor::kUser, false}).ok());
+    eventlog::AppendRequest r;
+    eventlog::EventDraft d;
+    d.workflow_id = id;
+    d.workflow_seq = 2;
+    d.type = ev::kActivityStarted;
+    d.payload = EncodePayload(ActivityStartedP{"s", "scripted", "", 1});
+    r.events.push_back(d);
+    ASSERT_TRUE(log_->Append(std::move(r)).ok());
+  }
   WorkflowSummary RunToEnd(const std::string& type, const std::string& id) {
     auto started = engine().Start({type, id, "", eventlog::Actor::kUser, true});
     EXPECT_TRUE(started.ok()) << started.status().ToString();
@@ -151,16 +164,7 @@ TEST_F(EngineTest, AttemptsMaxBoundsRetries) {
 }
 
 TEST_F(EngineTest, InDoubtActivityIsAdoptedByReconcileNotRedone) {
-  // Simulate a crash after ActivityStarted: start detached, append the start by hand.
-  ASSERT_TRUE(engine().Start({"one-step", "w", "", eventlog::Actor::kUser, false}).ok());
-  eventlog::AppendRequest r;
-  eventlog::EventDraft d;
-  d.workflow_id = "w";
-  d.workflow_seq = 2;
-  d.type = ev::kActivityStarted;
-  d.payload = EncodePayload(ActivityStartedP{"s", "scripted", "", 1});
-  r.events.push_back(d);
-  ASSERT_TRUE(log_->Append(std::move(r)).ok());
+  RecordInDoubtStep("w");
   act_->found = true;
   size_t n = 0;
   ASSERT_TRUE(engine().Recover(&n).ok());
@@ -173,15 +177,7 @@ TEST_F(EngineTest, InDoubtActivityIsAdoptedByReconcileNotRedone) {
 }
 
 TEST_F(EngineTest, InDoubtActivityNotFoundByReconcileRunsOnce) {
-  ASSERT_TRUE(engine().Start({"one-step", "w", "", eventlog::Actor::kUser, false}).ok());
-  eventlog::AppendRequest r;
-  eventlog::EventDraft d;
-  d.workflow_id = "w";
-  d.workflow_seq = 2;
-  d.type = ev::kActivityStarted;
-  d.payload = EncodePayload(ActivityStartedP{"s", "scripted", "", 1});
-  r.events.push_back(d);
-  ASSERT_TRUE(log_->Append(std::move(r)).ok());
+  RecordInDoubtStep("w");
   size_t n = 0;
   ASSERT_TRUE(engine().Recover(&n).ok());
   ASSERT_TRUE(engine().Wait("w").ok());

@@ -33,6 +33,17 @@ void RegisterAll(engine::Registry* r, const std::string& data_dir) {
   r->Add(workflows::MakeSyntheticActivity(data_dir));
 }
 
+namespace {
+// A callback printing "berth: <what>: <status>" on stderr, at most one line a second.
+std::function<void(const Status&)> Warner(std::string what) {
+  auto last = std::make_shared<std::atomic<int64_t>>(0);
+  return [what = std::move(what), last](const Status& s) {
+    int64_t now = std::time(nullptr);
+    if (last->exchange(now) != now) std::cerr << "berth: " << what << ": " << s.ToString() << "\n";
+  };
+}
+}  // namespace
+
 Result<std::unique_ptr<Context>> Context::Open(const Globals& g, bool create) {
   auto fault = ParseFault(std::getenv("BERTH_FAULT"));
   if (!fault.ok()) return fault.status();
@@ -45,12 +56,7 @@ Result<std::unique_ptr<Context>> Context::Open(const Globals& g, bool create) {
     o.after_durable = [n](uint64_t count) {
       if (count == n) ::kill(::getpid(), SIGKILL);
     };
-  o.on_write_error = [](const Status& s) {
-    static std::atomic<int64_t> last{0};
-    int64_t now = std::time(nullptr);
-    if (last.exchange(now) != now)  // at most one line a second
-      std::cerr << "berth: log write failed, retrying: " << s.ToString() << "\n";
-  };
+  o.on_write_error = Warner("log write failed, retrying");
   auto log = eventlog::EventLog::Open(g.data_dir + "/log", o);
   if (!log.ok()) {
     if (!create && log.status().code() == Code::kNotFound)
@@ -77,12 +83,7 @@ engine::Engine& Context::engine(std::function<void(const eventlog::Event&)> obse
       o.after_effect = [n](uint64_t count) {
         if (count == n) ::kill(::getpid(), SIGKILL);
       };
-    o.on_log_error = [](const Status& s) {
-      static std::atomic<int64_t> last{0};
-      int64_t now = std::time(nullptr);
-      if (last.exchange(now) != now)  // at most one line a second
-        std::cerr << "berth: waiting for the log: " << s.ToString() << "\n";
-    };
+    o.on_log_error = Warner("waiting for the log");
     engine_ = std::make_unique<engine::Engine>(log_.get(), &registry_, std::move(o));
   }
   return *engine_;
