@@ -9,8 +9,10 @@
 // Concurrency: each workflow runs on its own strand of a small thread pool; a workflow that
 // waits (for the log, an activity, a timer) holds no thread. Blocking activities run on a
 // separate bounded pool. Each workflow has at most one append in flight, so its events are
-// in order; a failed append (disk full) is retried with backoff and the workflow pauses
-// until it succeeds, with nothing half-written.
+// in order. A full disk is absorbed by the log itself (appends wait until space returns);
+// an append the log refuses for a while (kUnavailable while it reopens) stays at the head
+// of the workflow's queue and is retried with backoff, so the workflow pauses, nothing
+// half-written.
 //
 // Thread safety: all public methods may be called from any thread.
 #pragma once
@@ -38,7 +40,7 @@ struct EngineOptions {
   std::function<void(uint64_t effects)> after_effect;
   // Called (on a workflow strand) for every event once it is durable. Must be quick.
   std::function<void(const eventlog::Event&)> observer;
-  // Called when an append fails and will be retried (e.g. disk full).
+  // Called when an append fails and will be retried (e.g. the log is reopening).
   std::function<void(const Status&)> on_log_error;
 };
 
