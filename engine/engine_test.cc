@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <filesystem>
+
+#include "tests/scratch_dir.h"
 #include <thread>
 
 #include "engine/events.h"
@@ -76,10 +78,6 @@ class Composite final : public Workflow {
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("berth-engine-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
     auto act = std::make_unique<ScriptedActivity>();
     act_ = act.get();
     registry_.Add(std::move(act));
@@ -90,7 +88,6 @@ class EngineTest : public ::testing::Test {
   void TearDown() override {
     engine_.reset();
     log_.reset();
-    fs::remove_all(dir_);
   }
   void OpenLog() {
     auto r = eventlog::EventLog::Open(dir_.string(), eventlog::Options());
@@ -130,7 +127,8 @@ class EngineTest : public ::testing::Test {
     return r.ok() ? r.value() : WorkflowSummary();
   }
 
-  fs::path dir_;
+  berth::testing::ScratchDir scratch_{"engine"};
+  const fs::path& dir_ = scratch_.path();
   Registry registry_;
   ScriptedActivity* act_ = nullptr;
   std::unique_ptr<eventlog::EventLog> log_;

@@ -4,6 +4,8 @@
 #include <rocksdb/db.h>
 
 #include <filesystem>
+
+#include "tests/scratch_dir.h"
 #include <fstream>
 #include <thread>
 
@@ -16,14 +18,6 @@ namespace fs = std::filesystem;
 
 class EventLogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("berth-eventlog-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::unique_ptr<EventLog> OpenLog() {
     auto r = EventLog::Open(dir_.string(), Options());
     EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -67,7 +61,8 @@ class EventLogTest : public ::testing::Test {
     });
   }
 
-  fs::path dir_;
+  berth::testing::ScratchDir scratch_{"eventlog"};
+  const fs::path& dir_ = scratch_.path();
 };
 
 TEST_F(EventLogTest, AppendedEventsReadBackWithEveryField) {

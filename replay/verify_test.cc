@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "tests/scratch_dir.h"
+
 #include "engine/engine.h"
 #include "engine/events.h"
 
@@ -43,10 +45,6 @@ class TwoSteps final : public Workflow {
 class VerifyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("berth-verify-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
     auto r = eventlog::EventLog::Open(dir_.string(), eventlog::Options());
     ASSERT_TRUE(r.ok());
     log_ = std::move(r).value();
@@ -58,10 +56,10 @@ class VerifyTest : public ::testing::Test {
   }
   void TearDown() override {
     log_.reset();
-    fs::remove_all(dir_);
   }
 
-  fs::path dir_;
+  berth::testing::ScratchDir scratch_{"verify"};
+  const fs::path& dir_ = scratch_.path();
   std::unique_ptr<eventlog::EventLog> log_;
   Registry recorded_;
 };
