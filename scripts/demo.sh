@@ -11,8 +11,9 @@ bash "$root/scripts/build.sh"
 berth="$root/build/tools/berth"
 export BERTH_HOME=${BERTH_HOME:-$(mktemp -d /tmp/berth-demo-XXXXXX)}
 echo "== data directory: $BERTH_HOME"
-echo "== submit a 5-step workflow, killed (SIGKILL) right after its 6th durable append"
-BERTH_FAULT=crash-after-append:6 "$berth" submit synthetic --id demo --input '{"steps": 5, "sleep_ms": 100}' || echo "(killed, exit $?)"
+echo "== submit a 5-step workflow, killed (SIGKILL) right after its 3rd side effect, before that"
+echo "   effect is recorded: on resume, reconcile finds it and adopts it instead of redoing it"
+BERTH_FAULT=crash-after-effect:3 "$berth" submit synthetic --id demo --input '{"steps": 5, "sleep_ms": 100}' || echo "(killed, exit $?)"
 echo "== berth resume"
 "$berth" resume
 echo "== berth history demo"
