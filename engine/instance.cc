@@ -54,7 +54,8 @@ void Instance::EnqueueCommands(const std::vector<Command>& cmds) {
               [this, step = a->step] {
                 queued_.erase(Kind("step", step));
                 RunActivity(step, false);
-              });
+              },
+              a->subjects);
     } else if (auto* t = std::get_if<StartTimer>(&c)) {
       if (Known("timer", t->name)) continue;
       queued_.insert(Kind("timer", t->name));
@@ -211,7 +212,8 @@ void Instance::OnActivityDone(const std::string& step, uint32_t attempt, Outcome
   awaiting_.erase(it);
   if (out.result.ok()) {
     Enqueue(ev::kActivityCompleted,
-            EncodePayload(ActivityCompletedP{step, out.result.value(), attempt, out.adopted}));
+            EncodePayload(ActivityCompletedP{step, out.result.value(), attempt, out.adopted}), {},
+            state_.steps.at(step).subjects);
     Pump();
     return;
   }
@@ -234,14 +236,14 @@ void Instance::OnActivityDone(const std::string& step, uint32_t attempt, Outcome
     ArmAt(at, [this, step, reconcile] {
       StartAttempt(step, state_.steps.at(step).attempt + 1, reconcile);
     });
-  });
+  }, st.subjects);
   Pump();
 }
 
 void Instance::StartAttempt(const std::string& step, uint32_t attempt, bool reconcile_first) {
   const StepState& st = state_.steps.at(step);
   Enqueue(ev::kActivityStarted, EncodePayload(ActivityStartedP{step, st.activity, st.input, attempt}),
-          [this, step, reconcile_first] { RunActivity(step, reconcile_first); });
+          [this, step, reconcile_first] { RunActivity(step, reconcile_first); }, st.subjects);
   Pump();
 }
 

@@ -21,6 +21,9 @@ struct ScheduleActivity {
   std::string step;      // unique within the workflow; idempotency key is "<workflow>/<step>"
   std::string activity;  // registered activity name
   std::string input;
+  // What the step concerns, for audit ("container:shop-web-1", "app:shop"): indexed on its
+  // ActivityStarted and on every later event of the step (kept in StepState).
+  std::vector<std::string> subjects = {};
 };
 struct StartTimer {
   std::string name;

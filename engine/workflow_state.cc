@@ -28,6 +28,7 @@ Status ApplyActivity(const eventlog::Event& e, WorkflowState* s) {
     step.activity = p.activity;
     step.input = p.input;
     step.attempt = p.attempt;
+    if (p.attempt == 1) step.subjects = e.subjects;
     return Status::Ok();
   }
   if (e.type == ev::kActivityCompleted) {

@@ -28,6 +28,7 @@ struct StepState {
   uint32_t attempt = 1;
   int64_t retry_at_us = 0;  // when phase == kRetryWait
   bool adopted = false;
+  std::vector<std::string> subjects;  // from the first ActivityStarted (see ScheduleActivity)
 };
 
 struct TimerState {

@@ -94,6 +94,9 @@ class DockerClient {
   // to check). kFailed: e.g. the subnet overlaps another network.
   virtual Result<std::string> CreateNetwork(const NetworkSpec& spec) = 0;
   virtual Result<NetworkInfo> InspectNetwork(const std::string& id_or_name) = 0;
+  // Every network carrying all of `labels` ("" value: the key only). Fills id, name, driver,
+  // labels (not containers: the list call does not report them).
+  virtual Result<std::vector<NetworkInfo>> ListNetworks(const Labels& labels) = 0;
   // kConflict (or kFailed on older engines): containers are still attached.
   virtual Status RemoveNetwork(const std::string& id_or_name) = 0;
   virtual Status ConnectNetwork(const std::string& network, const std::string& container,

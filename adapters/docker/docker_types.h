@@ -145,6 +145,8 @@ struct ImageInfo {
   Labels labels;
   std::string created;  // RFC 3339 from inspect; seconds since epoch as text from list
   int64_t size_bytes = 0;
+  // From inspect only (Config.Cmd / Config.Entrypoint); nullopt when the image has none.
+  std::optional<std::vector<std::string>> cmd, entrypoint;
 };
 
 // Which images ListImages returns; empty fields do not filter.

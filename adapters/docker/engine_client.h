@@ -61,6 +61,7 @@ class EngineClient final : public DockerClient {
 
   Result<std::string> CreateNetwork(const NetworkSpec& spec) override;
   Result<NetworkInfo> InspectNetwork(const std::string& id_or_name) override;
+  Result<std::vector<NetworkInfo>> ListNetworks(const Labels& labels) override;
   Status RemoveNetwork(const std::string& id_or_name) override;
   Status ConnectNetwork(const std::string& network, const std::string& container,
                         const EndpointSpec& endpoint) override;

@@ -1,5 +1,6 @@
-// EngineClient: networks (create, inspect, remove, connect, disconnect).
+// EngineClient: networks (create, inspect, list, remove, connect, disconnect).
 #include "adapters/docker/engine_client.h"
+#include "adapters/docker/image_json.h"
 #include "adapters/docker/network_json.h"
 
 namespace berth::docker {
@@ -16,6 +17,21 @@ Result<NetworkInfo> EngineClient::InspectNetwork(const std::string& id_or_name) 
   Result<json> j = CallJson(Request("GET", "/networks/" + id_or_name));
   if (!j.ok()) return j.status();
   return NetworkFromInspect(*j);
+}
+
+Result<std::vector<NetworkInfo>> EngineClient::ListNetworks(const Labels& labels) {
+  std::string target = "/networks";
+  if (!labels.empty()) {
+    json filters = {{"label", LabelFilters(labels)}};
+    target += "?filters=" + UrlEncode(filters.dump());
+  }
+  Result<json> j = CallJson(Request("GET", target));
+  if (!j.ok()) return j.status();
+  std::vector<NetworkInfo> out;
+  if (j->is_array()) {
+    for (const json& n : *j) out.push_back(NetworkFromInspect(n));
+  }
+  return out;
 }
 
 Status EngineClient::RemoveNetwork(const std::string& id_or_name) {

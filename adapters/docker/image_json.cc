@@ -9,6 +9,11 @@ ImageInfo ImageFromInspect(const json& j) {
   i.labels = StringMapField(Field(j, "Config"), "Labels");
   i.created = StringField(j, "Created");
   i.size_bytes = IntField(j, "Size");
+  const json& config = Field(j, "Config");
+  for (auto [key, out] : {std::pair{"Cmd", &i.cmd}, std::pair{"Entrypoint", &i.entrypoint}}) {
+    if (config.is_object() && config.contains(key) && config[key].is_array())
+      *out = StringListField(config, key);
+  }
   return i;
 }
 
