@@ -5,9 +5,13 @@
 
 #include <cstdlib>
 #include <atomic>
+#include <mutex>
 #include <ctime>
 #include <iostream>
 
+#include "adapters/docker/docker_host.h"
+#include "adapters/docker/engine_client.h"
+#include "workflows/deploy/deploy.h"
 #include "workflows/synthetic/synthetic.h"
 
 namespace berth::tool {
@@ -28,9 +32,37 @@ Result<Fault> ParseFault(const char* env) {
   return f;
 }
 
+Result<docker::DockerClient*> LocalDocker() {
+  static std::once_flag once;
+  static std::unique_ptr<docker::EngineClient> client;
+  static Status error;
+  std::call_once(once, [] {
+    auto c = docker::EngineClient::FromEnvironment();
+    if (c.ok()) client = std::move(c).value();
+    else error = c.status();
+  });
+  if (!client) return error;
+  return static_cast<docker::DockerClient*>(client.get());
+}
+
+Result<docker::DockerClient*> ReachableDocker() {
+  auto d = LocalDocker();
+  if (!d.ok()) return d.status();
+  auto v = (*d)->Version();
+  if (!v.ok()) {
+    const char* host = std::getenv("DOCKER_HOST");
+    return Status(Code::kUnavailable,
+                  "cannot reach the Docker engine at " +
+                      std::string(host && *host ? host : "unix:///var/run/docker.sock") + ": " +
+                      v.status().message() + " (start dockerd, or point DOCKER_HOST at one)");
+  }
+  return d;
+}
+
 void RegisterAll(engine::Registry* r, const std::string& data_dir) {
   r->Add(workflows::MakeSyntheticWorkflow());
   r->Add(workflows::MakeSyntheticActivity(data_dir));
+  workflows::RegisterDeploy(r, [] { return LocalDocker(); });
 }
 
 namespace {
@@ -79,6 +111,7 @@ engine::Engine& Context::engine(std::function<void(const eventlog::Event&)> obse
   if (!engine_) {
     engine::EngineOptions o;
     o.observer = std::move(observer);
+    o.activity_threads = 32;  // Docker calls block; a 20-service deploy runs them side by side
     if (uint64_t n = fault_.after_effect)
       o.after_effect = [n](uint64_t count) {
         if (count == n) ::kill(::getpid(), SIGKILL);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "adapters/docker/docker_client.h"
 #include "engine/engine.h"
 #include "eventlog/event_log.h"
 
@@ -43,6 +44,13 @@ class Context {
   engine::Registry registry_;
   std::unique_ptr<engine::Engine> engine_;
 };
+
+// The Docker engine DOCKER_HOST names (made on first use, shared by the process), or why
+// there is none (a malformed DOCKER_HOST).
+Result<docker::DockerClient*> LocalDocker();
+// LocalDocker() answering GET /version; otherwise a kUnavailable error saying where it
+// looked and what to do.
+Result<docker::DockerClient*> ReachableDocker();
 
 // Registers every workflow type and activity Berth has.
 void RegisterAll(engine::Registry* r, const std::string& data_dir);

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "tools/berth/apps.h"
 #include "tools/berth/commands.h"
 
 using namespace berth::tool;
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   CLI::App app{"berth: a Docker cloud maker whose control plane never loses its place.\n"
                "Every step is a durable workflow in an embedded RocksDB log."};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (-o, --data-dir) may also follow the subcommand
   Globals g;
   g.data_dir = DefaultDataDir();
   std::string output = "table";
@@ -59,6 +61,34 @@ int main(int argc, char** argv) {
   auto* can = app.add_subcommand("cancel", "cancel a running workflow");
   can->add_option("workflow", wf, "workflow id")->required();
   can->callback([&] { fin(); rc = Cancel(g, wf); });
+
+  UpArgs ua;
+  auto* up = app.add_subcommand("up", "deploy (or update) a Compose app on the Docker engine and wait until it is healthy");
+  up->add_option("file", ua.file, "Compose file (with optional x-berth extensions)")->required();
+  up->add_option("-p,--project-name", ua.project, "app name (default: the file's `name:`, else its directory's name)");
+  up->add_flag("--detach", ua.detach, "record the deploy durably, print its id, exit; it runs at the next `berth resume`");
+  up->add_flag("--no-cache", ua.no_cache, "run x-berth.install in every new container instead of using the image cache");
+  up->callback([&] { fin(); rc = Up(g, ua); });
+
+  std::string app_name;
+  auto* down = app.add_subcommand("down", "stop and remove an app's containers (reverse depends_on order) and networks; images stay");
+  down->add_option("app", app_name, "app name (see `berth ps`)")->required();
+  down->add_flag("--detach", detach, "record the undeploy durably, print its id, exit");
+  down->callback([&] { fin(); rc = Down(g, app_name, detach); });
+
+  auto* ps = app.add_subcommand("ps", "list the containers Berth made (the engine's own listing, by label)");
+  ps->add_option("app", app_name, "only this app");
+  ps->callback([&] { fin(); rc = Ps(g, app_name); });
+
+  auto* images = app.add_subcommand("images", "list the install cache (berth-cache/...) and built images, with the containers made from each");
+  images->callback([&] { fin(); rc = Images(g); });
+
+  AuditArgs aa;
+  auto* audit = app.add_subcommand("audit", "every recorded change to containers: when, which workflow, by whom, what");
+  audit->add_option("--app", aa.app, "only this app");
+  audit->add_option("--service", aa.service, "only this service (with --app)");
+  audit->add_option("--container", aa.container, "only this container");
+  audit->callback([&] { fin(); rc = Audit(g, aa); });
 
   auto* bench = app.add_subcommand("bench", "benchmarks, each against a baseline measured in the same run");
   bench->require_subcommand(1);

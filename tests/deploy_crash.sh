@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Crash `berth up` of the example app (docs/examples/shop: a Dockerfile service, an
+# install-cached service with 3 replicas, a plain service with depends_on) at every event
+# boundary, with both fault kinds:
+#   crash-after-append:N  SIGKILL right after the N-th durable append;
+#   crash-after-effect:N  right after the N-th Docker side effect, before it is logged.
+# After each crash `berth resume` must leave the app exactly as declared (the engine's own
+# listing by label: the 5 containers, running, no others), the install must have run once
+# for its image key, `berth replay --verify` must pass, and `berth down` must leave nothing
+# of the app behind. BERTH_CRASH_STRIDE=K tries every K-th boundary (quick local runs).
+BERTH=${1:?usage: deploy_crash.sh path/to/berth}
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/deploy_lib.sh"
+STRIDE=${BERTH_CRASH_STRIDE:-1}
+APP=crash
+work=$(mktemp -d /tmp/berth-deploy-crash-XXXXXX)
+trap 'wipe_app $APP; rm -rf "$work"' EXIT
+
+# A clean deploy: its events are the append boundaries, its ActivityStarted the effects.
+wipe_app $APP
+wipe_images
+"$BERTH" --data-dir "$work/clean" up "$EXAMPLE_APP" -p $APP >/dev/null 2>&1 || fail "clean deploy failed"
+assert_example_up $APP
+id=$("$BERTH" --data-dir "$work/clean" -o json workflows --type deploy | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+read -r appends effects < <("$BERTH" --data-dir "$work/clean" -o json history "$id" | python3 -c '
+import json, sys
+h = json.load(sys.stdin)
+print(len(h), sum(1 for e in h if e["type"] == "ActivityStarted"))')
+"$BERTH" --data-dir "$work/clean" down $APP >/dev/null 2>&1 || fail "clean down failed"
+assert_app_gone $APP
+echo "clean deploy: $appends events, $effects side effects"
+
+runs=0
+for kind in append effect; do
+  max=$appends; [ $kind = effect ] && max=$effects
+  for n in $(seq 1 "$STRIDE" "$max"); do
+    d="$work/$kind-$n"
+    wipe_app $APP
+    wipe_images
+    t0=$(date +%s.%N)
+    set +e
+    BERTH_FAULT=crash-after-$kind:$n "$BERTH" --data-dir "$d" up "$EXAMPLE_APP" -p $APP >"$d.up.log" 2>&1
+    rc=$?
+    set -e
+    # The last boundary may be after the deploy's end (the process exits first): rc 0.
+    [ $rc -eq 137 ] || [ $rc -eq 0 ] || { cat "$d.up.log" >&2; fail "crash-after-$kind:$n: expected SIGKILL (137), got $rc"; }
+    "$BERTH" --data-dir "$d" resume >"$d.resume.log" 2>&1 || { cat "$d.resume.log" >&2; fail "resume after crash-after-$kind:$n"; }
+    assert_last_status "$d" deploy completed
+    assert_example_up $APP
+    installs=$(installs_since "$t0" $APP)
+    [ "$installs" = 1 ] || fail "crash-after-$kind:$n: the install ran $installs times (want 1)"
+    "$BERTH" --data-dir "$d" replay --verify >/dev/null || fail "verify after crash-after-$kind:$n"
+    "$BERTH" --data-dir "$d" down $APP >/dev/null 2>&1 || fail "down after crash-after-$kind:$n"
+    assert_app_gone $APP
+    "$BERTH" --data-dir "$d" replay --verify >/dev/null || fail "verify after down (crash-after-$kind:$n)"
+    runs=$((runs + 1))
+    echo "crash-after-$kind:$n ok (rc $rc)"
+  done
+done
+echo "deploy crash boundaries: $runs crashes ($appends append boundaries, $effects effect boundaries, stride $STRIDE): each resumed to exactly the declared app, install once, verify passed, down left nothing"

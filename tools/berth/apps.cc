@@ -1,0 +1,376 @@
+// berth up / down / ps / images / audit: Compose apps on the Docker engine.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "engine/events.h"
+#include "replay/describe.h"
+#include "tools/berth/apps.h"
+#include "workflows/blueprint/blueprint.h"
+#include "workflows/deploy/names.h"
+
+namespace berth::tool {
+
+using nlohmann::json;
+namespace wf = berth::workflows;
+
+namespace {
+
+std::string RandomHex(int n) {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < n; ++i) out += "0123456789abcdef"[rd() % 16];
+  return out;
+}
+
+std::string WhoAmI() {
+  const char* u = std::getenv("USER");
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(u && *u ? u : "unknown") + "@" + host;
+}
+
+// Progress of one deploy/undeploy: on a TTY a live block with one line per service,
+// otherwise one line per finished or failed step.
+class StepPrinter {
+ public:
+  explicit StepPrinter(std::string workflow) : id_(std::move(workflow)), tty_(::isatty(2)) {}
+
+  void OnEvent(const eventlog::Event& e) {
+    if (e.workflow_id != id_) return;
+    std::string step, what;
+    if (e.type == engine::ev::kActivityStarted) {
+      engine::ActivityStartedP p;
+      if (!engine::DecodePayload(e.payload, &p).ok()) return;
+      step = p.step;
+      what = p.attempt > 1 ? fmt::format("retrying (attempt {})", p.attempt) : "running";
+    } else if (e.type == engine::ev::kActivityCompleted) {
+      engine::ActivityCompletedP p;
+      if (!engine::DecodePayload(e.payload, &p).ok()) return;
+      step = p.step;
+      what = p.adopted ? "done (adopted by reconcile)" : "done";
+      if (step.rfind("image/", 0) == 0) {
+        json r = json::parse(p.result, nullptr, false);
+        if (!r.is_discarded()) what = "done: " + r.value("ref", "") + " (" + r.value("how", "") + ")";
+      }
+    } else if (e.type == engine::ev::kActivityFailed) {
+      engine::ActivityFailedP p;
+      if (!engine::DecodePayload(e.payload, &p).ok()) return;
+      step = p.step;
+      what = std::string(p.final ? "FAILED: " : "failed, will retry: ") + p.error;
+    } else {
+      return;
+    }
+    std::lock_guard<std::mutex> g(mu_);
+    double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    if (!tty_) {
+      if (e.type != engine::ev::kActivityStarted)
+        std::cerr << fmt::format("[{:6.2f}s] {:<28} {}\n", t, step, what);
+      return;
+    }
+    // step "create/web/2" belongs to group "web"; "observe", "network/x" to themselves.
+    std::string group = step;
+    if (size_t a = step.find('/'); a != std::string::npos) {
+      std::string kind = step.substr(0, a);
+      size_t b = step.find('/', a + 1);
+      group = (kind == "network" || kind == "remove" || kind == "undo" || kind == "network-remove")
+                  ? kind
+                  : step.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+    }
+    if (!lines_.count(group)) order_.push_back(group);
+    lines_[group] = fmt::format("{:<20} {:<22} {}", group, step, what);
+    Redraw(t);
+  }
+
+  void Done() {
+    std::lock_guard<std::mutex> g(mu_);
+    if (tty_ && drawn_) std::cerr << "\n";
+  }
+
+ private:
+  void Redraw(double t) {
+    if (drawn_) std::cerr << fmt::format("\x1b[{}A", drawn_);
+    for (const auto& g : order_) std::cerr << "\r\x1b[2K" << lines_[g].substr(0, 150) << "\n";
+    std::cerr << fmt::format("\r\x1b[2K[{:.1f}s]", t) << std::flush;
+    drawn_ = order_.size();
+  }
+
+  std::string id_;
+  bool tty_;
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  std::vector<std::string> order_;
+  std::map<std::string, std::string> lines_;
+  size_t drawn_ = 0;
+};
+
+// Finishes whatever an earlier, interrupted berth left running, so a new deploy starts
+// from a settled engine.
+Status SettleUnfinished(Context& ctx) {
+  size_t n = 0;
+  Status s = ctx.engine().Recover(&n);
+  if (!s.ok()) return s;
+  if (n > 0) {
+    std::cerr << fmt::format("berth: finishing {} unfinished workflow(s) first\n", n);
+    ctx.engine().WaitIdle();
+  }
+  return Status::Ok();
+}
+
+int RunApp(const Globals& g, const std::string& type, const std::string& app, const json& input,
+           bool detach) {
+  auto ctx = Context::Open(g);
+  if (!ctx.ok()) return Fail(ctx.status());
+  if (auto d = ReachableDocker(); !d.ok()) return Fail(d.status());
+  std::string id = type + "-" + app + "-" + RandomHex(8);
+  StepPrinter printer(id);
+  auto& eng = (*ctx)->engine([&](const eventlog::Event& e) { printer.OnEvent(e); });
+  if (Status s = SettleUnfinished(**ctx); !s.ok()) return Fail(s);
+  engine::StartRequest req{type, id, input.dump(), eventlog::Actor::kUser, !detach};
+  auto started = eng.Start(req);
+  if (!started.ok()) return Fail(started.status());
+  if (detach) {
+    std::cout << (g.output == Output::kJson ? json{{"id", id}, {"status", "running"}}.dump() : id)
+              << "\n";
+    return 0;
+  }
+  auto r = eng.Wait(id);
+  eng.WaitIdle();
+  printer.Done();
+  if (!r.ok()) return Fail(r.status());
+  json result = json::object();
+  std::string text;
+  if (r->status == engine::RunStatus::kCompleted) {
+    // The summary row has no result; the history's last event has it.
+    (void)(*ctx)->log().ScanWorkflow(id, [&](const eventlog::Event& e) {
+      if (e.type == engine::ev::kWorkflowCompleted) {
+        engine::EndedP p;
+        if (engine::DecodePayload(e.payload, &p).ok()) result = json::parse(p.text, nullptr, false);
+      }
+      return true;
+    });
+  }
+  if (g.output == Output::kJson) {
+    json out = {{"id", id}, {"app", app}, {"status", engine::RunStatusName(r->status)}};
+    if (!r->error.empty()) out["error"] = r->error;
+    if (result.is_object()) out["result"] = result;
+    std::cout << out.dump() << "\n";
+  } else if (r->status == engine::RunStatus::kCompleted && result.is_object()) {
+    if (type == "deploy")
+      std::cout << fmt::format("{}: up ({} created, {} kept, {} restarted, {} removed) [{}]\n", app,
+                               result.value("created", 0), result.value("kept", 0),
+                               result.value("started", 0), result.value("removed", 0), id);
+    else
+      std::cout << fmt::format("{}: down ({} containers, {} networks removed) [{}]\n", app,
+                               result.value("removed", 0), result.value("networks", 0), id);
+  }
+  if (r->status != engine::RunStatus::kCompleted) {
+    std::cerr << fmt::format("berth: {} of {} {}: {}\n  (history: berth history {})\n", type, app,
+                             engine::RunStatusName(r->status), r->error, id);
+    return 1;
+  }
+  return 0;
+}
+
+std::string Label(const docker::ContainerInfo& c, const char* key) {
+  auto it = c.labels.find(key);
+  return it == c.labels.end() ? "" : it->second;
+}
+
+}  // namespace
+
+int Up(const Globals& g, const UpArgs& a) {
+  std::vector<wf::Diagnostic> diags;
+  auto bp = wf::LoadBlueprint(a.file, a.project, &diags);
+  for (const auto& d : diags)
+    if (d.severity == wf::Diagnostic::kWarning) std::cerr << "berth: " << d.ToString() << "\n";
+  if (!bp.ok()) {
+    std::cerr << "berth: " << bp.status().message() << "\n";
+    return 2;
+  }
+  json input = {{"app", bp->name}, {"blueprint", wf::ToJson(*bp)}, {"cache", !a.no_cache},
+                {"by", WhoAmI()}};
+  return RunApp(g, "deploy", bp->name, input, a.detach);
+}
+
+int Down(const Globals& g, const std::string& app, bool detach) {
+  if (!wf::ValidAppName(app))
+    return Fail(InvalidArgument("'" + app + "' is not an app name (see `berth ps` for the apps)"));
+  return RunApp(g, "undeploy", app, json{{"app", app}, {"by", WhoAmI()}}, detach);
+}
+
+int Ps(const Globals& g, const std::string& app) {
+  auto d = ReachableDocker();
+  if (!d.ok()) return Fail(d.status());
+  docker::Labels filter = {{wf::kLabelApp, app}};
+  auto list = (*d)->ListContainers(filter);
+  if (!list.ok()) return Fail(list.status());
+  std::vector<json> rows;
+  for (const auto& c : *list) {
+    if (Label(c, wf::kLabelRole) == "install") continue;
+    std::string image = Label(c, "berth.image");
+    json ports = json::array();
+    for (const auto& p : c.ports)
+      ports.push_back(fmt::format("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol));
+    std::string ip = c.ip_address;
+    if (ip.empty())
+      for (const auto& [net, at] : c.networks)
+        if (!at.ip_address.empty()) { ip = at.ip_address; break; }
+    rows.push_back({{"app", Label(c, wf::kLabelApp)},
+                    {"service", Label(c, wf::kLabelService)},
+                    {"container", c.name},
+                    {"index", std::atoi(Label(c, wf::kLabelIndex).c_str())},
+                    {"host", Label(c, wf::kLabelHost)},
+                    {"image", image.empty() ? c.image : image},
+                    {"status", c.state.status},
+                    {"ip", ip},
+                    {"ports", ports},
+                    {"id", c.id.substr(0, 12)},
+                    {"workflow", Label(c, wf::kLabelWorkflow)}});
+  }
+  std::sort(rows.begin(), rows.end(), [](const json& x, const json& y) {
+    return std::tie(x["app"].get_ref<const std::string&>(), x["service"].get_ref<const std::string&>(),
+                    x["index"].get_ref<const int64_t&>()) <
+           std::tie(y["app"].get_ref<const std::string&>(), y["service"].get_ref<const std::string&>(),
+                    y["index"].get_ref<const int64_t&>());
+  });
+  if (g.output == Output::kJson) {
+    std::cout << json(rows).dump() << "\n";
+    return 0;
+  }
+  if (rows.empty()) {
+    std::cerr << (app.empty() ? std::string("no Berth containers on this engine\n")
+                              : "no containers of app " + app + "\n");
+    return 0;
+  }
+  std::cout << fmt::format("{:<10} {:<10} {:<18} {:<6} {:<30} {:<9} {:<15} {}\n", "APP", "SERVICE",
+                           "CONTAINER", "HOST", "IMAGE", "STATUS", "IP", "PORTS");
+  for (const auto& r : rows) {
+    std::string ports;
+    for (const auto& p : r["ports"]) ports += (ports.empty() ? "" : ",") + p.get<std::string>();
+    std::cout << fmt::format("{:<10} {:<10} {:<18} {:<6} {:<30} {:<9} {:<15} {}\n",
+                             r["app"].get<std::string>(), r["service"].get<std::string>(),
+                             r["container"].get<std::string>(), r["host"].get<std::string>(),
+                             r["image"].get<std::string>(), r["status"].get<std::string>(),
+                             r["ip"].get<std::string>(), ports);
+  }
+  return 0;
+}
+
+int Images(const Globals& g) {
+  auto d = ReachableDocker();
+  if (!d.ok()) return Fail(d.status());
+  std::unique_ptr<Context> ctx;
+  if (auto c = Context::Open(g, /*create=*/false); c.ok()) ctx = std::move(c).value();
+  std::vector<json> rows;
+  for (const char* kind : {wf::kLabelCacheKey, wf::kLabelContextHash}) {
+    docker::ImageFilter f;
+    f.labels = {{kind, ""}};
+    auto list = (*d)->ListImages(f);
+    if (!list.ok()) return Fail(list.status());
+    for (const auto& im : *list) {
+      for (const auto& tag : im.repo_tags) {
+        // Hits: containers created from this image, counted in the log.
+        uint64_t hits = 0;
+        if (ctx)
+          (void)ctx->log().ScanSubject(wf::ImageSubject(tag), [&](const eventlog::Event& e) {
+            hits += e.type == engine::ev::kActivityCompleted;
+            return true;
+          });
+        auto label = [&](const char* k) {
+          auto it = im.labels.find(k);
+          return it == im.labels.end() ? std::string() : it->second;
+        };
+        rows.push_back({{"image", tag},
+                        {"kind", std::string(kind) == wf::kLabelCacheKey ? "install-cache" : "build"},
+                        {"service", label(wf::kLabelService)},
+                        {"key", label(kind).substr(0, 12)},
+                        {"id", im.id.substr(7, 12)},
+                        {"size_mb", double(im.size_bytes) / 1e6},
+                        {"containers", hits}});
+      }
+    }
+  }
+  if (g.output == Output::kJson) {
+    std::cout << json(rows).dump() << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:<40} {:<14} {:<12} {:<13} {:>8} {:>10}\n", "IMAGE", "KIND", "SERVICE",
+                           "ID", "SIZE_MB", "CONTAINERS");
+  for (const auto& r : rows)
+    std::cout << fmt::format("{:<40} {:<14} {:<12} {:<13} {:>8.1f} {:>10}\n",
+                             r["image"].get<std::string>(), r["kind"].get<std::string>(),
+                             r["service"].get<std::string>(), r["id"].get<std::string>(),
+                             r["size_mb"].get<double>(), r["containers"].get<uint64_t>());
+  return 0;
+}
+
+int Audit(const Globals& g, const AuditArgs& a) {
+  if (!a.service.empty() && a.app.empty())
+    return Fail(InvalidArgument("--service needs --app (service names repeat across apps)"));
+  auto ctx = Context::Open(g, /*create=*/false);
+  if (!ctx.ok()) return Fail(ctx.status());
+  auto& log = (*ctx)->log();
+  std::map<std::string, std::string> who;  // workflow -> who started it
+  auto by = [&](const std::string& wf_id) -> const std::string& {
+    auto it = who.find(wf_id);
+    if (it != who.end()) return it->second;
+    std::string w = "?";
+    (void)log.ScanWorkflow(wf_id, [&](const eventlog::Event& e) {
+      engine::WorkflowStartedP p;
+      if (engine::DecodePayload(e.payload, &p).ok()) {
+        json in = json::parse(p.input, nullptr, false);
+        w = std::string(eventlog::ActorName(e.actor)) +
+            (in.is_object() && in.contains("by") ? " " + in["by"].get<std::string>() : "");
+      }
+      return false;  // only the first event
+    });
+    return who[wf_id] = w;
+  };
+  std::vector<json> rows;
+  auto visit = [&](const eventlog::Event& e) {
+    std::string container;
+    for (const auto& s : e.subjects)
+      if (s.rfind("container:", 0) == 0) container = s.substr(10);
+    if (container.empty()) return true;  // app-level steps (observe, networks, images)
+    if (!a.container.empty() && container != a.container) return true;
+    rows.push_back({{"seq", e.seq},
+                    {"time", FormatTime(e.time_us)},
+                    {"container", container},
+                    {"workflow", e.workflow_id},
+                    {"by", by(e.workflow_id)},
+                    {"event", e.type},
+                    {"what", replay::Describe(e)}});
+    return true;
+  };
+  Status s;
+  if (!a.container.empty()) s = log.ScanSubject(wf::ContainerSubject(a.container), visit);
+  else if (!a.service.empty()) s = log.ScanSubject(wf::ServiceSubject(a.app, a.service), visit);
+  else if (!a.app.empty()) s = log.ScanSubject(wf::AppSubject(a.app), visit);
+  else s = log.ScanRange(1, log.LastSeq(), visit);
+  if (!s.ok()) return Fail(s);
+  if (g.output == Output::kJson) {
+    std::cout << json(rows).dump() << "\n";
+    return 0;
+  }
+  if (rows.empty()) {
+    std::cerr << "no container changes recorded for that selection\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:>7}  {:<24}  {:<18}  {:<30}  {:<20}  {}\n", "SEQ", "TIME", "CONTAINER",
+                           "WORKFLOW", "BY", "WHAT");
+  for (const auto& r : rows)
+    std::cout << fmt::format("{:>7}  {:<24}  {:<18}  {:<30}  {:<20}  {}\n", r["seq"].get<uint64_t>(),
+                             r["time"].get<std::string>(), r["container"].get<std::string>(),
+                             r["workflow"].get<std::string>(), r["by"].get<std::string>(),
+                             r["what"].get<std::string>());
+  return 0;
+}
+
+}  // namespace berth::tool

@@ -1,0 +1,97 @@
+#include "workflows/deploy/activity_util.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+
+namespace berth::workflows {
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  hex.reserve(len * 2);
+  char buf[3];
+  for (unsigned i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", digest[i]);
+    hex += buf;
+  }
+  return hex;
+}
+
+namespace internal {
+
+engine::RetryPolicy DockerActivity::retry_policy() const {
+  engine::RetryPolicy p;
+  // Long enough to ride out a dockerd restart (a few seconds): 10 attempts reach ~20 s.
+  p.attempts_max = 10;
+  p.backoff_initial_ms = 200;
+  p.backoff_max_ms = 4000;
+  p.non_retryable = {Code::kInvalidArgument, Code::kFailed,   Code::kNotFound,
+                     Code::kUnsupported,     Code::kConflict, Code::kCancelled};
+  return p;
+}
+
+namespace {
+Result<json> ParseInput(const engine::ActivityContext& ctx) {
+  json in = json::parse(ctx.input, nullptr, /*allow_exceptions=*/false);
+  if (in.is_discarded() || !in.is_object())
+    return InvalidArgument("step " + ctx.step + ": input is not a JSON object");
+  return in;
+}
+}  // namespace
+
+Result<std::string> DockerActivity::Run(const engine::ActivityContext& ctx) {
+  Result<json> in = ParseInput(ctx);
+  if (!in.ok()) return in.status();
+  Result<docker::DockerClient*> d = docker_();
+  if (!d.ok()) return d.status();
+  try {
+    return Do(ctx, *in, **d);
+  } catch (const std::exception& e) {  // a malformed recorded input: fail the step, not Berth
+    return InvalidArgument("step " + ctx.step + ": " + e.what());
+  }
+}
+
+Adopt DockerActivity::Reconcile(const engine::ActivityContext& ctx) {
+  Result<json> in = ParseInput(ctx);
+  if (!in.ok()) return in.status();
+  Result<docker::DockerClient*> d = docker_();
+  if (!d.ok()) return d.status();
+  try {
+    return Find(ctx, *in, **d);
+  } catch (const std::exception& e) {
+    return InvalidArgument("step " + ctx.step + ": " + e.what());
+  }
+}
+
+std::string Str(const json& in, const char* key) {
+  auto it = in.find(key);
+  return it != in.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int64_t Int(const json& in, const char* key) {
+  auto it = in.find(key);
+  return it != in.end() && it->is_number() ? it->get<int64_t>() : 0;
+}
+
+Result<ServiceDef> OneService(const json& in) {
+  auto it = in.find("blueprint");
+  if (it == in.end()) return InvalidArgument("input has no blueprint");
+  Result<Blueprint> b = BlueprintFromJson(*it);
+  if (!b.ok()) return b.status();
+  if (b->services.size() != 1) return InvalidArgument("input blueprint must hold one service");
+  return b->services[0];
+}
+
+std::string Tail(const std::string& text, size_t max) {
+  size_t end = text.find_last_not_of(" \n\r\t");
+  if (end == std::string::npos) return "";
+  std::string t = text.substr(0, end + 1);
+  if (t.size() > max) t = "..." + t.substr(t.size() - max);
+  return t;
+}
+
+}  // namespace internal
+}  // namespace berth::workflows

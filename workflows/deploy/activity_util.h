@@ -1,0 +1,58 @@
+// Internal to workflows/deploy: what every Docker activity shares.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "adapters/docker/docker_client.h"
+#include "engine/activity.h"
+#include "workflows/blueprint/blueprint.h"
+#include "workflows/deploy/docker_activities.h"
+
+namespace berth::workflows::internal {
+
+using json = nlohmann::json;
+using Adopt = Result<std::optional<std::string>>;
+
+class DockerActivity : public engine::Activity {
+ public:
+  DockerActivity(std::string name, DockerProvider docker)
+      : name_(std::move(name)), docker_(std::move(docker)) {}
+  std::string name() const override { return name_; }
+  engine::RetryPolicy retry_policy() const override;
+
+  Result<std::string> Run(const engine::ActivityContext& ctx) final;
+  Adopt Reconcile(const engine::ActivityContext& ctx) final;
+
+ protected:
+  // The activity proper, with the parsed input and a client.
+  virtual Result<std::string> Do(const engine::ActivityContext& ctx, const json& in,
+                                 docker::DockerClient& d) = 0;
+  // Default: the activity is idempotent; run it again.
+  virtual Adopt Find(const engine::ActivityContext& ctx, const json& in, docker::DockerClient& d) {
+    return std::optional<std::string>();
+  }
+
+ private:
+  std::string name_;
+  DockerProvider docker_;
+};
+
+// in[key] as a string / int, "" / 0 when missing.
+std::string Str(const json& in, const char* key);
+int64_t Int(const json& in, const char* key);
+
+// The one service of a "blueprint" field holding a single-service blueprint.
+Result<ServiceDef> OneService(const json& in);
+
+// "(stderr tail)" for messages.
+std::string Tail(const std::string& text, size_t max = 400);
+
+}  // namespace berth::workflows::internal
+
+namespace berth::workflows::internal {
+void RegisterContainerActivities(engine::Registry* r, const DockerProvider& d);
+void RegisterImageActivities(engine::Registry* r, const DockerProvider& d);
+void RegisterNetworkActivities(engine::Registry* r, const DockerProvider& d);
+}  // namespace berth::workflows::internal

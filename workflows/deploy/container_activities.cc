@@ -1,0 +1,306 @@
+// docker.observe, docker.create, docker.start, docker.exec, docker.healthy, docker.remove.
+#include <chrono>
+#include <thread>
+
+#include "workflows/deploy/activity_util.h"
+#include "workflows/deploy/names.h"
+
+namespace berth::workflows::internal {
+namespace {
+
+using docker::DockerClient;
+using engine::ActivityContext;
+
+// ---- observe --------------------------------------------------------------------------------
+
+class Observe final : public DockerActivity {
+ public:
+  explicit Observe(DockerProvider d) : DockerActivity("docker.observe", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
+    std::string app = Str(in, "app");
+    auto list = d.ListContainers({{kLabelApp, app}});
+    if (!list.ok()) return list.status().WithContext("listing the containers of " + app);
+    json containers = json::array();
+    for (const auto& c : *list) {
+      auto label = [&](const char* k) {
+        auto it = c.labels.find(k);
+        return it == c.labels.end() ? std::string() : it->second;
+      };
+      if (label(kLabelRole) == "install") continue;  // image-step scratch, not the app's
+      containers.push_back({{"name", c.name},
+                            {"id", c.id},
+                            {"service", label(kLabelService)},
+                            {"index", std::atoi(label(kLabelIndex).c_str())},
+                            {"config", label(kLabelConfig)},
+                            {"image_id", c.image_id},
+                            {"level", std::atoi(label(kLabelLevel).c_str())},
+                            {"stop_timeout", std::atoi(label(kLabelStopTimeout).c_str())},
+                            {"running", c.state.running}});
+    }
+    auto nets = d.ListNetworks({{kLabelApp, app}});
+    if (!nets.ok()) return nets.status().WithContext("listing the networks of " + app);
+    json networks = json::array();
+    for (const auto& n : *nets) networks.push_back(n.name);
+    return json{{"containers", containers}, {"networks", networks}}.dump();
+  }
+};
+
+// ---- create ---------------------------------------------------------------------------------
+
+docker::RestartPolicy Restart(const std::string& r) {
+  docker::RestartPolicy p;
+  p.name = r.empty() ? "no" : r;
+  if (auto colon = r.find(':'); colon != std::string::npos) {
+    p.name = r.substr(0, colon);
+    p.maximum_retry_count = std::atoi(r.c_str() + colon + 1);
+  }
+  return p;
+}
+
+int StopTimeoutS(const ServiceDef& s) {
+  return s.stop_grace_period_ms ? int((*s.stop_grace_period_ms + 999) / 1000) : 10;
+}
+
+docker::ContainerSpec SpecFor(const ServiceDef& s, const json& in, const std::string& key,
+                              const std::string& workflow) {
+  std::string app = Str(in, "app"), name = Str(in, "name");
+  docker::ContainerSpec c;
+  c.name = name;
+  c.image = Str(in, "image_id");
+  c.cmd = s.command;
+  c.entrypoint = s.entrypoint;
+  for (const auto& [k, v] : s.environment) c.env.push_back(k + "=" + v);
+  c.env.push_back("BERTH_APP=" + app);
+  c.env.push_back("BERTH_SERVICE=" + s.name);
+  c.env.push_back("BERTH_INSTANCE=" + name);
+  c.labels = docker::Labels(s.labels.begin(), s.labels.end());
+  c.labels[kLabelApp] = app;
+  c.labels[kLabelService] = s.name;
+  c.labels[kLabelWorkflow] = workflow;
+  c.labels[kLabelKey] = key;
+  c.labels[kLabelIndex] = std::to_string(Int(in, "index"));
+  c.labels[kLabelConfig] = Str(in, "config");
+  c.labels[kLabelLevel] = std::to_string(Int(in, "level"));
+  c.labels[kLabelStopTimeout] = std::to_string(StopTimeoutS(s));
+  c.labels[kLabelHost] = kLocalHost;
+  c.labels["berth.image"] = Str(in, "image_ref");
+  for (const auto& p : s.ports) {
+    docker::PortSpec ps;
+    ps.container_port = p.container_port;
+    ps.protocol = p.protocol;
+    ps.host_ip = p.host_ip;
+    ps.host_port = p.host_port;
+    c.ports.push_back(ps);
+  }
+  // The first network at creation (the API takes one), the rest connected after.
+  const json& nets = in.at("networks");
+  if (!nets.empty()) {
+    c.network = nets[0].at("docker_name").get<std::string>();
+    c.ipv4_address = Str(nets[0], "ipv4_address");
+    c.aliases = nets[0].at("aliases").get<std::vector<std::string>>();
+  }
+  c.hostname = s.hostname;
+  c.user = s.user;
+  c.working_dir = s.working_dir;
+  for (const auto& v : s.volumes) c.binds.push_back(v.source + ":" + v.target + (v.read_only ? ":ro" : ""));
+  c.init = s.init;
+  c.stop_signal = s.stop_signal;
+  c.stop_timeout_s = StopTimeoutS(s);
+  c.restart = Restart(s.restart);
+  if (s.healthcheck) {
+    docker::Healthcheck h;
+    h.test = s.healthcheck->test;
+    h.interval_ms = s.healthcheck->interval_ms;
+    h.timeout_ms = s.healthcheck->timeout_ms;
+    h.start_period_ms = s.healthcheck->start_period_ms;
+    h.retries = s.healthcheck->retries;
+    c.healthcheck = h;
+  }
+  return c;
+}
+
+// Joins the networks after the first; "already attached" counts as done.
+Status ConnectRest(DockerClient& d, const std::string& container, const json& nets) {
+  for (size_t i = 1; i < nets.size(); ++i) {
+    docker::EndpointSpec ep;
+    ep.ipv4_address = Str(nets[i], "ipv4_address");
+    ep.aliases = nets[i].at("aliases").get<std::vector<std::string>>();
+    std::string net = nets[i].at("docker_name").get<std::string>();
+    Status s = d.ConnectNetwork(net, container, ep);
+    if (!s.ok()) {
+      auto info = d.InspectContainer(container);
+      if (info.ok() && info->networks.count(net)) continue;
+      return s.WithContext("connecting " + container + " to " + net);
+    }
+  }
+  return Status::Ok();
+}
+
+class Create final : public DockerActivity {
+ public:
+  explicit Create(DockerProvider d) : DockerActivity("docker.create", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
+    auto s = OneService(in);
+    if (!s.ok()) return s.status();
+    docker::ContainerSpec spec = SpecFor(*s, in, ctx.idempotency_key, ctx.workflow_id);
+    Result<std::string> id = d.CreateContainer(spec);
+    if (!id.ok() && id.status().code() == Code::kConflict) {
+      // Ours from an attempt whose answer was lost? Then adopt it; else the name is taken.
+      auto info = d.InspectContainer(spec.name);
+      if (info.ok() && info->labels[kLabelKey] == ctx.idempotency_key) {
+        id = info->id;
+      } else {
+        return Status(Code::kConflict,
+                      "a container named " + spec.name +
+                          " exists and was not made by this deploy; remove it (docker rm -f " +
+                          spec.name + ") or choose another app name with -p");
+      }
+    }
+    if (!id.ok()) {
+      if (id.status().code() == Code::kNotFound)
+        return NotFound("image " + Str(in, "image_ref") + " is gone from the engine");
+      return id.status();
+    }
+    if (Status c = ConnectRest(d, *id, in.at("networks")); !c.ok()) return c;
+    return *id;
+  }
+
+  Adopt Find(const ActivityContext& ctx, const json& in, DockerClient& d) override {
+    auto list = d.ListContainers({{kLabelKey, ctx.idempotency_key}});
+    if (!list.ok()) return list.status();
+    if (list->empty()) return std::optional<std::string>();
+    std::string id = list->front().id;
+    if (Status c = ConnectRest(d, id, in.at("networks")); !c.ok()) return c;
+    return std::optional<std::string>(id);
+  }
+};
+
+// ---- start ----------------------------------------------------------------------------------
+
+class Start final : public DockerActivity {
+ public:
+  explicit Start(DockerProvider d) : DockerActivity("docker.start", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
+    std::string name = Str(in, "name");
+    Status s = d.StartContainer(name);
+    if (!s.ok()) return s;
+    return std::string("started");
+  }
+};
+
+// ---- exec (customize, install without the cache) --------------------------------------------
+
+std::string MarkerPath(const json& in) { return "/.berth/" + Str(in, "marker"); }
+
+class Exec final : public DockerActivity {
+ public:
+  explicit Exec(DockerProvider d) : DockerActivity("docker.exec", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
+    std::string name = Str(in, "name"), what = Str(in, "what");
+    auto commands = in.at("commands").get<std::vector<std::string>>();
+    for (size_t i = 0; i < commands.size(); ++i) {
+      docker::ExecSpec e;
+      e.cmd = {"sh", "-c", commands[i]};
+      e.timeout_ms = 30 * 60 * 1000;
+      auto r = d.Exec(name, e);
+      if (!r.ok()) return r.status().WithContext(what + " command " + std::to_string(i + 1));
+      if (r->exit_code != 0)
+        return Failed(what + " command " + std::to_string(i + 1) + " of " +
+                      std::to_string(commands.size()) + " (`" + commands[i] + "`) exited with " +
+                      std::to_string(r->exit_code) +
+                      (r->stderr_text.empty() ? "" : ": " + Tail(r->stderr_text)));
+    }
+    docker::ExecSpec mark;
+    mark.cmd = {"sh", "-c", "mkdir -p /.berth && touch " + MarkerPath(in)};
+    auto r = d.Exec(name, mark);
+    if (!r.ok()) return r.status().WithContext("marking " + what + " done");
+    if (r->exit_code != 0) return Failed("marking " + what + " done: " + Tail(r->stderr_text));
+    return std::string("ok");
+  }
+
+  // The marker file is written right after the last command: present means done.
+  Adopt Find(const ActivityContext&, const json& in, DockerClient& d) override {
+    docker::ExecSpec probe;
+    probe.cmd = {"test", "-f", MarkerPath(in)};
+    auto r = d.Exec(Str(in, "name"), probe);
+    if (!r.ok()) return r.status();
+    if (r->exit_code == 0) return std::optional<std::string>("ok");
+    return std::optional<std::string>();
+  }
+};
+
+// ---- healthy --------------------------------------------------------------------------------
+
+class Healthy final : public DockerActivity {
+ public:
+  explicit Healthy(DockerProvider d) : DockerActivity("docker.healthy", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
+    std::string name = Str(in, "name");
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(std::max<int64_t>(Int(in, "timeout_ms"), 1000));
+    int delay_ms = 20;
+    for (;;) {
+      auto info = d.InspectContainer(name);
+      if (!info.ok()) return info.status();
+      const auto& st = info->state;
+      if (!st.running) {
+        auto logs = d.Logs(name);
+        std::string tail = logs.ok() ? Tail(logs->stderr_text + logs->stdout_text) : "";
+        return Failed(name + " is " + st.status + " (exit code " + std::to_string(st.exit_code) +
+                      ")" + (tail.empty() ? "" : "; its last output: " + tail));
+      }
+      if (st.health.empty()) return std::string("running");
+      if (st.health == "healthy") return std::string("healthy");
+      if (st.health == "unhealthy") return Failed(name + " is unhealthy (its healthcheck failed)");
+      if (std::chrono::steady_clock::now() > deadline)
+        return Failed(name + " did not become healthy in time (health: " + st.health + ")");
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      delay_ms = std::min(delay_ms * 2, 500);
+    }
+  }
+};
+
+// ---- remove ---------------------------------------------------------------------------------
+
+class Remove final : public DockerActivity {
+ public:
+  explicit Remove(DockerProvider d) : DockerActivity("docker.remove", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
+    std::string name = Str(in, "name");
+    int timeout_s = in.contains("timeout_s") ? int(Int(in, "timeout_s")) : 10;
+    Status stop = d.StopContainer(name, timeout_s);
+    if (stop.code() == Code::kNotFound) return std::string("gone");
+    if (!stop.ok()) return stop.WithContext("stopping " + name);
+    Status rm = d.RemoveContainer(name, /*force=*/true);
+    if (rm.code() == Code::kNotFound) return std::string("gone");
+    // "removal already in progress" answers 409: the container is going; wait for it.
+    if (rm.code() == Code::kConflict) return Status(Code::kUnavailable, rm.message());
+    if (!rm.ok()) return rm.WithContext("removing " + name);
+    return std::string("removed");
+  }
+};
+
+}  // namespace
+
+void RegisterContainerActivities(engine::Registry* r, const DockerProvider& d) {
+  r->Add(std::make_unique<Observe>(d));
+  r->Add(std::make_unique<Create>(d));
+  r->Add(std::make_unique<Start>(d));
+  r->Add(std::make_unique<Exec>(d));
+  r->Add(std::make_unique<Healthy>(d));
+  r->Add(std::make_unique<Remove>(d));
+}
+
+}  // namespace berth::workflows::internal

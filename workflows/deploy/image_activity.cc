@@ -1,0 +1,272 @@
+// docker.image: the image a service's containers start from. A Dockerfile build tagged by
+// a hash of its context, a plain image that must be on the engine, and on top of either the
+// image cache: x-berth.install run once per key in a scratch container, committed and
+// tagged berth-cache/<service>:<key12>.
+#include <map>
+#include <mutex>
+
+#include "adapters/docker/build_context.h"
+#include "workflows/deploy/activity_util.h"
+#include "workflows/deploy/names.h"
+
+namespace berth::workflows {
+namespace internal {
+namespace {
+
+using docker::DockerClient;
+using engine::ActivityContext;
+
+struct Base {
+  std::string ref, id, how;
+};
+
+std::string ArgsText(const std::map<std::string, std::string>& args) {
+  std::string t;
+  for (const auto& [k, v] : args) t += k + "=" + v + '\0';
+  return t;
+}
+
+Result<Base> BuildBase(const std::string& app, const ServiceDef& s, DockerClient& d) {
+  const BuildDef& b = *s.build;
+  docker::BuildContext context;
+  if (Status st = context.AddDirectory(b.context); !st.ok())
+    return Failed("build context " + b.context + ": " + st.message());
+  Result<std::string> tar = context.Finish();
+  if (!tar.ok()) return tar.status();
+  // The archive has fixed mtimes and owners, so equal trees give equal bytes.
+  std::string hash = Sha256Hex(*tar + '\0' + b.dockerfile + '\0' + ArgsText(b.args));
+  std::string ref = BuildRepo(app, s.name) + ":" + hash.substr(0, 12);
+  if (auto have = d.InspectImage(ref); have.ok()) return Base{ref, have->id, "build-reused"};
+  docker::BuildSpec spec;
+  spec.context_tar = std::move(*tar);
+  spec.dockerfile = b.dockerfile;
+  spec.tags = {ref};
+  spec.build_args = b.args;
+  spec.labels = {{kLabelApp, app}, {kLabelService, s.name}, {kLabelContextHash, hash}};
+  auto built = d.BuildImage(spec);
+  if (!built.ok()) return built.status();
+  return Base{ref, built->image_id, "built"};
+}
+
+Result<Base> PlainBase(const ServiceDef& s, DockerClient& d) {
+  auto have = d.InspectImage(s.image);
+  if (have.ok()) return Base{s.image, have->id, "present"};
+  if (have.status().code() != Code::kNotFound) return have.status();
+  // Not on the engine: one pull attempt (works when a registry is reachable).
+  std::string repo = s.image, tag = "latest";
+  if (size_t colon = s.image.rfind(':');
+      colon != std::string::npos && s.image.find('/', colon) == std::string::npos) {
+    repo = s.image.substr(0, colon);
+    tag = s.image.substr(colon + 1);
+  }
+  Status pulled = d.PullImage(repo, tag, 120'000);
+  if (!pulled.ok())
+    return NotFound("image " + s.image + " is not on the engine and could not be pulled (" +
+                    pulled.message() + "); build or import it first, or fix `image:`");
+  have = d.InspectImage(s.image);
+  if (!have.ok()) return have.status();
+  return Base{s.image, have->id, "pulled"};
+}
+
+// One install at a time per cache key in this process, so replicas deployed together (or
+// two apps with the same key) wait for the one install instead of each installing.
+std::mutex& KeyMutex(const std::string& key) {
+  static std::mutex guard;
+  static std::map<std::string, std::unique_ptr<std::mutex>> locks;
+  std::lock_guard<std::mutex> g(guard);
+  auto& m = locks[key];
+  if (!m) m = std::make_unique<std::mutex>();
+  return *m;
+}
+
+std::string JsonList(const std::optional<std::vector<std::string>>& v) {
+  return json(v.value_or(std::vector<std::string>{})).dump();
+}
+
+Status RemoveScratch(DockerClient& d, const std::string& key) {
+  auto list = d.ListContainers({{kLabelKey, key}, {kLabelRole, "install"}});
+  if (!list.ok()) return list.status();
+  for (const auto& c : *list) {
+    Status s = d.RemoveContainer(c.id, /*force=*/true);
+    if (!s.ok() && s.code() != Code::kNotFound) return s;
+  }
+  return Status::Ok();
+}
+
+// Runs the install commands in a scratch container made from `base` and commits it.
+Result<std::string> Install(const ActivityContext& ctx, const std::string& app, const ServiceDef& s,
+                            const Base& base, const std::string& key, const std::string& ref,
+                            DockerClient& d) {
+  auto base_info = d.InspectImage(base.id);
+  if (!base_info.ok()) return base_info.status();
+  docker::ContainerSpec c;
+  c.image = base.id;
+  // Kept alive by a shell loop. The engine's commit cannot clear a config field (an empty
+  // ENTRYPOINT or CMD change falls back to the container's), so the entrypoint is replaced
+  // only when the base has one (and restored from it below); otherwise the loop is the CMD,
+  // restored when the base has a CMD. A base with neither keeps the loop as its CMD.
+  std::vector<std::string> keep_alive = {"sh", "-c", "while :; do sleep 1; done"};
+  bool has_entrypoint = base_info->entrypoint && !base_info->entrypoint->empty();
+  bool has_cmd = base_info->cmd && !base_info->cmd->empty();
+  if (has_entrypoint) {
+    c.entrypoint = keep_alive;
+    c.cmd = std::vector<std::string>{};
+  } else {
+    c.cmd = keep_alive;
+  }
+  for (const auto& [k, v] : s.environment) c.env.push_back(k + "=" + v);
+  c.labels = {{kLabelApp, app},          {kLabelService, s.name}, {kLabelWorkflow, ctx.workflow_id},
+              {kLabelKey, ctx.idempotency_key}, {kLabelRole, "install"}};
+  c.user = s.user;
+  c.working_dir = s.working_dir;
+  auto id = d.CreateContainer(c);
+  if (!id.ok()) return id.status().WithContext("creating the install container");
+  auto fail = [&](Status st) {
+    (void)d.RemoveContainer(*id, /*force=*/true);
+    return st;
+  };
+  if (Status st = d.StartContainer(*id); !st.ok())
+    return fail(st.WithContext("starting the install container"));
+  for (size_t i = 0; i < s.install.size(); ++i) {
+    docker::ExecSpec e;
+    e.cmd = {"sh", "-c", s.install[i]};
+    e.timeout_ms = 30 * 60 * 1000;
+    auto r = d.Exec(*id, e);
+    if (!r.ok()) return fail(r.status().WithContext("install command " + std::to_string(i + 1)));
+    if (r->exit_code != 0)
+      return fail(Failed("install command " + std::to_string(i + 1) + " of " +
+                         std::to_string(s.install.size()) + " (`" + s.install[i] +
+                         "`) exited with " + std::to_string(r->exit_code) +
+                         (r->stderr_text.empty() ? "" : ": " + Tail(r->stderr_text))));
+  }
+  docker::CommitSpec commit;
+  commit.container = *id;
+  commit.repo = ref.substr(0, ref.rfind(':'));
+  commit.tag = ref.substr(ref.rfind(':') + 1);
+  commit.labels = {{kLabelCacheKey, key}, {kLabelService, s.name}, {"berth.base", base.id}};
+  // Neither may the scratch container's identity labels: containers made from the image
+  // would inherit them (and one labelled berth.role=install would be taken for scratch).
+  commit.changes = {"LABEL berth.role=\"\" berth.key=\"\" berth.workflow=\"\" berth.app=\"\""};
+  if (has_entrypoint) commit.changes.push_back("ENTRYPOINT " + JsonList(base_info->entrypoint));
+  if (has_cmd) commit.changes.push_back("CMD " + JsonList(base_info->cmd));
+  commit.comment = "berth install for " + app + "/" + s.name;
+  auto image = d.Commit(commit);
+  if (!image.ok()) return fail(image.status().WithContext("committing the install"));
+  (void)d.RemoveContainer(*id, /*force=*/true);
+  return *image;
+}
+
+class Image final : public DockerActivity {
+ public:
+  explicit Image(DockerProvider d) : DockerActivity("docker.image", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
+    auto s = OneService(in);
+    if (!s.ok()) return s.status();
+    std::string app = Str(in, "app");
+    Result<Base> base = s->build ? BuildBase(app, *s, d) : PlainBase(*s, d);
+    if (!base.ok()) return base.status();
+    json out = {{"ref", base->ref}, {"id", base->id}, {"how", base->how}};
+    if (s->install.empty()) return out.dump();
+
+    std::string install_text;
+    for (const auto& cmd : s->install) install_text += cmd + '\0';
+    std::string key = Sha256Hex(base->id + '\n' + install_text + '\n' +
+                                ArgsText(s->build ? s->build->args : std::map<std::string, std::string>{}));
+    out["key"] = key;
+    if (!in.value("cache", true)) {
+      out["how"] = "install-per-container";
+      return out.dump();
+    }
+    std::string ref = CacheRepo(s->name) + ":" + key.substr(0, 12);
+    std::lock_guard<std::mutex> one_install(KeyMutex(key));
+    if (auto have = d.InspectImage(ref); have.ok()) {
+      auto k = have->labels.find(kLabelCacheKey);
+      if (k != have->labels.end() && k->second == key)
+        return json{{"ref", ref}, {"id", have->id}, {"how", "cache-hit"}, {"key", key}}.dump();
+    }
+    auto image = Install(ctx, app, *s, *base, key, ref, d);
+    if (!image.ok()) return image.status();
+    return json{{"ref", ref}, {"id", *image}, {"how", "installed"}, {"key", key}}.dump();
+  }
+
+  // A scratch container left by a dead attempt is removed; the step then runs again and
+  // finds the committed image (a cache hit) if the commit had happened.
+  Adopt Find(const ActivityContext& ctx, const json&, DockerClient& d) override {
+    if (Status s = RemoveScratch(d, ctx.idempotency_key); !s.ok()) return s;
+    return std::optional<std::string>();
+  }
+};
+
+// ---- networks -------------------------------------------------------------------------------
+
+class Network final : public DockerActivity {
+ public:
+  explicit Network(DockerProvider d) : DockerActivity("docker.network", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
+    std::string app = Str(in, "app"), name = Str(in, "docker_name");
+    for (int round = 0; round < 2; ++round) {
+      auto info = d.InspectNetwork(name);
+      if (info.ok()) {
+        auto it = info->labels.find(kLabelApp);
+        if (it == info->labels.end() || it->second != app)
+          return Status(Code::kConflict, "network " + name + " exists and is not app " + app +
+                                             "'s; remove it or choose another app name with -p");
+        return info->id;
+      }
+      if (info.status().code() != Code::kNotFound) return info.status();
+      docker::NetworkSpec spec;
+      spec.name = name;
+      spec.subnet = Str(in, "subnet");
+      spec.gateway = Str(in, "gateway");
+      spec.labels = {{kLabelApp, app},
+                     {kLabelWorkflow, ctx.workflow_id},
+                     {kLabelKey, ctx.idempotency_key}};
+      auto id = d.CreateNetwork(spec);
+      if (id.ok()) return *id;
+      if (id.status().code() != Code::kConflict) return id.status();
+      // Created meanwhile (a lost answer): look again.
+    }
+    return Status(Code::kConflict, "network " + name + " keeps conflicting");
+  }
+};
+
+class NetworkRemove final : public DockerActivity {
+ public:
+  explicit NetworkRemove(DockerProvider d) : DockerActivity("docker.network-remove", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
+    Status s = d.RemoveNetwork(Str(in, "docker_name"));
+    if (s.code() == Code::kNotFound) return std::string("gone");
+    // Endpoints still detaching (or another app's container joined it): retry a while.
+    if (s.code() == Code::kConflict || s.code() == Code::kFailed)
+      return Status(Code::kUnavailable, s.message());
+    if (!s.ok()) return s;
+    return std::string("removed");
+  }
+};
+
+}  // namespace
+
+void RegisterImageActivities(engine::Registry* r, const DockerProvider& d) {
+  r->Add(std::make_unique<Image>(d));
+}
+
+void RegisterNetworkActivities(engine::Registry* r, const DockerProvider& d) {
+  r->Add(std::make_unique<Network>(d));
+  r->Add(std::make_unique<NetworkRemove>(d));
+}
+
+}  // namespace internal
+
+void RegisterDockerActivities(engine::Registry* r, DockerProvider docker) {
+  internal::RegisterContainerActivities(r, docker);
+  internal::RegisterImageActivities(r, docker);
+  internal::RegisterNetworkActivities(r, docker);
+}
+
+}  // namespace berth::workflows

@@ -1,0 +1,115 @@
+#include "workflows/deploy/plan.h"
+
+#include "workflows/deploy/names.h"
+
+namespace berth::workflows {
+
+using engine::StepState;
+using json = nlohmann::json;
+
+Observed ParseObserved(const std::string& result) {
+  Observed o;
+  json j = json::parse(result, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return o;
+  for (const auto& c : j.value("containers", json::array())) {
+    Observed::Container x;
+    x.name = c.value("name", "");
+    x.id = c.value("id", "");
+    x.service = c.value("service", "");
+    x.config = c.value("config", "");
+    x.image_id = c.value("image_id", "");
+    x.index = c.value("index", 0);
+    x.level = c.value("level", 0);
+    x.stop_timeout = c.value("stop_timeout", 10);
+    x.running = c.value("running", false);
+    o.containers.push_back(std::move(x));
+  }
+  for (const auto& n : j.value("networks", json::array()))
+    if (n.is_string()) o.networks.push_back(n.get<std::string>());
+  return o;
+}
+
+namespace {
+// "image/web" -> "service web: step image/web"; "create/web/2" likewise.
+std::string Where(const std::string& step) {
+  size_t a = step.find('/');
+  if (a == std::string::npos || step.compare(0, a, "network") == 0 ||
+      step.compare(0, a, "remove") == 0 || step.compare(0, a, "undo") == 0)
+    return "step " + step;
+  size_t b = step.find('/', a + 1);
+  return "service " + step.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1) +
+         ": step " + step;
+}
+}  // namespace
+
+Plan::Plan(const engine::WorkflowState& s) : s_(s) {
+  for (const auto& [name, st] : s.steps) {
+    if (st.phase != StepState::kFailed) continue;
+    if (!failed_) failure_ = Where(name) + ": " + st.error;
+    else failure_ += " (and " + Where(name) + " failed too)";
+    failed_ = true;
+  }
+}
+
+const StepState* Plan::Find(const std::string& step) const {
+  auto it = s_.steps.find(step);
+  return it == s_.steps.end() ? nullptr : &it->second;
+}
+
+bool Plan::Need(const std::string& step, const std::string& activity, const std::string& input,
+                const std::vector<std::string>& subjects) {
+  const StepState* st = Find(step);
+  if (!st) {
+    if (!failed_) cmds_.push_back(engine::ScheduleActivity{step, activity, input, subjects});
+    return false;
+  }
+  return st->phase == StepState::kCompleted;
+}
+
+const std::string& Plan::Result(const std::string& step) const {
+  static const std::string kNone;
+  const StepState* st = Find(step);
+  return st ? st->result : kNone;
+}
+
+bool Plan::Remove(const std::string& app, const Observed::Container& c, Tally* tally) {
+  tally->removed++;
+  json in = {{"name", c.name}, {"timeout_s", c.stop_timeout}};
+  return Need("remove/" + c.name, "docker.remove", in.dump(),
+              {AppSubject(app), ServiceSubject(app, c.service), ContainerSubject(c.name)});
+}
+
+void Plan::Chain::Step(const std::string& step, const std::string& activity,
+                       const std::string& input, const std::vector<std::string>& subjects) {
+  if (subjects_.empty()) subjects_ = subjects;
+  if (blocked_) return;
+  const StepState* st = plan_->Find(step);
+  if (activity == "docker.create" && st) created_ = true;
+  if (st && (st->phase == StepState::kRunning || st->phase == StepState::kRetryWait)) running_ = true;
+  if (!plan_->Need(step, activity, input, subjects)) blocked_ = true;
+}
+
+Plan::Chain::~Chain() {
+  if (plan_->failed_ && created_ && blocked_ && !running_) plan_->undo_.push_back({container_, subjects_});
+}
+
+std::vector<engine::Command> Plan::Finish() {
+  if (!failed_) return std::move(cmds_);
+  std::vector<engine::Command> out;
+  bool waiting = false;
+  for (const auto& [name, subjects] : undo_) {
+    std::string step = "undo/" + name;
+    const StepState* st = Find(step);
+    if (!st) {
+      out.push_back(engine::ScheduleActivity{step, "docker.remove",
+                                             json{{"name", name}, {"timeout_s", 0}}.dump(), subjects});
+      waiting = true;
+    }
+  }
+  for (const auto& [name, st] : s_.steps)
+    if (st.phase == StepState::kRunning || st.phase == StepState::kRetryWait) waiting = true;
+  if (!waiting) out.push_back(engine::FailWorkflow{failure_});
+  return out;
+}
+
+}  // namespace berth::workflows

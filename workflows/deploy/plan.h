@@ -1,0 +1,76 @@
+// Internal to workflows/deploy: the bookkeeping both Decide functions share. A Plan reads a
+// workflow's folded steps and collects the commands for what is still missing; once any
+// step has failed it schedules nothing new, only the undo of half-made containers, and
+// fails the workflow when nothing is left running.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/workflow.h"
+
+namespace berth::workflows {
+
+// The docker.observe result.
+struct Observed {
+  struct Container {
+    std::string name, id, service, config, image_id;
+    int index = 0, level = 0, stop_timeout = 10;
+    bool running = false;
+  };
+  std::vector<Container> containers;
+  std::vector<std::string> networks;
+};
+Observed ParseObserved(const std::string& result);
+
+struct Tally {
+  int created = 0, removed = 0, kept = 0, restarted = 0;
+  nlohmann::json images = nlohmann::json::object();
+};
+
+class Plan {
+ public:
+  explicit Plan(const engine::WorkflowState& s);
+
+  // True when `step` has completed; schedules it when it was never started (and nothing
+  // has failed).
+  bool Need(const std::string& step, const std::string& activity, const std::string& input,
+            const std::vector<std::string>& subjects);
+  const std::string& Result(const std::string& step) const;
+  // Need() of "remove/<name>" for an observed container, honouring its stop timeout.
+  bool Remove(const std::string& app, const Observed::Container& c, Tally* tally);
+
+  bool failed() const { return failed_; }
+  // The commands to return from Decide (see the file comment).
+  std::vector<engine::Command> Finish();
+
+  // Steps for one container that run one after another. If the chain created the
+  // container and a failure stops it before its last step, the container is undone.
+  class Chain {
+   public:
+    Chain(Plan* plan, std::string container) : plan_(plan), container_(std::move(container)) {}
+    ~Chain();
+    void Step(const std::string& step, const std::string& activity, const std::string& input,
+              const std::vector<std::string>& subjects);
+    bool done() const { return blocked_ == false; }
+
+   private:
+    Plan* plan_;
+    std::string container_;
+    std::vector<std::string> subjects_;
+    bool blocked_ = false, created_ = false, running_ = false;
+  };
+
+ private:
+  const engine::StepState* Find(const std::string& step) const;
+
+  const engine::WorkflowState& s_;
+  std::vector<engine::Command> cmds_;
+  bool failed_ = false;
+  std::string failure_;
+  std::vector<std::pair<std::string, std::vector<std::string>>> undo_;  // container, subjects
+};
+
+}  // namespace berth::workflows
