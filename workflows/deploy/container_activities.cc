@@ -71,6 +71,21 @@ docker::ContainerSpec SpecFor(const ServiceDef& s, const json& in, const std::st
   c.image = Str(in, "image_id");
   c.cmd = s.command;
   c.entrypoint = s.entrypoint;
+  if (in.contains("wait_install")) {
+    // Install per container (the cache is off): the service's process may only start once
+    // the install has run, so a shell waits for the install's marker and then execs it.
+    const json& w = in["wait_install"];
+    std::vector<std::string> argv;
+    auto add = [&](const std::optional<std::vector<std::string>>& mine, const json& base) {
+      if (mine) argv.insert(argv.end(), mine->begin(), mine->end());
+      else if (base.is_array()) for (const auto& a : base) argv.push_back(a.get<std::string>());
+    };
+    add(s.entrypoint, w.value("entrypoint", json()));
+    add(s.command, s.entrypoint ? json() : w.value("cmd", json()));
+    c.entrypoint = std::vector<std::string>{
+        "sh", "-c", "while [ ! -f /.berth/install ]; do sleep 0.05; done; exec \"$@\"", "berth-wait-install"};
+    c.cmd = argv;
+  }
   for (const auto& [k, v] : s.environment) c.env.push_back(k + "=" + v);
   c.env.push_back("BERTH_APP=" + app);
   c.env.push_back("BERTH_SERVICE=" + s.name);

@@ -162,6 +162,9 @@ class DeployWorkflow final : public engine::Workflow {
                    {"image_id", image_id}, {"image_ref", image_ref},
                    {"config", config},   {"level", in.level_of.at(svc.name)},
                    {"networks", NetworkEndpoints(in.bp, svc, name)}};
+        if (image.value("how", "") == "install-per-container")
+          ci["wait_install"] = {{"entrypoint", image.value("entrypoint", json())},
+                                {"cmd", image.value("cmd", json())}};
         std::vector<std::string> cs = subjects;
         cs.push_back(ImageSubject(image_ref));
         chain.Step("create" + sfx, "docker.create", ci.dump(), cs);

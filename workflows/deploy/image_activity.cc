@@ -176,7 +176,13 @@ class Image final : public DockerActivity {
                                 ArgsText(s->build ? s->build->args : std::map<std::string, std::string>{}));
     out["key"] = key;
     if (!in.value("cache", true)) {
+      // Each container installs for itself: docker.create wraps the base's command so it
+      // waits for the install (see SpecFor), and needs that command.
+      auto info = d.InspectImage(base->id);
+      if (!info.ok()) return info.status();
       out["how"] = "install-per-container";
+      out["entrypoint"] = info->entrypoint ? json(*info->entrypoint) : json(nullptr);
+      out["cmd"] = info->cmd ? json(*info->cmd) : json(nullptr);
       return out.dump();
     }
     std::string ref = CacheRepo(s->name) + ":" + key.substr(0, 12);
