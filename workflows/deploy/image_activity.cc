@@ -52,7 +52,16 @@ Result<Base> PlainBase(const ServiceDef& s, DockerClient& d) {
   auto have = d.InspectImage(s.image);
   if (have.ok()) return Base{s.image, have->id, "present"};
   if (have.status().code() != Code::kNotFound) return have.status();
-  // Not on the engine: one pull attempt (works when a registry is reachable).
+  // Not on the engine: one pull attempt, but only from a registry the reference names
+  // ("127.0.0.1:5000/app:1", "registry.example/app"): Berth never reaches out to Docker
+  // Hub on its own (these machines have no internet, and tests must not try).
+  std::string first = s.image.substr(0, s.image.find('/'));
+  bool names_registry = s.image.find('/') != std::string::npos &&
+                        (first.find_first_of(".:") != std::string::npos || first == "localhost");
+  if (!names_registry)
+    return NotFound("image " + s.image +
+                    " is not on the engine; build or import it first (Berth pulls only from a "
+                    "registry the image name includes, e.g. 127.0.0.1:5000/" + s.image + ")");
   std::string repo = s.image, tag = "latest";
   if (size_t colon = s.image.rfind(':');
       colon != std::string::npos && s.image.find('/', colon) == std::string::npos) {

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Bad input to `berth up`, each answered with a clear error, a non-zero exit and nothing
+# half-made: malformed YAML (file:line:col), every problem of an invalid file at once, an
+# image that does not exist, no Docker engine, a published port already taken, an install
+# command that fails. Failures of a started deploy are in the log (a failed workflow whose
+# error names the service and the step).
+BERTH=${1:?usage: deploy_bad_input.sh path/to/berth}
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/deploy_lib.sh"
+work=$(mktemp -d /tmp/berth-deploy-bad-XXXXXX)
+A=badin
+trap 'wipe_app $A; wipe_app ${A}2; rm -rf "$work"' EXIT
+D="$work/data"
+checks=0
+ok() { checks=$((checks + 1)); echo "ok: $*"; }
+
+# expect RC PATTERN -- berth args...: exit code RC and stderr matching PATTERN (grep -E).
+expect() {
+  local want_rc=$1 pattern=$2; shift 3
+  set +e
+  "$BERTH" --data-dir "$D" "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  set -e
+  [ $rc -eq "$want_rc" ] || { cat "$work/err" >&2; fail "berth $*: exit $rc, want $want_rc"; }
+  grep -qE -- "$pattern" "$work/err" || { cat "$work/err" >&2; fail "berth $*: stderr lacks /$pattern/"; }
+}
+
+# A failed deploy: the log has it failed, with the service and step in its error, and the
+# engine has no container of the app that is not running.
+assert_failed_cleanly() {
+  local what=$1
+  "$BERTH" --data-dir "$D" -o json workflows --type deploy --status failed | python3 -c '
+import json, sys
+wfs = json.load(sys.stdin)
+assert wfs and "service" in wfs[-1]["error"] and "step" in wfs[-1]["error"], wfs' \
+    || fail "$what: the log does not record the failure with service and step"
+  local half
+  half=$(docker ps -a --filter "label=berth.app=$A" --filter status=created --filter status=exited --format '{{.Names}}')
+  [ -z "$half" ] || fail "$what: half-made containers left: $half"
+}
+
+cat >"$work/broken.yaml" <<'EOF'
+services:
+  web:
+    image: berth/busybox:test
+    ports: ["80:80"
+  db: {image: x}
+EOF
+expect 2 'broken.yaml:[0-9]+:[0-9]+' -- up "$work/broken.yaml" -p $A
+ok "malformed YAML: $(head -1 "$work/err")"
+
+cat >"$work/invalid.yaml" <<'EOF'
+services:
+  web:
+    image: berth/busybox:test
+    depends_on: [nope]
+    deploy: {replicas: -1}
+  db:
+    cap_add: [NET_ADMIN]
+EOF
+expect 2 'invalid.yaml:4:' -- up "$work/invalid.yaml" -p $A
+grep -q 'invalid.yaml:5:' "$work/err" && grep -q 'cap_add' "$work/err" && grep -qE 'invalid.yaml:[0-9]+:[0-9]+: .*(image|build)' "$work/err" \
+  || { cat "$work/err"; fail "invalid.yaml: not every problem reported with its place"; }
+ok "invalid file: $(grep -c 'invalid.yaml:' "$work/err") problems reported at once, each with line:col"
+
+expect 2 'cannot read|No such file' -- up "$work/missing.yaml" -p $A
+ok "missing file: $(head -1 "$work/err")"
+
+cat >"$work/noimage.yaml" <<'EOF'
+services:
+  web:
+    image: berth/does-not-exist:1
+    command: ["sleep", "100"]
+EOF
+expect 1 'service web: step image/web: .*does-not-exist' -- up "$work/noimage.yaml" -p $A
+assert_failed_cleanly "missing image"
+ok "missing image: $(grep 'deploy of' "$work/err")"
+
+DOCKER_HOST=unix://$work/no-such.sock expect 2 'cannot reach the Docker engine at unix://.*no-such.sock' -- up "$EXAMPLE_APP" -p $A
+ok "Docker unreachable: $(head -1 "$work/err")"
+
+# A port taken by a listener of our own on 127.0.0.1.
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True); time.sleep(120)' >"$work/port" &
+holder=$!
+for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+port=$(cat "$work/port")
+cat >"$work/port.yaml" <<EOF
+services:
+  web:
+    image: berth/busybox:test
+    init: true
+    command: ["httpd", "-f", "-p", "80"]
+    ports: ["127.0.0.1:$port:80"]
+EOF
+expect 1 "service web: step start/web/1: .*($port|address already in use)" -- up "$work/port.yaml" -p $A
+kill $holder 2>/dev/null || true
+assert_failed_cleanly "port taken"
+[ -z "$(docker ps -aq --filter label=berth.app=$A --filter label=berth.service=web)" ] || fail "port taken: the created container was left"
+ok "port taken: $(grep 'deploy of' "$work/err" | cut -c1-160)"
+
+cat >"$work/install.yaml" <<'EOF'
+services:
+  web:
+    image: berth/busybox:test
+    command: ["sleep", "1000"]
+    deploy: {replicas: 2}
+    x-berth:
+      install: ["echo preparing", "echo broken >&2; exit 3"]
+EOF
+expect 1 'service web: step image/web: install command 2 of 2 .*exited with 3: broken' -- up "$work/install.yaml" -p ${A}2
+[ -z "$(docker ps -aq --filter label=berth.app=${A}2)" ] || fail "failing install left containers: $(docker ps -a --filter label=berth.app=${A}2)"
+ok "failing install: $(grep 'deploy of' "$work/err" | cut -c1-160)"
+
+"$BERTH" --data-dir "$D" replay --verify >/dev/null || fail "replay --verify after the failures"
+ok "replay --verify passes over the failed deploys"
+echo "$checks passed, 0 failed"
