@@ -209,6 +209,19 @@ class Start final : public DockerActivity {
   }
 };
 
+// ---- revive: a container stopped under a step by a daemon restart ----------------------------
+
+// True when `name` is stopped in a way a daemon restart leaves it (killed by SIGTERM or
+// SIGKILL), or after an earlier attempt of the step could not reach the engine at all, and
+// starting it again worked. Any other exit is the service's own and is not undone.
+bool Revive(DockerClient& d, const std::string& name, uint32_t attempt) {
+  auto info = d.InspectContainer(name);
+  if (!info.ok() || info->state.running) return false;
+  int code = info->state.exit_code;
+  if (attempt == 1 && code != 143 && code != 137) return false;
+  return d.StartContainer(name).ok();
+}
+
 // ---- exec (customize, install without the cache) --------------------------------------------
 
 std::string MarkerPath(const json& in) { return "/.berth/" + Str(in, "marker"); }
@@ -218,14 +231,20 @@ class Exec final : public DockerActivity {
   explicit Exec(DockerProvider d) : DockerActivity("docker.exec", std::move(d)) {}
 
  protected:
-  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
+  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
     std::string name = Str(in, "name"), what = Str(in, "what");
     auto commands = in.at("commands").get<std::vector<std::string>>();
+    bool revived = false;
     for (size_t i = 0; i < commands.size(); ++i) {
       docker::ExecSpec e;
       e.cmd = {"sh", "-c", commands[i]};
       e.timeout_ms = 30 * 60 * 1000;
       auto r = d.Exec(name, e);
+      if (!r.ok() && r.status().code() == Code::kConflict && !revived &&
+          Revive(d, name, ctx.attempt)) {
+        revived = true;
+        r = d.Exec(name, e);
+      }
       if (!r.ok()) return r.status().WithContext(what + " command " + std::to_string(i + 1));
       if (r->exit_code != 0)
         return Failed(what + " command " + std::to_string(i + 1) + " of " +
@@ -259,15 +278,21 @@ class Healthy final : public DockerActivity {
   explicit Healthy(DockerProvider d) : DockerActivity("docker.healthy", std::move(d)) {}
 
  protected:
-  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
+  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
     std::string name = Str(in, "name");
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(std::max<int64_t>(Int(in, "timeout_ms"), 1000));
     int delay_ms = 20;
+    bool restarted = false;
     for (;;) {
       auto info = d.InspectContainer(name);
       if (!info.ok()) return info.status();
       const auto& st = info->state;
+      // Stopped while we waited by a daemon restart: start it again, once per attempt.
+      if (!st.running && !restarted) {
+        restarted = true;
+        if (Revive(d, name, ctx.attempt)) continue;
+      }
       if (!st.running) {
         auto logs = d.Logs(name);
         std::string tail = logs.ok() ? Tail(logs->stderr_text + logs->stdout_text) : "";
