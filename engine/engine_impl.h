@@ -60,7 +60,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   WorkflowState state_;
   Strand strand_;
   std::deque<Pending> outbox_;
-  bool appending_ = false;
+  size_t appending_ = 0;  // events in the request in flight (0: none)
   bool ending_ = false;
   int64_t append_backoff_ms_ = 0;
   std::set<std::string> queued_;  // "kind:name" of commands enqueued but not yet durable

@@ -112,18 +112,35 @@ void Instance::Pump() {
   if (!outbox_.empty()) SendFront();
 }
 
+namespace {
+// Events that change a workflow's summary beyond its event count go alone in a request, so
+// the summary of a batch is SummaryAfter(its last event).
+bool Alone(const std::string& type) {
+  return type == ev::kWorkflowStarted || type == ev::kWorkflowCompleted ||
+         type == ev::kWorkflowFailed || type == ev::kWorkflowCancelled;
+}
+constexpr size_t kBatchMax = 64;
+}  // namespace
+
 void Instance::SendFront() {
-  Pending& p = outbox_.front();
-  p.draft.workflow_seq = state_.events + 1;
-  p.draft.time_us = engine_->NowUs();
-  eventlog::Event next_event;
-  static_cast<eventlog::EventDraft&>(next_event) = p.draft;
-  WorkflowSummary next = SummaryAfter(state_, next_event);  // state_: every durable event
+  // Everything queued goes in one request (one durable write): parallel steps finishing
+  // together do not wait for one another's fsync.
+  size_t n = 0;
   eventlog::AppendRequest req;
-  req.events.push_back(p.draft);
+  eventlog::Event last;
+  for (Pending& p : outbox_) {
+    if (n == kBatchMax || (n > 0 && Alone(p.draft.type))) break;
+    p.draft.workflow_seq = state_.events + 1 + n;
+    p.draft.time_us = engine_->NowUs();
+    req.events.push_back(p.draft);
+    ++n;
+    if (Alone(p.draft.type)) break;
+  }
+  static_cast<eventlog::EventDraft&>(last) = req.events.back();
+  WorkflowSummary next = SummaryAfter(state_, last);  // state_: every durable event
   req.projections.push_back({SummaryKey(state_.id), EncodeSummary(next), false});
   if (IsTerminal(next.status)) req.projections.push_back({OpenKey(state_.id), "", true});
-  appending_ = true;
+  appending_ = n;
   engine_->appends_in_flight++;
   auto self = shared_from_this();
   engine_->log->AppendAsync(std::move(req), [self](const Status& s, eventlog::AppendResult r) {
@@ -133,9 +150,10 @@ void Instance::SendFront() {
 
 void Instance::OnDurable(const Status& s, uint64_t seq) {
   engine_->appends_in_flight--;
-  appending_ = false;
+  size_t n = appending_;
   if (!s.ok()) {
-    // Nothing of the event is durable; keep it at the head of the outbox and retry.
+    appending_ = 0;
+    // Nothing of the request is durable; keep it at the head of the outbox and retry.
     if (engine_->options.on_log_error) engine_->options.on_log_error(s);
     append_backoff_ms_ = std::min<int64_t>(std::max<int64_t>(append_backoff_ms_ * 2, 50),
                                            engine_->options.append_retry_ms_max);
@@ -143,16 +161,19 @@ void Instance::OnDurable(const Status& s, uint64_t seq) {
     return;
   }
   append_backoff_ms_ = 0;
-  Pending p = std::move(outbox_.front());
-  outbox_.pop_front();
-  eventlog::Event e;
-  static_cast<eventlog::EventDraft&>(e) = std::move(p.draft);
-  e.seq = seq;
-  Status applied = Apply(e, &state_);
-  assert(applied.ok());  // the engine produced this event from this state
-  (void)applied;
-  if (engine_->options.observer) engine_->options.observer(e);
-  if (p.after) p.after();
+  for (size_t i = 0; i < n; ++i) {
+    Pending p = std::move(outbox_.front());
+    outbox_.pop_front();
+    eventlog::Event e;
+    static_cast<eventlog::EventDraft&>(e) = std::move(p.draft);
+    e.seq = seq + i;
+    Status applied = Apply(e, &state_);
+    assert(applied.ok());  // the engine produced this event from this state
+    (void)applied;
+    if (engine_->options.observer) engine_->options.observer(e);
+    if (p.after) p.after();  // a Pump() in here waits: appending_ is still set
+  }
+  appending_ = 0;
   Pump();
 }
 

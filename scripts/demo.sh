@@ -1,26 +1,75 @@
 #!/usr/bin/env bash
-# Berth's main job on the embedded default: installs what is needed, builds, then runs a
-# durable workflow, kills the control plane mid-run with SIGKILL, resumes it, and shows its
-# history, the workflow list and a full verification of the log.
-# (Docker deploys of Compose files arrive with the Docker workflows; until then the main job
-# is the synthetic workflow, as the core issue allows.)
+# Berth's main job: install what is needed, build, and deploy the example Compose app
+# (docs/examples/shop: a Dockerfile service, 3 replicas of an install-cached service, a
+# plain service) onto a Docker engine. The control plane is killed (SIGKILL) in the middle
+# of the deploy and `berth resume` finishes it; then `berth ps`, `berth audit`, `berth
+# images` and `berth replay --verify` show what happened, and the app answers on 127.0.0.1.
+#
+# Engine: $DOCKER_HOST when set, else a private dockerd this script starts (and stops at the
+# end) under /tmp/berth-demo-dockerd. Data directory: $BERTH_HOME, else a fresh temp dir.
+# Set KEEP=1 to leave the app (and a private engine) running afterwards.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/scripts/setup.sh"
 bash "$root/scripts/build.sh"
 berth="$root/build/tools/berth"
 export BERTH_HOME=${BERTH_HOME:-$(mktemp -d /tmp/berth-demo-XXXXXX)}
-echo "== data directory: $BERTH_HOME"
-echo "== submit a 5-step workflow, killed (SIGKILL) right after its 3rd side effect, before that"
-echo "   effect is recorded: on resume, reconcile finds it and adopts it instead of redoing it"
-BERTH_FAULT=crash-after-effect:3 "$berth" submit synthetic --id demo --input '{"steps": 5, "sleep_ms": 100}' || echo "(killed, exit $?)"
+private=""
+if [ -z "${DOCKER_HOST:-}" ]; then
+  private=/tmp/berth-demo-dockerd
+  echo "== starting a private dockerd under $private"
+  eval "$("$root/scripts/testenv/dockerd-start.sh" "$private")"
+fi
+cleanup() {
+  if [ "${KEEP:-}" != 1 ]; then
+    "$berth" down shop >/dev/null 2>&1 || true
+    [ -z "$private" ] || "$root/scripts/testenv/dockerd-stop.sh" "$private" --purge
+  fi
+}
+trap cleanup EXIT
+echo "== DOCKER_HOST=$DOCKER_HOST, data directory $BERTH_HOME"
+"$root/scripts/testenv/busybox-image.sh"
+app="$root/docs/examples/shop/compose.yaml"
+
+echo
+echo "== berth up $app, killed (SIGKILL) right after its 9th Docker side effect, before"
+echo "   that effect is recorded: resume must find it (by its berth.key label) and adopt it"
+BERTH_FAULT=crash-after-effect:9 "$berth" up "$app" || echo "(killed, exit $?)"
+echo
 echo "== berth resume"
 "$berth" resume
-echo "== berth history demo"
-"$berth" history demo
-echo "== berth workflows"
-"$berth" workflows
+echo
+echo "== berth ps shop"
+"$berth" ps shop
+echo
+echo "== berth audit --container shop-web-2 (every change to it: when, which workflow, by whom, what)"
+"$berth" audit --container shop-web-2
+echo
+echo "== berth images (the install ran once; every web replica started from the committed image)"
+"$berth" images
+echo
+echo "== steps adopted by reconcile after the kill:"
+"$berth" -o json workflows --type deploy | python3 -c '
+import json, subprocess, sys
+for w in json.load(sys.stdin):
+    h = json.loads(subprocess.check_output([sys.argv[1], "-o", "json", "history", w["id"]]))
+    for e in h:
+        if "adopted" in e["summary"]:
+            print("  %s seq %d: %s" % (w["id"], e["seq"], e["summary"]))
+' "$berth"
+echo
+port=$("$berth" -o json ps shop | python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin) if x["container"]=="shop-web-2"][0]; print(r["ports"][0].split("->")[0].split(":")[1])')
+echo "== curl http://127.0.0.1:$port/ and /id (shop-web-2)"
+curl -s --max-time 5 "http://127.0.0.1:$port/"
+curl -s --max-time 5 "http://127.0.0.1:$port/id"
+echo
+echo "== berth up again on the unchanged file: nothing to do"
+"$berth" up "$app" 2>/dev/null
+echo
 echo "== berth replay --verify"
 "$berth" replay --verify
-echo "== each side effect ran exactly once:"
-for f in "$BERTH_HOME"/synthetic/*; do printf '%s: %s\n' "$(basename "$f")" "$(cat "$f")"; done
+if [ "${KEEP:-}" != 1 ]; then
+  echo
+  echo "== berth down shop"
+  "$berth" down shop 2>/dev/null
+fi

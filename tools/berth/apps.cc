@@ -1,5 +1,6 @@
 // berth up / down / ps / images / audit: Compose apps on the Docker engine.
 #include <fmt/format.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,11 +30,14 @@ std::string RandomHex(int n) {
   return out;
 }
 
+// "user@host" of whoever runs berth, recorded in each deploy's input for `berth audit`.
 std::string WhoAmI() {
-  const char* u = std::getenv("USER");
+  std::string user;
+  if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) user = pw->pw_name;
+  if (user.empty()) user = "uid" + std::to_string(::geteuid());
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
-  return std::string(u && *u ? u : "unknown") + "@" + host;
+  return user + "@" + host;
 }
 
 // Progress of one deploy/undeploy: on a TTY a live block with one line per service,
@@ -276,6 +280,7 @@ int Images(const Globals& g) {
     if (!list.ok()) return Fail(list.status());
     for (const auto& im : *list) {
       for (const auto& tag : im.repo_tags) {
+        if (tag == "<none>:<none>") continue;  // superseded: its tag moved to a newer image
         // Hits: containers created from this image, counted in the log.
         uint64_t hits = 0;
         if (ctx)
