@@ -1,0 +1,200 @@
+// The deploy and undeploy workflows' decisions, on the real engine and log with an
+// in-memory Docker (FakeDocker): order, the install cache, keeping, scaling, replacing,
+// undoing a failed deploy, reverse-order removal, and resuming after a stop mid-deploy.
+#include "workflows/deploy/deploy.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "tests/scratch_dir.h"
+#include "workflows/blueprint/blueprint.h"
+#include "workflows/deploy/fake_docker.h"
+
+namespace berth::workflows {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kApp = R"(
+name: shop
+services:
+  db:
+    image: berth/busybox:test
+    command: ["sleep", "1000"]
+  web:
+    image: berth/busybox:test
+    command: ["httpd", "-f"]
+    depends_on: [db]
+    deploy: {replicas: REPLICAS}
+    x-berth:
+      install: ["mkdir -p /srv", "echo hi > /srv/index.html"]
+      customize: ["echo CUSTOM > /srv/id"]
+)";
+
+class DeployTest : public ::testing::Test {
+ protected:
+  DeployTest() : dir_("deploy") {
+    RegisterDeploy(&registry_, [this] { return Result<docker::DockerClient*>(&docker_); });
+    Open();
+  }
+  ~DeployTest() override { Close(); }
+
+  void Open() {
+    auto log = eventlog::EventLog::Open(dir_.path().string(), eventlog::Options());
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(log).value();
+    engine_ = std::make_unique<engine::Engine>(log_.get(), &registry_, engine::EngineOptions());
+  }
+  void Close() {
+    engine_.reset();
+    log_.reset();
+  }
+
+  static std::string App(int replicas, const std::string& customize = "echo CUSTOM > /srv/id") {
+    std::string text = kApp;
+    text.replace(text.find("REPLICAS"), 8, std::to_string(replicas));
+    text.replace(text.find("echo CUSTOM > /srv/id"), 21, customize);
+    return text;
+  }
+
+  // Runs `type` to its end; returns the summary.
+  engine::WorkflowSummary Run(const std::string& type, const json& input, bool run = true) {
+    engine::StartRequest req{type, "", input.dump(), eventlog::Actor::kUser, run};
+    auto id = engine_->Start(req);
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    last_id_ = id.ok() ? *id : "";
+    if (!run) return {};
+    auto r = engine_->Wait(*id);
+    EXPECT_TRUE(r.ok());
+    engine_->WaitIdle();
+    return r.ok() ? *r : engine::WorkflowSummary{};
+  }
+  engine::WorkflowSummary Up(const std::string& text) {
+    std::vector<Diagnostic> diags;
+    auto bp = ParseBlueprint(text, "shop.yaml", "/tmp", "", &diags);
+    EXPECT_TRUE(bp.ok()) << bp.status().ToString();
+    return Run("deploy", {{"app", "shop"}, {"blueprint", ToJson(*bp)}, {"cache", true}});
+  }
+  std::vector<std::string> Names() {
+    std::lock_guard<std::mutex> g(docker_.mu);
+    std::vector<std::string> out;
+    for (const auto& [name, c] : docker_.containers) out.push_back(name + (c.running ? "" : " (stopped)"));
+    return out;
+  }
+  // Position of the first call equal to `call` (calls.size() when absent).
+  size_t At(const std::string& call) {
+    auto calls = docker_.Calls();
+    return std::find(calls.begin(), calls.end(), call) - calls.begin();
+  }
+
+  testing::FakeDocker docker_;
+  berth::testing::ScratchDir dir_;
+  engine::Registry registry_;
+  std::unique_ptr<eventlog::EventLog> log_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::string last_id_;
+};
+
+TEST_F(DeployTest, DeploysInDependencyOrderWithOneInstall) {
+  auto s = Up(App(3));
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  EXPECT_EQ(Names(), (std::vector<std::string>{"shop-db-1", "shop-web-1", "shop-web-2", "shop-web-3"}));
+  // One scratch container installed for the three replicas, then one commit.
+  EXPECT_EQ(docker_.Count("commit berth-cache/web:"), 1);
+  EXPECT_EQ(docker_.Count("exec scratch-"), 2);  // the two install commands, once
+  EXPECT_EQ(docker_.Count("exec shop-web-"), 6);  // customize + its marker, per replica
+  // web waits for db.
+  EXPECT_LT(At("start shop-db-1"), At("create shop-web-1"));
+  for (const auto& name : {"shop-web-1", "shop-web-2", "shop-web-3"}) {
+    std::lock_guard<std::mutex> g(docker_.mu);
+    const auto& c = docker_.containers.at(name);
+    EXPECT_EQ(c.spec.labels.at("berth.app"), "shop");
+    EXPECT_EQ(c.spec.labels.at("berth.service"), "web");
+    EXPECT_EQ(c.spec.labels.at("berth.workflow"), last_id_);
+    EXPECT_EQ(c.spec.labels.at("berth.key").rfind(last_id_ + "/create/web/", 0), 0u);
+    EXPECT_EQ(c.spec.labels.count("berth.role"), 0u) << "install labels leaked into " << name;
+  }
+}
+
+TEST_F(DeployTest, UnchangedKeepsScaleAddsAndRemovesChangeReplaces) {
+  ASSERT_EQ(Up(App(2)).status, engine::RunStatus::kCompleted);
+  size_t creates = docker_.Count("create ");
+  ASSERT_EQ(Up(App(2)).status, engine::RunStatus::kCompleted);
+  EXPECT_EQ(docker_.Count("create "), int(creates)) << "an unchanged blueprint created containers";
+
+  ASSERT_EQ(Up(App(4)).status, engine::RunStatus::kCompleted);
+  EXPECT_EQ(Names().size(), 5u);
+  EXPECT_EQ(docker_.Count("commit "), 1) << "scaling installed again";
+
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);
+  EXPECT_EQ(Names(), (std::vector<std::string>{"shop-db-1", "shop-web-1"}));
+
+  std::string old_id = docker_.containers.at("shop-web-1").id;
+  std::string db_id = docker_.containers.at("shop-db-1").id;
+  ASSERT_EQ(Up(App(1, "echo OTHER > /srv/id")).status, engine::RunStatus::kCompleted);
+  EXPECT_NE(docker_.containers.at("shop-web-1").id, old_id) << "changed web was not replaced";
+  EXPECT_EQ(docker_.containers.at("shop-db-1").id, db_id) << "unchanged db was replaced";
+}
+
+TEST_F(DeployTest, StoppedContainerIsStartedAgain) {
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);
+  docker_.containers.at("shop-web-1").running = false;
+  int starts = docker_.Count("start shop-web-1");
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);
+  EXPECT_EQ(docker_.Count("start shop-web-1"), starts + 1);
+  EXPECT_TRUE(docker_.containers.at("shop-web-1").running);
+}
+
+TEST_F(DeployTest, FailedStartUndoesHalfMadeContainersAndNamesTheStep) {
+  docker_.fail_start = {"shop-web-2"};
+  auto s = Up(App(2));
+  ASSERT_EQ(s.status, engine::RunStatus::kFailed);
+  EXPECT_NE(s.error.find("service web: step start/web/2: port is already allocated"), std::string::npos) << s.error;
+  for (const auto& n : Names()) EXPECT_EQ(n.find("(stopped)"), std::string::npos) << n << " left half-made";
+  EXPECT_EQ(docker_.containers.count("shop-web-2"), 0u);
+}
+
+TEST_F(DeployTest, FailingInstallLeavesNothing) {
+  std::string text = App(2);
+  text.replace(text.find("echo hi > /srv/index.html"), 25, "exit 3");
+  auto s = Up(text);
+  ASSERT_EQ(s.status, engine::RunStatus::kFailed);
+  EXPECT_NE(s.error.find("service web: step image/web: install command 2 of 2 (`exit 3`) exited with 3: broken"),
+            std::string::npos)
+      << s.error;
+  EXPECT_EQ(Names(), (std::vector<std::string>{"shop-db-1"}));
+}
+
+TEST_F(DeployTest, UndeployRemovesDependentsFirstThenNetworks) {
+  ASSERT_EQ(Up(App(2)).status, engine::RunStatus::kCompleted);
+  auto s = Run("undeploy", {{"app", "shop"}});
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  EXPECT_TRUE(Names().empty());
+  EXPECT_TRUE(docker_.networks.empty());
+  EXPECT_LT(At("remove shop-web-2"), At("remove shop-db-1"));
+  EXPECT_LT(At("remove shop-db-1"), At("network-remove shop_default"));
+}
+
+TEST_F(DeployTest, ResumesAfterStopMidDeployWithoutDuplicates) {
+  std::vector<Diagnostic> diags;
+  auto bp = ParseBlueprint(App(3), "shop.yaml", "/tmp", "", &diags);
+  ASSERT_TRUE(bp.ok());
+  // Recorded but not run, as `berth up --detach` leaves it; then a fresh engine resumes.
+  Run("deploy", {{"app", "shop"}, {"blueprint", ToJson(*bp)}, {"cache", true}}, /*run=*/false);
+  Close();
+  Open();
+  size_t resumed = 0;
+  ASSERT_TRUE(engine_->Recover(&resumed).ok());
+  EXPECT_EQ(resumed, 1u);
+  auto r = engine_->Wait(last_id_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, engine::RunStatus::kCompleted) << r->error;
+  EXPECT_EQ(Names().size(), 4u);
+  EXPECT_EQ(docker_.Count("create shop-web-1"), 1);
+}
+
+}  // namespace
+}  // namespace berth::workflows

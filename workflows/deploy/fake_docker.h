@@ -1,0 +1,224 @@
+// FakeDocker: an in-memory DockerClient for unit tests of the deploy workflows' decisions
+// (ordering, keeping, replacing, undoing). Only what those workflows use behaves; the rest
+// answers kUnsupported. The real engine is tested by tests/deploy_*.sh and docker.*.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "adapters/docker/docker_client.h"
+
+namespace berth::workflows::testing {
+
+class FakeDocker final : public docker::DockerClient {
+ public:
+  struct Container {
+    docker::ContainerSpec spec;
+    std::string id, image_id;
+    bool running = false;
+  };
+  struct Image {
+    std::string id;
+    docker::Labels labels;
+  };
+
+  FakeDocker() { images["berth/busybox:test"] = Image{"sha256:base", {}}; }
+
+  // What happened, in order: "create NAME", "start NAME", "exec NAME CMD", "commit REF",
+  // "remove NAME", "network NAME", ...
+  std::vector<std::string> Calls() {
+    std::lock_guard<std::mutex> g(mu);
+    return calls;
+  }
+  int Count(const std::string& prefix) {
+    int n = 0;
+    for (const auto& c : Calls()) n += c.rfind(prefix, 0) == 0;
+    return n;
+  }
+
+  std::mutex mu;
+  std::map<std::string, Container> containers;  // by name
+  std::map<std::string, Image> images;          // by ref; ids resolve too
+  std::map<std::string, docker::NetworkInfo> networks;
+  std::set<std::string> fail_start;  // container names whose start fails (a port in use)
+  std::vector<std::string> calls;
+  int next_id = 1;
+
+  Result<docker::EngineVersion> Version() override { return docker::EngineVersion{"fake", "1.41", "1.41", "linux", "amd64"}; }
+
+  Result<std::string> CreateContainer(const docker::ContainerSpec& spec) override {
+    std::lock_guard<std::mutex> g(mu);
+    std::string name = spec.name.empty() ? "scratch-" + std::to_string(next_id) : spec.name;
+    if (containers.count(name)) return Status(Code::kConflict, "name " + name + " in use");
+    const Image* im = FindImage(spec.image);
+    if (!im) return NotFound("no such image " + spec.image);
+    Container c{spec, "c" + std::to_string(next_id++), im->id, false};
+    c.spec.name = name;
+    for (const auto& [k, v] : im->labels) c.spec.labels.emplace(k, v);
+    containers[name] = c;
+    calls.push_back("create " + name);
+    return c.id;
+  }
+  Status StartContainer(const std::string& id) override {
+    std::lock_guard<std::mutex> g(mu);
+    Container* c = Find(id);
+    if (!c) return NotFound("no such container " + id);
+    if (fail_start.count(c->spec.name)) return Failed("port is already allocated");
+    c->running = true;
+    calls.push_back("start " + c->spec.name);
+    return Status::Ok();
+  }
+  Status StopContainer(const std::string& id, int) override {
+    std::lock_guard<std::mutex> g(mu);
+    Container* c = Find(id);
+    if (!c) return NotFound("no such container " + id);
+    c->running = false;
+    return Status::Ok();
+  }
+  Status KillContainer(const std::string& id, const std::string&) override { return StopContainer(id, 0); }
+  Status RemoveContainer(const std::string& id, bool) override {
+    std::lock_guard<std::mutex> g(mu);
+    Container* c = Find(id);
+    if (!c) return NotFound("no such container " + id);
+    calls.push_back("remove " + c->spec.name);
+    containers.erase(c->spec.name);
+    return Status::Ok();
+  }
+  Result<int> WaitContainer(const std::string&, int64_t) override { return Status(Code::kUnsupported, "fake"); }
+  Result<docker::ContainerInfo> InspectContainer(const std::string& id) override {
+    std::lock_guard<std::mutex> g(mu);
+    Container* c = Find(id);
+    if (!c) return NotFound("no such container " + id);
+    return Info(*c);
+  }
+  Result<std::vector<docker::ContainerInfo>> ListContainers(const docker::Labels& labels) override {
+    std::lock_guard<std::mutex> g(mu);
+    std::vector<docker::ContainerInfo> out;
+    for (const auto& [name, c] : containers) {
+      bool all = true;
+      for (const auto& [k, v] : labels) {
+        auto it = c.spec.labels.find(k);
+        all &= it != c.spec.labels.end() && (v.empty() || it->second == v);
+      }
+      if (all) out.push_back(Info(c));
+    }
+    return out;
+  }
+  Result<docker::ExecResult> Logs(const std::string&) override { return docker::ExecResult{}; }
+  Result<docker::ExecResult> Exec(const std::string& container, const docker::ExecSpec& spec) override {
+    std::lock_guard<std::mutex> g(mu);
+    Container* c = Find(container);
+    if (!c) return NotFound("no such container " + container);
+    if (!c->running) return Status(Code::kConflict, "container is not running");
+    std::string cmd = spec.cmd.empty() ? "" : spec.cmd.back();
+    calls.push_back("exec " + c->spec.name + " " + cmd);
+    docker::ExecResult r;
+    if (cmd.find("exit 3") != std::string::npos) {
+      r.exit_code = 3;
+      r.stderr_text = "broken";
+    }
+    if (spec.cmd.size() == 3 && spec.cmd[0] == "test") r.exit_code = 1;  // no markers kept
+    return r;
+  }
+  Result<std::string> Commit(const docker::CommitSpec& spec) override {
+    std::lock_guard<std::mutex> g(mu);
+    std::string ref = spec.repo + ":" + spec.tag;
+    images[ref] = Image{"sha256:img" + std::to_string(next_id++), spec.labels};
+    calls.push_back("commit " + ref);
+    return images[ref].id;
+  }
+  Result<docker::ImageInfo> InspectImage(const std::string& ref) override {
+    std::lock_guard<std::mutex> g(mu);
+    const Image* im = FindImage(ref);
+    if (!im) return NotFound("no such image " + ref);
+    docker::ImageInfo info;
+    info.id = im->id;
+    info.labels = im->labels;
+    return info;
+  }
+  Result<std::vector<docker::ImageInfo>> ListImages(const docker::ImageFilter&) override { return std::vector<docker::ImageInfo>{}; }
+  Status TagImage(const std::string&, const std::string&, const std::string&) override { return Status(Code::kUnsupported, "fake"); }
+  Status RemoveImage(const std::string&, bool) override { return Status(Code::kUnsupported, "fake"); }
+  Result<docker::BuildResult> BuildImage(const docker::BuildSpec& spec) override {
+    std::lock_guard<std::mutex> g(mu);
+    std::string id = "sha256:built" + std::to_string(next_id++);
+    for (const auto& t : spec.tags) images[t] = Image{id, spec.labels};
+    calls.push_back("build " + (spec.tags.empty() ? "" : spec.tags[0]));
+    return docker::BuildResult{id, ""};
+  }
+  Status PullImage(const std::string&, const std::string&, int64_t) override { return Failed("no registry"); }
+  Result<std::string> CreateNetwork(const docker::NetworkSpec& spec) override {
+    std::lock_guard<std::mutex> g(mu);
+    if (networks.count(spec.name)) return Status(Code::kConflict, "exists");
+    docker::NetworkInfo n;
+    n.id = "n" + std::to_string(next_id++);
+    n.name = spec.name;
+    n.labels = spec.labels;
+    networks[spec.name] = n;
+    calls.push_back("network " + spec.name);
+    return n.id;
+  }
+  Result<docker::NetworkInfo> InspectNetwork(const std::string& name) override {
+    std::lock_guard<std::mutex> g(mu);
+    auto it = networks.find(name);
+    if (it == networks.end()) return NotFound("no such network " + name);
+    return it->second;
+  }
+  Result<std::vector<docker::NetworkInfo>> ListNetworks(const docker::Labels& labels) override {
+    std::lock_guard<std::mutex> g(mu);
+    std::vector<docker::NetworkInfo> out;
+    for (const auto& [name, n] : networks) {
+      bool all = true;
+      for (const auto& [k, v] : labels) {
+        auto it = n.labels.find(k);
+        all &= it != n.labels.end() && (v.empty() || it->second == v);
+      }
+      if (all) out.push_back(n);
+    }
+    return out;
+  }
+  Status RemoveNetwork(const std::string& name) override {
+    std::lock_guard<std::mutex> g(mu);
+    if (!networks.erase(name)) return NotFound("no such network " + name);
+    calls.push_back("network-remove " + name);
+    return Status::Ok();
+  }
+  Status ConnectNetwork(const std::string&, const std::string&, const docker::EndpointSpec&) override { return Status::Ok(); }
+  Status DisconnectNetwork(const std::string&, const std::string&, bool) override { return Status::Ok(); }
+  Status StreamEvents(const docker::EventFilter&, const std::function<bool(const docker::Event&)>&,
+                      std::stop_token) override {
+    return Status(Code::kUnsupported, "fake");
+  }
+
+ private:
+  Container* Find(const std::string& id_or_name) {
+    auto it = containers.find(id_or_name);
+    if (it != containers.end()) return &it->second;
+    for (auto& [name, c] : containers)
+      if (c.id == id_or_name) return &c;
+    return nullptr;
+  }
+  const Image* FindImage(const std::string& ref) const {
+    auto it = images.find(ref);
+    if (it != images.end()) return &it->second;
+    for (const auto& [r, im] : images)
+      if (im.id == ref) return &im;
+    return nullptr;
+  }
+  static docker::ContainerInfo Info(const Container& c) {
+    docker::ContainerInfo i;
+    i.id = c.id;
+    i.name = c.spec.name;
+    i.image = c.spec.image;
+    i.image_id = c.image_id;
+    i.labels = c.spec.labels;
+    i.state.running = c.running;
+    i.state.status = c.running ? "running" : "created";
+    return i;
+  }
+};
+
+}  // namespace berth::workflows::testing
