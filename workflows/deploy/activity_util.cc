@@ -3,8 +3,6 @@
 #include <openssl/evp.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <semaphore>
 
 namespace berth::workflows {
 
@@ -44,22 +42,11 @@ Result<json> ParseInput(const engine::ActivityContext& ctx) {
 }
 }  // namespace
 
-std::counting_semaphore<1024>& EngineSlots() {
-  static std::counting_semaphore<1024> slots([] {
-    const char* e = std::getenv("BERTH_DOCKER_CONCURRENCY");
-    long n = e ? std::strtol(e, nullptr, 10) : 8;
-    return n < 1 ? 1 : n > 1024 ? 1024 : n;
-  }());
-  return slots;
-}
-
 Result<std::string> DockerActivity::Run(const engine::ActivityContext& ctx) {
   Result<json> in = ParseInput(ctx);
   if (!in.ok()) return in.status();
   Result<docker::DockerClient*> d = docker_();
   if (!d.ok()) return d.status();
-  EngineSlots().acquire();
-  struct Release { ~Release() { EngineSlots().release(); } } release;
   try {
     return Do(ctx, *in, **d);
   } catch (const std::exception& e) {  // a malformed recorded input: fail the step, not Berth
