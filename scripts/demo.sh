@@ -45,7 +45,7 @@ echo
 echo "== berth audit --container shop-web-2 (every change to it: when, which workflow, by whom, what)"
 "$berth" audit --container shop-web-2
 echo
-echo "== berth images (the install ran once; every web replica started from the committed image)"
+echo "== berth images (the install ran once; each web replica is a hit on the committed image)"
 "$berth" images
 echo
 echo "== steps adopted by reconcile after the kill:"

@@ -49,7 +49,7 @@ python3 -c '
 import json, sys
 rows = json.load(open(sys.argv[1]))
 web = [r for r in rows if r["kind"] == "install-cache" and r["service"] == "web"]
-assert web and web[0]["containers"] >= 3, rows
+assert web and web[0]["hits"] >= 3, rows
 assert any(r["kind"] == "build" and r["service"] == "api" for r in rows), rows
 ' "$work/images.json" || fail "images does not list the cache with its containers: $(cat "$work/images.json")"
 ok "images lists berth-cache/web with its containers and the built api image"

@@ -281,7 +281,8 @@ int Images(const Globals& g) {
     for (const auto& im : *list) {
       for (const auto& tag : im.repo_tags) {
         if (tag == "<none>:<none>") continue;  // superseded: its tag moved to a newer image
-        // Hits: containers created from this image, counted in the log.
+        // Hits: containers created from this image (each skipped the install or build),
+        // counted in this data directory's log.
         uint64_t hits = 0;
         if (ctx)
           (void)ctx->log().ScanSubject(wf::ImageSubject(tag), [&](const eventlog::Event& e) {
@@ -298,7 +299,7 @@ int Images(const Globals& g) {
                         {"key", label(kind).substr(0, 12)},
                         {"id", im.id.substr(7, 12)},
                         {"size_mb", double(im.size_bytes) / 1e6},
-                        {"containers", hits}});
+                        {"hits", hits}});
       }
     }
   }
@@ -307,12 +308,12 @@ int Images(const Globals& g) {
     return 0;
   }
   std::cout << fmt::format("{:<40} {:<14} {:<12} {:<13} {:>8} {:>10}\n", "IMAGE", "KIND", "SERVICE",
-                           "ID", "SIZE_MB", "CONTAINERS");
+                           "ID", "SIZE_MB", "HITS");
   for (const auto& r : rows)
     std::cout << fmt::format("{:<40} {:<14} {:<12} {:<13} {:>8.1f} {:>10}\n",
                              r["image"].get<std::string>(), r["kind"].get<std::string>(),
                              r["service"].get<std::string>(), r["id"].get<std::string>(),
-                             r["size_mb"].get<double>(), r["containers"].get<uint64_t>());
+                             r["size_mb"].get<double>(), r["hits"].get<uint64_t>());
   return 0;
 }
 
