@@ -1,0 +1,142 @@
+#include "workflows/blueprint/blueprint.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "workflows/blueprint/compose_reader.h"
+
+namespace berth::workflows {
+namespace {
+
+constexpr size_t kFileBytesMax = 16 << 20;  // a Compose file is a few KiB; refuse a mistake
+
+// "<file>: N problems" then every error of this load, one a line.
+std::string Summary(const std::string& file, const std::vector<Diagnostic>& diagnostics,
+                    size_t first) {
+  std::string lines;
+  int errors = 0;
+  for (size_t i = first; i < diagnostics.size(); ++i) {
+    if (diagnostics[i].severity != Diagnostic::kError) continue;
+    ++errors;
+    lines += "\n" + diagnostics[i].ToString();
+  }
+  return file + ": " + std::to_string(errors) + (errors == 1 ? " problem" : " problems") + lines;
+}
+
+// Reads a whole file; false with an errno value on failure.
+bool ReadFile(const std::string& path, std::string* text, int* error) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    *error = errno;
+    return false;
+  }
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text->size() <= kFileBytesMax) {
+    text->append(buf, n);
+  }
+  *error = std::ferror(f) ? errno : text->size() > kFileBytesMax ? EFBIG : 0;
+  std::fclose(f);
+  return *error == 0;
+}
+
+}  // namespace
+
+std::string Diagnostic::ToString() const {
+  std::string place = file;
+  if (line > 0) place += ":" + std::to_string(line) + ":" + std::to_string(col);
+  return (place.empty() ? "" : place + ": ") + (severity == kError ? "error: " : "warning: ") +
+         message;
+}
+
+bool ValidAppName(const std::string& name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '_' && c != '-'))) return false;
+  }
+  return true;
+}
+
+const ServiceDef* Blueprint::FindService(const std::string& name) const {
+  for (const ServiceDef& s : services) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+// Longest-path depth by repeated relaxation in file order. A loaded blueprint has no cycles;
+// one from JSON might, so depth is capped at the number of services and rounds are bounded.
+std::vector<std::vector<std::string>> Blueprint::Levels() const {
+  const size_t n = services.size();
+  std::vector<size_t> level(n, 0);
+  for (size_t round = 0; round <= n; ++round) {
+    bool changed = false;
+    for (size_t i = 0; i < n; ++i) {
+      size_t l = 0;
+      for (const std::string& d : services[i].depends_on) {
+        const ServiceDef* dep = FindService(d);
+        if (dep != nullptr && dep != &services[i]) {
+          l = std::max(l, std::min(n, level[dep - services.data()] + 1));
+        }
+      }
+      changed = changed || l != level[i];
+      level[i] = l;
+    }
+    if (!changed) break;
+  }
+  std::vector<std::vector<std::string>> levels;
+  for (size_t l = 0, placed = 0; placed < n; ++l) {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < n; ++i) {
+      if (level[i] == l) names.push_back(services[i].name);
+    }
+    placed += names.size();
+    if (!names.empty()) levels.push_back(std::move(names));
+  }
+  return levels;
+}
+
+Result<Blueprint> ParseBlueprint(const std::string& text, const std::string& file,
+                                 const std::string& dir, const std::string& project,
+                                 std::vector<Diagnostic>* diagnostics) {
+  std::vector<Diagnostic> local;
+  std::vector<Diagnostic>* out = diagnostics != nullptr ? diagnostics : &local;
+  const size_t first = out->size();
+  compose::ComposeReader r(file, dir, out);
+  Blueprint b;
+  try {
+    b.file = (std::filesystem::path(dir) / std::filesystem::path(file).filename())
+                 .lexically_normal()
+                 .string();
+    compose::ParseComposeFile(r, text, project, &b);
+  } catch (const std::exception& e) {  // yaml-cpp or the library; never a crash
+    r.Error(compose::Where{}, std::string("internal error while reading: ") + e.what());
+  }
+  if (r.errors() > 0) return InvalidArgument(Summary(file, *out, first));
+  return b;
+}
+
+Result<Blueprint> LoadBlueprint(const std::string& path, const std::string& project,
+                                std::vector<Diagnostic>* diagnostics) {
+  std::string text;
+  int error = 0;
+  if (!ReadFile(path, &text, &error)) {
+    std::string why = std::strerror(error);
+    if (diagnostics != nullptr) {
+      diagnostics->push_back({Diagnostic::kError, path, 0, 0, "cannot read: " + why});
+    }
+    return Status(error == ENOENT ? Code::kNotFound : Code::kIOError,
+                  "cannot read " + path + ": " + why);
+  }
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  if (ec) absolute = path;
+  return ParseBlueprint(text, path, absolute.lexically_normal().parent_path().string(), project,
+                        diagnostics);
+}
+
+}  // namespace berth::workflows

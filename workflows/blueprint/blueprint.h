@@ -1,0 +1,144 @@
+// Blueprint: a Compose file (plus Berth's `x-berth` extensions) parsed, validated and
+// resolved into plain values.
+//
+// LoadBlueprint reads the file with yaml-cpp and reports *every* problem it finds, each with
+// file:line:col, instead of stopping at the first. Errors make the load fail; warnings (an
+// unknown key, an `x-berth` key Berth does not use yet) are returned alongside a good
+// result. A Compose key that Berth does not support (e.g. `cap_add`, `secrets`) is an
+// error naming the key, never silently ignored: a container without the capability it
+// asked for would fail later in a way that is hard to trace.
+//
+// Everything that depends on the machine is resolved at load time, so a deploy workflow's
+// input (ToJson of the result) is self-contained and replays identically: `${VAR}` and
+// `${VAR:-default}` are interpolated from the process environment, relative paths (build
+// contexts, bind mounts) are made absolute against the file's directory, named volumes and
+// networks get the app prefix, durations become milliseconds.
+//
+// The supported keys are listed in docs/blueprints.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "eventlog/status.h"
+
+namespace berth::workflows {
+
+struct Diagnostic {
+  enum Severity { kError, kWarning } severity = kError;
+  std::string file;
+  int line = 0, col = 0;  // 1-based; 0 when the problem has no single place
+  std::string message;
+  // "shop.yaml:12:7: error: services.web.ports[0]: '80:80:80:80' is not a port mapping"
+  std::string ToString() const;
+};
+
+struct BuildDef {
+  std::string context;                  // absolute directory
+  std::string dockerfile = "Dockerfile";  // relative to the context
+  std::map<std::string, std::string> args;
+};
+
+struct PortDef {
+  std::string host_ip;    // "" every address
+  int host_port = 0;      // 0: the engine chooses (Compose "80" short form)
+  int container_port = 0;
+  std::string protocol = "tcp";
+};
+
+struct HealthDef {
+  std::vector<std::string> test;  // engine form: {"CMD-SHELL", "..."} / {"CMD", ...} / {"NONE"}
+  int64_t interval_ms = 0, timeout_ms = 0, start_period_ms = 0;  // 0: engine default
+  int retries = 0;
+};
+
+struct ServiceNetwork {
+  std::string name;  // the app-level network name as written in the file ("default", "back")
+  std::vector<std::string> aliases;
+  std::string ipv4_address;
+};
+
+struct VolumeMount {
+  std::string source;  // absolute host path (bind) or "<app>_<name>" (named volume)
+  std::string target;
+  bool read_only = false;
+  bool named = false;
+};
+
+struct ServiceDef {
+  std::string name;
+  int line = 0, col = 0;  // where the service's key is in the file
+  std::string image;      // may be empty when `build` is set
+  std::optional<BuildDef> build;
+  std::optional<std::vector<std::string>> command;     // string form split like a shell would
+  std::optional<std::vector<std::string>> entrypoint;  // (quotes honoured, no expansion)
+  std::map<std::string, std::string> environment;
+  std::vector<PortDef> ports;
+  std::vector<std::string> depends_on;  // validated: exists, no cycles
+  int replicas = 1;                     // deploy.replicas, 0..1000
+  std::map<std::string, std::string> labels;
+  std::optional<HealthDef> healthcheck;
+  std::vector<ServiceNetwork> networks;  // empty means {"default"}
+  std::vector<VolumeMount> volumes;
+  std::string restart = "no";  // no | always | unless-stopped | on-failure[:N]
+  std::optional<bool> init;
+  std::string stop_signal;
+  std::optional<int64_t> stop_grace_period_ms;  // Compose default (unset) is 10 s
+  std::string user, working_dir, hostname;
+  // x-berth
+  std::vector<std::string> install;    // run once per image key, then committed
+  std::vector<std::string> customize;  // run in every container after it starts
+  std::string dns;                     // x-berth.dns (recorded; DNS registration comes later)
+};
+
+struct NetworkDef {
+  std::string name;         // as written ("default" is always present)
+  std::string docker_name;  // "<app>_<name>"
+  std::string subnet, gateway;  // from ipam.config[0]; "" lets the engine choose
+  std::map<std::string, std::string> labels;
+};
+
+struct Blueprint {
+  std::string file;  // absolute path it was loaded from
+  std::string name;  // the app: -p, else top-level `name`, else the directory's name
+  std::vector<ServiceDef> services;  // in file order
+  std::vector<NetworkDef> networks;  // "default" first, then top-level `networks`
+  std::vector<std::string> volumes;  // "<app>_<name>" of top-level `volumes`
+
+  const ServiceDef* FindService(const std::string& name) const;
+  // Services grouped by depends_on depth: level 0 depends on nothing, level k only on
+  // services of levels < k. Names within a level in file order.
+  std::vector<std::vector<std::string>> Levels() const;
+};
+
+// Loads and validates `path`. `project` (from -p) overrides the app name when not empty.
+// On any error returns kInvalidArgument whose message is every error's ToString() joined by
+// newlines (first line: "<file>: N problems"); `diagnostics` (optional) receives errors and
+// warnings alike.
+Result<Blueprint> LoadBlueprint(const std::string& path, const std::string& project,
+                                std::vector<Diagnostic>* diagnostics);
+// The same from text; `file` names it in messages, relative paths resolve against `dir`.
+Result<Blueprint> ParseBlueprint(const std::string& text, const std::string& file,
+                                 const std::string& dir, const std::string& project,
+                                 std::vector<Diagnostic>* diagnostics);
+
+// Lossless JSON form (the deploy workflow's input) and back. FromJson refuses malformed
+// JSON with kInvalidArgument.
+nlohmann::json ToJson(const Blueprint& b);
+Result<Blueprint> BlueprintFromJson(const nlohmann::json& j);
+nlohmann::json ToJson(const ServiceDef& s);
+
+// 12 hex digits of the SHA-256 of the service's canonical JSON without `replicas`: equal
+// hashes mean a container made for one definition fits the other.
+std::string ServiceConfigHash(const ServiceDef& s);
+
+// App names: [a-z0-9][a-z0-9_-]{0,62}. Compose's default from a directory name lowercases
+// it and drops other characters.
+bool ValidAppName(const std::string& name);
+
+}  // namespace berth::workflows

@@ -1,0 +1,317 @@
+// The top level of a Compose file: the app name, networks, volumes, x-berth, then services and
+// the checks that need all of them.
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <string>
+
+#include "workflows/blueprint/compose_reader.h"
+
+namespace berth::workflows::compose {
+namespace {
+
+const char kAppNameRule[] = "use 1 to 63 of a-z, 0-9, '_' and '-', starting with a letter or digit";
+const char kObjectNameRule[] = "must match [a-zA-Z0-9][a-zA-Z0-9_.-]*";
+
+// The top-level entries Berth reads; the rest were handled while sorting them out.
+struct TopLevel {
+  const Entry* name = nullptr;
+  const Entry* services = nullptr;
+  const Entry* networks = nullptr;
+  const Entry* volumes = nullptr;
+  const Entry* berth = nullptr;
+};
+
+std::string AppName(ComposeReader& r, const std::string& project, const Entry* name) {
+  if (!project.empty()) {
+    if (!ValidAppName(project)) {
+      r.Error(Where{}, "app name '" + project + "' (from -p) is not valid: " + kAppNameRule);
+    }
+    return project;
+  }
+  if (name != nullptr) {
+    std::optional<std::string> s = r.String(name->value, name->where);
+    if (s && !ValidAppName(*s)) {
+      r.Error(name->where,
+              "app name '" + *s + "' is not valid: " + kAppNameRule + " (or pass -p NAME)");
+    }
+    return s.value_or("");
+  }
+  std::string derived = AppNameFromDirectory(r.dir());
+  if (!ValidAppName(derived)) {
+    r.Error(Where{}, "cannot make an app name from the directory '" + r.dir() +
+                         "': pass -p NAME or add a top-level `name:` (" + kAppNameRule + ")");
+  }
+  return derived;
+}
+
+std::set<std::string> TopVolumes(ComposeReader& r, const Entry* top, const std::string& app,
+                                 Blueprint* b) {
+  std::set<std::string> names;
+  if (top == nullptr) return names;
+  for (const Entry& v : r.Map(top->value, top->where, true).value_or(std::vector<Entry>())) {
+    if (!ValidObjectName(v.key))
+      r.Error(v.key_where, "volume name " + std::string(kObjectNameRule));
+    for (const Entry& k : r.Map(v.value, v.where, true).value_or(std::vector<Entry>())) {
+      if (k.key == "driver") {
+        std::string driver = r.String(k.value, k.where).value_or("local");
+        if (driver != "local") {
+          r.Error(k.where, "volume driver '" + driver + "' is not supported (local)");
+        }
+      } else if (k.key == "labels") {
+        (void)r.KeyValues(k.value, k.where, Bare::kEmpty);
+        r.Warn(k.key_where, "not used yet (ignored)");
+      } else {
+        r.OtherKey(k, {"external", "name", "driver_opts"});
+      }
+    }
+    names.insert(v.key);
+    b->volumes.push_back(app + "_" + v.key);
+  }
+  return names;
+}
+
+void Ipam(ComposeReader& r, const Entry& ipam, NetworkDef* net) {
+  for (const Entry& k : r.Map(ipam.value, ipam.where).value_or(std::vector<Entry>())) {
+    if (k.key == "driver") {
+      if (r.String(k.value, k.where).value_or("default") != "default") {
+        r.Error(k.where, "only the default IPAM driver is supported");
+      }
+    } else if (k.key == "config") {
+      auto configs = r.List(k.value, k.where);
+      if (configs && configs->size() > 1) r.Error(k.where, "only one ipam config is supported");
+      if (!configs || configs->empty()) continue;
+      const auto& [config, at] = configs->front();
+      for (const Entry& c : r.Map(config, at).value_or(std::vector<Entry>())) {
+        if (c.key == "subnet" || c.key == "gateway") {
+          std::string s = r.String(c.value, c.where).value_or("");
+          (c.key == "subnet" ? net->subnet : net->gateway) = s;
+          if (c.key == "subnet" ? !ValidCidr4(s) : !ValidIPv4(s)) {
+            r.Error(c.where, "'" + s + "' is not an IPv4 " +
+                                 (c.key == "subnet" ? "subnet (a.b.c.d/n)" : "address"));
+          }
+        } else {
+          r.OtherKey(c, {"ip_range", "aux_addresses"});
+        }
+      }
+      if (!net->gateway.empty() && net->subnet.empty()) r.Error(at, "a gateway needs a subnet");
+    } else {
+      r.OtherKey(k, {"options"});
+    }
+  }
+}
+
+std::set<std::string> TopNetworks(ComposeReader& r, const Entry* top, const std::string& app,
+                                  Blueprint* b) {
+  b->networks = {NetworkDef{"default", app + "_default", "", "", {}}};
+  std::set<std::string> names = {"default"};
+  if (top == nullptr) return names;
+  for (const Entry& n : r.Map(top->value, top->where, true).value_or(std::vector<Entry>())) {
+    if (!ValidObjectName(n.key)) {
+      r.Error(n.key_where, "network name " + std::string(kObjectNameRule));
+    }
+    if (n.key != "default") b->networks.push_back({n.key, app + "_" + n.key, "", "", {}});
+    NetworkDef* net = n.key == "default" ? &b->networks.front() : &b->networks.back();
+    for (const Entry& k : r.Map(n.value, n.where, true).value_or(std::vector<Entry>())) {
+      if (k.key == "driver") {
+        std::string driver = r.String(k.value, k.where).value_or("bridge");
+        if (driver != "bridge") {
+          r.Error(k.where, "network driver '" + driver + "' is not supported (bridge)");
+        }
+      } else if (k.key == "ipam") {
+        Ipam(r, k, net);
+      } else if (k.key == "labels") {
+        net->labels = r.KeyValues(k.value, k.where, Bare::kEmpty).value_or(net->labels);
+      } else {
+        r.OtherKey(k, {"external", "name", "internal", "attachable", "enable_ipv6", "driver_opts",
+                       "ipv4", "ipv6"});
+      }
+    }
+    names.insert(n.key);
+  }
+  return names;
+}
+
+void TopBerth(ComposeReader& r, const Entry* top, Blueprint* b) {
+  if (top == nullptr) return;
+  for (const Entry& k : r.Map(top->value, top->where, true).value_or(std::vector<Entry>())) {
+    if (k.key == "hosts" || k.key == "placement") {
+      r.Warn(k.key_where, "not used yet (ignored)");
+    } else if (k.key == "network") {
+      for (const Entry& n : r.Map(k.value, k.where).value_or(std::vector<Entry>())) {
+        if (n.key != "subnet") {
+          r.Warn(n.key_where, "not used yet (ignored)");
+          continue;
+        }
+        std::string subnet = r.String(n.value, n.where).value_or("");
+        if (!ValidCidr4(subnet)) r.Error(n.where, "'" + subnet + "' is not an IPv4 subnet");
+        if (!b->networks.front().subnet.empty()) {
+          r.Error(n.where, "the default network's subnet is already set under networks.default");
+        }
+        b->networks.front().subnet = subnet;
+      }
+    } else {
+      r.Warn(k.key_where, "unknown x-berth key '" + k.key + "' (ignored)");
+    }
+  }
+}
+
+bool InSubnet(const std::string& ip, const std::string& cidr) {
+  size_t slash = cidr.find('/');
+  in_addr a, net;
+  if (!ValidCidr4(cidr) || inet_pton(AF_INET, ip.c_str(), &a) != 1 ||
+      inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &net) != 1) {
+    return false;
+  }
+  int bits = std::stoi(cidr.substr(slash + 1));
+  uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
+  return (ntohl(a.s_addr) & mask) == (ntohl(net.s_addr) & mask);
+}
+
+// A fixed address needs a subnet to sit in and can belong to one container only.
+void CheckAddresses(ComposeReader& r, const Blueprint& b) {
+  for (const ServiceDef& s : b.services) {
+    for (const ServiceNetwork& sn : s.networks) {
+      if (sn.ipv4_address.empty()) continue;
+      Where w{"services." + s.name + ".networks." + sn.name + ".ipv4_address", s.line, s.col};
+      const NetworkDef* net = nullptr;
+      for (const NetworkDef& n : b.networks) net = n.name == sn.name ? &n : net;
+      if (net == nullptr) continue;  // reported as undeclared
+      if (net->subnet.empty()) {
+        r.Error(w, "a fixed address needs a subnet on network '" + sn.name +
+                       "' (ipam.config, or x-berth.network.subnet for default)");
+      } else if (!InSubnet(sn.ipv4_address, net->subnet)) {
+        r.Error(w, sn.ipv4_address + " is not in " + net->subnet);
+      }
+      if (s.replicas > 1) r.Error(w, "a fixed address allows only one replica");
+    }
+  }
+}
+
+void Services(ComposeReader& r, const Entry* top, const std::set<std::string>& networks,
+              const std::set<std::string>& volumes, Blueprint* b) {
+  if (top == nullptr) {
+    r.Error(Where{}, "no `services`: a Compose file needs at least one service");
+    return;
+  }
+  auto entries = r.Map(top->value, top->where, true);
+  if (!entries) return;
+  if (entries->empty()) r.Error(top->key_where, "no services defined");
+  std::vector<std::vector<Where>> depends_where;
+  for (const Entry& s : *entries) {
+    if (!ValidObjectName(s.key)) {
+      r.Error(s.key_where, "service name '" + s.key + "' " + kObjectNameRule);
+    }
+    depends_where.emplace_back();
+    b->services.push_back(ParseService(r, s, b->name, networks, volumes, &depends_where.back()));
+  }
+  for (size_t i = 0; i < b->services.size(); ++i) {
+    const ServiceDef& s = b->services[i];
+    for (size_t j = 0; j < s.depends_on.size(); ++j) {
+      if (b->FindService(s.depends_on[j]) == nullptr) {
+        r.Error(depends_where[i][j], "depends on unknown service '" + s.depends_on[j] + "'");
+      }
+    }
+  }
+  for (const std::vector<std::string>& cycle : DependencyCycles(b->services)) {
+    const ServiceDef* s = b->FindService(cycle.front());
+    std::string names;
+    for (const std::string& n : cycle) names += (names.empty() ? "" : " -> ") + n;
+    r.Error(Where{"services." + s->name + ".depends_on", s->line, s->col},
+            "dependency cycle: " + names);
+  }
+}
+
+// Where a file's content starts and where a second YAML document would, found from document
+// markers at column 0 (which YAML forbids inside content). Berth does not use
+// YAML::LoadAll: in yaml-cpp 0.7 it loops forever, allocating, after some malformed documents
+// (jbeder/yaml-cpp#1040, fixed by #1319 after 0.7.0).
+struct FileShape {
+  int first_content_line = 0;
+  int second_document_line = 0;
+};
+
+// A marker or an end followed by more content starts a second document; a trailing one does
+// not.
+FileShape Shape(const std::string& text) {
+  FileShape shape;
+  bool started = false;  // a "---" or content seen: the first document has begun
+  int pending = 0;       // line of a "---" or "..." that would start another document
+  int line = 0;
+  for (size_t start = 0; start < text.size() && shape.second_document_line == 0; ++line) {
+    size_t end = std::min(text.find('\n', start), text.size());
+    std::string l = text.substr(start, end - start);
+    start = end + 1;
+    auto marker = [&](const char* m) {
+      return l.rfind(m, 0) == 0 &&
+             (l.size() == 3 || std::isspace(static_cast<unsigned char>(l[3])));
+    };
+    size_t first = l.find_first_not_of(" \t\r");
+    bool blank = first == std::string::npos || l[first] == '#' || (!started && l[0] == '%');
+    if (marker("---") || marker("...")) {
+      if (started || l[0] == '.') pending = line + 1;
+      started = true;
+    } else if (!blank) {
+      if (pending > 0) shape.second_document_line = pending;
+      if (shape.first_content_line == 0) shape.first_content_line = line + 1;
+      started = true;
+    }
+  }
+  return shape;
+}
+
+}  // namespace
+
+void ParseComposeFile(ComposeReader& r, const std::string& text, const std::string& project,
+                      Blueprint* b) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    Where w{"", e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1};
+    r.Error(w, "YAML: " + e.msg);
+    return;
+  }
+  const FileShape shape = Shape(text);
+  if (shape.second_document_line > 0) {
+    r.Error(Where{"", shape.second_document_line, 1}, "more than one YAML document (---)");
+  }
+  if (root.IsNull()) {
+    if (shape.first_content_line == 0) {
+      r.Error(Where{}, "the file is empty: a Compose file needs `services`");
+    } else {  // yaml-cpp 0.7 reads some malformed text (",a: b") as an empty document
+      r.Error(Where{"", shape.first_content_line, 1}, "YAML: the document could not be parsed");
+    }
+    return;
+  }
+  if (!root.IsMap()) {
+    r.Error(At("", root), "expected a map of Compose keys at the top level");
+    return;
+  }
+  auto entries = r.Map(root, Where{});
+  TopLevel top;
+  for (const Entry& e : *entries) {
+    if (e.key == "name")
+      top.name = &e;
+    else if (e.key == "services")
+      top.services = &e;
+    else if (e.key == "networks")
+      top.networks = &e;
+    else if (e.key == "volumes")
+      top.volumes = &e;
+    else if (e.key == "x-berth")
+      top.berth = &e;
+    else if (e.key != "version")
+      r.OtherKey(e, {"secrets", "configs", "include", "models"});
+  }
+  b->name = AppName(r, project, top.name);
+  std::set<std::string> volumes = TopVolumes(r, top.volumes, b->name, b);
+  std::set<std::string> networks = TopNetworks(r, top.networks, b->name, b);
+  TopBerth(r, top.berth, b);
+  Services(r, top.services, networks, volumes, b);
+  CheckAddresses(r, *b);
+}
+
+}  // namespace berth::workflows::compose

@@ -1,0 +1,143 @@
+// ComposeReader: the typed, diagnosing view of a yaml-cpp tree that the blueprint parser
+// uses. Private to workflows/blueprint/.
+//
+// Every accessor takes a Where (the key path for messages and the place in the file) and,
+// when the node is not what it should be, records an error there and returns nullopt, so the
+// caller carries on and the next problem is reported too. Nothing here throws: yaml-cpp is
+// only asked about a node's type, scalar text, mark and children.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "workflows/blueprint/blueprint.h"
+
+namespace berth::workflows::compose {
+
+// Where a value sits: "services.web.ports[1]" and its 1-based line:col (0:0 when unknown).
+struct Where {
+  std::string path;
+  int line = 0, col = 0;
+
+  Where Key(const std::string& key, const YAML::Node& at) const;
+  Where Index(size_t i, const YAML::Node& at) const;
+};
+Where At(const std::string& path, const YAML::Node& node);
+
+// One key of a map, in file order, with `<<` merge keys already resolved.
+struct Entry {
+  std::string key;
+  YAML::Node value;
+  Where where;      // of the value (of the key when the value is null)
+  Where key_where;  // same path, the key's place
+};
+
+// A list's items, each with its place.
+using Items = std::vector<std::pair<YAML::Node, Where>>;
+
+// What a bare KEY (no "=VALUE", or a null value) in KeyValues means.
+enum class Bare {
+  kEmpty,          // "" (labels)
+  kFromEnv,        // the process environment's value; "" with a warning when unset
+  kFromEnvOrOmit,  // the process environment's value; left out when unset (build args)
+};
+
+class ComposeReader {
+ public:
+  ComposeReader(std::string file, std::string dir, std::vector<Diagnostic>* out)
+      : file_(std::move(file)), dir_(std::move(dir)), out_(out) {}
+
+  void Error(const Where& w, const std::string& message);
+  void Warn(const Where& w, const std::string& message);
+  // A key the caller does not handle: `x-...` is skipped, a key in `unsupported` (Compose
+  // defines it, Berth does not implement it) is an error, anything else a warning.
+  void OtherKey(const Entry& e, const std::set<std::string>& unsupported);
+  int errors() const { return errors_; }
+  const std::string& dir() const { return dir_; }
+
+  // The map's entries; reports a non-map (unless null, when `null_ok`), non-scalar and
+  // duplicate keys.
+  std::optional<std::vector<Entry>> Map(const YAML::Node& n, const Where& w, bool null_ok = false);
+  // The sequence's items with their Where; reports a non-sequence.
+  std::optional<Items> List(const YAML::Node& n, const Where& w);
+
+  // A scalar's text with ${VAR} interpolated (raw: as written).
+  std::optional<std::string> String(const YAML::Node& n, const Where& w);
+  std::optional<std::string> RawString(const YAML::Node& n, const Where& w);
+  std::optional<int64_t> Integer(const YAML::Node& n, const Where& w, int64_t min, int64_t max);
+  std::optional<bool> Bool(const YAML::Node& n, const Where& w);
+  // A Compose duration ("1m30s", "500ms") in milliseconds.
+  std::optional<int64_t> DurationMs(const YAML::Node& n, const Where& w);
+  // A list of strings, or (when `one_ok`) a single string as a list of one.
+  std::optional<std::vector<std::string>> Strings(const YAML::Node& n, const Where& w, bool one_ok,
+                                                  bool interpolate = true);
+  // A command: a list of strings, or a string split like a shell would.
+  std::optional<std::vector<std::string>> Command(const YAML::Node& n, const Where& w);
+  // A map of scalars or a list of "K=V" (null: empty); a later K replaces an earlier one.
+  std::optional<std::map<std::string, std::string>> KeyValues(const YAML::Node& n, const Where& w,
+                                                              Bare bare);
+
+  // `path` made absolute against the file's directory ("~/" is $HOME), normalised.
+  std::string AbsolutePath(const std::string& path) const;
+  // Interpolates ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?e}, ${VAR?e}, ${VAR:+a}, ${VAR+a},
+  // $VAR and $$ from the process environment.
+  std::optional<std::string> Interpolate(const std::string& s, const Where& w);
+
+ private:
+  void Add(Diagnostic::Severity severity, const Where& w, const std::string& message);
+  void MergeInto(const YAML::Node& n, const Where& w, int depth, std::set<std::string>* seen,
+                 std::vector<Entry>* out);
+  std::optional<std::string> InterpolateDepth(const std::string& s, const Where& w, int depth);
+  std::optional<std::string> Variable(const std::string& expr, const Where& w, int depth);
+
+  std::string file_, dir_;
+  std::vector<Diagnostic>* out_;
+  int errors_ = 0;
+  std::set<std::string> unset_warned_;
+};
+
+// Value parsers with no YAML in them; each returns an error message or "".
+std::string ParseDurationMs(const std::string& s, int64_t* ms);
+std::string SplitCommand(const std::string& s, std::vector<std::string>* words);
+std::string ParsePort(const std::string& s, PortDef* port);
+bool ValidIPv4(const std::string& s);
+bool ValidIP(const std::string& s);
+bool ValidCidr4(const std::string& s);
+// Docker object names as Compose allows them: [a-zA-Z0-9][a-zA-Z0-9_.-]*.
+bool ValidObjectName(const std::string& s);
+// The app name Compose derives from a directory name.
+std::string AppNameFromDirectory(const std::string& dir);
+
+// Parses a whole Compose file into `b` (compose_file.cc); the reader collects every problem.
+void ParseComposeFile(ComposeReader& r, const std::string& text, const std::string& project,
+                      Blueprint* b);
+
+// Parses one service (`service` is its entry under `services`); `app` prefixes named volumes.
+// Declared networks and volumes are checked here, depends_on targets by the caller once every
+// service is known (`depends_where` gets the place of each depends_on entry, parallel to the
+// result's depends_on). Returns the service even when it has errors, so later checks can
+// still name it; the reader counts the errors.
+ServiceDef ParseService(ComposeReader& r, const Entry& service, const std::string& app,
+                        const std::set<std::string>& networks, const std::set<std::string>& volumes,
+                        std::vector<Where>* depends_where);
+
+// The service keys with a syntax of their own (compose_service_parts.cc); nullopt after
+// reporting an error.
+std::optional<BuildDef> ParseBuild(ComposeReader& r, const Entry& e);
+std::optional<std::vector<PortDef>> ParsePorts(ComposeReader& r, const Entry& e);
+std::optional<std::vector<ServiceNetwork>> ParseServiceNetworks(
+    ComposeReader& r, const Entry& e, const std::set<std::string>& declared);
+std::optional<std::vector<VolumeMount>> ParseVolumeMounts(ComposeReader& r, const Entry& e,
+                                                          const std::string& app,
+                                                          const std::set<std::string>& declared);
+
+// Cycles in depends_on, each as "a -> b -> a", found in file order; unknown names skipped.
+std::vector<std::vector<std::string>> DependencyCycles(const std::vector<ServiceDef>& services);
+
+}  // namespace berth::workflows::compose

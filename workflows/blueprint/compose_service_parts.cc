@@ -1,0 +1,295 @@
+// The service keys with a syntax of their own: build, ports, networks, volumes.
+#include <filesystem>
+#include <string>
+
+#include "workflows/blueprint/compose_reader.h"
+
+namespace berth::workflows::compose {
+namespace {
+
+// Keys of a nested map that Compose defines and Berth refuses.
+const std::set<std::string> kUnsupportedBuildKeys = {"target",
+                                                     "cache_from",
+                                                     "cache_to",
+                                                     "network",
+                                                     "shm_size",
+                                                     "extra_hosts",
+                                                     "ssh",
+                                                     "secrets",
+                                                     "platforms",
+                                                     "labels",
+                                                     "no_cache",
+                                                     "pull",
+                                                     "tags",
+                                                     "isolation",
+                                                     "privileged",
+                                                     "ulimits",
+                                                     "additional_contexts",
+                                                     "entitlements",
+                                                     "dockerfile_inline"};
+const std::set<std::string> kUnsupportedServiceNetworkKeys = {
+    "ipv6_address", "link_local_ips", "priority",      "mac_address",
+    "driver_opts",  "gw_priority",    "interface_name"};
+const std::set<std::string> kUnsupportedVolumeKeys = {"bind", "volume", "tmpfs", "image",
+                                                      "consistency"};
+
+bool OneOf(const std::string& s, std::initializer_list<const char*> options) {
+  for (const char* o : options) {
+    if (s == o) return true;
+  }
+  return false;
+}
+
+std::optional<PortDef> LongPort(ComposeReader& r, const YAML::Node& n, const Where& at) {
+  auto entries = r.Map(n, at);
+  if (!entries) return std::nullopt;
+  PortDef port;
+  int errors = r.errors();
+  for (const Entry& e : *entries) {
+    if (e.key == "target") {
+      port.container_port = static_cast<int>(r.Integer(e.value, e.where, 1, 65535).value_or(0));
+    } else if (e.key == "published") {
+      if (e.value.IsScalar() && e.value.Scalar().find('-') != std::string::npos) {
+        r.Error(e.where, "port ranges are not supported");
+      } else {
+        port.host_port = static_cast<int>(r.Integer(e.value, e.where, 1, 65535).value_or(0));
+      }
+    } else if (e.key == "host_ip") {
+      port.host_ip = r.String(e.value, e.where).value_or("");
+      if (!port.host_ip.empty() && !ValidIP(port.host_ip)) {
+        r.Error(e.where, "'" + port.host_ip + "' is not an IP address");
+      }
+    } else if (e.key == "protocol") {
+      port.protocol = r.String(e.value, e.where).value_or("tcp");
+      if (!OneOf(port.protocol, {"tcp", "udp", "sctp"})) {
+        r.Error(e.where, "protocol must be tcp, udp or sctp");
+      }
+    } else if (e.key == "mode") {  // host or ingress: one engine per container either way
+      std::string mode = r.String(e.value, e.where).value_or("host");
+      if (!OneOf(mode, {"host", "ingress"})) r.Error(e.where, "mode must be host or ingress");
+    } else if (e.key != "name" && e.key != "app_protocol") {  // informational
+      r.OtherKey(e, {});
+    }
+  }
+  if (port.container_port == 0 && r.errors() == errors) r.Error(at, "a port needs `target`");
+  if (r.errors() != errors) return std::nullopt;
+  return port;
+}
+
+// A short-form source: a path ("./data", "/srv", "~/x") is a bind, anything else names a
+// top-level volume.
+bool MountSource(ComposeReader& r, const std::string& source, bool bind, const Where& at,
+                 const std::string& app, const std::set<std::string>& declared, VolumeMount* m) {
+  m->named = !bind;
+  if (bind) {
+    m->source = r.AbsolutePath(source);
+    return true;
+  }
+  if (!declared.count(source)) {
+    r.Error(at, "volume '" + source + "' is not declared under top-level volumes");
+    return false;
+  }
+  m->source = app + "_" + source;
+  return true;
+}
+
+std::optional<VolumeMount> ShortVolume(ComposeReader& r, const std::string& s, const Where& at,
+                                       const std::string& app,
+                                       const std::set<std::string>& declared) {
+  std::vector<std::string> parts;
+  for (size_t start = 0, colon = 0; colon != std::string::npos; start = colon + 1) {
+    colon = s.find(':', start);
+    parts.push_back(s.substr(start, colon == std::string::npos ? colon : colon - start));
+  }
+  if (parts.size() == 1) {
+    r.Error(at, "anonymous volume '" + s + "' is not supported: name it (NAME:" + s +
+                    ") and declare NAME under top-level volumes");
+    return std::nullopt;
+  }
+  if (parts.size() > 3 || parts[0].empty()) {
+    r.Error(at, "'" + s + "' is not a volume mapping (SOURCE:TARGET[:ro|:rw])");
+    return std::nullopt;
+  }
+  VolumeMount m;
+  m.target = parts[1];
+  bool ok = true;
+  if (parts.size() == 3) {
+    std::string options = parts[2] + ",";
+    for (size_t start = 0, comma; (comma = options.find(',', start)) != std::string::npos;
+         start = comma + 1) {
+      std::string o = options.substr(start, comma - start);
+      if (o == "ro" || o == "rw") {
+        m.read_only = o == "ro";
+      } else {
+        r.Error(at, "volume option '" + o + "' is not supported (ro or rw)");
+        ok = false;
+      }
+    }
+  }
+  bool bind = parts[0][0] == '.' || parts[0][0] == '/' || parts[0][0] == '~';
+  ok = MountSource(r, parts[0], bind, at, app, declared, &m) && ok;
+  if (m.target.empty() || m.target[0] != '/') {
+    r.Error(at, "target '" + m.target + "' is not an absolute path");
+    ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return m;
+}
+
+std::optional<VolumeMount> LongVolume(ComposeReader& r, const YAML::Node& n, const Where& at,
+                                      const std::string& app,
+                                      const std::set<std::string>& declared) {
+  auto entries = r.Map(n, at);
+  if (!entries) return std::nullopt;
+  int errors = r.errors();
+  std::string type, source;
+  VolumeMount m;
+  for (const Entry& e : *entries) {
+    if (e.key == "type") {
+      type = r.String(e.value, e.where).value_or("volume");
+      if (!OneOf(type, {"volume", "bind"})) {
+        r.Error(e.where, "volume type '" + type + "' is not supported (volume or bind)");
+      }
+    } else if (e.key == "source") {
+      source = r.String(e.value, e.where).value_or("");
+    } else if (e.key == "target") {
+      m.target = r.String(e.value, e.where).value_or("/");
+    } else if (e.key == "read_only") {
+      m.read_only = r.Bool(e.value, e.where).value_or(false);
+    } else {
+      r.OtherKey(e, kUnsupportedVolumeKeys);
+    }
+  }
+  if (r.errors() != errors) return std::nullopt;
+  if (type.empty() || source.empty() || m.target.empty()) {
+    r.Error(at,
+            "a volume needs `type`, `source` and `target` (anonymous volumes are not "
+            "supported)");
+    return std::nullopt;
+  }
+  if (m.target[0] != '/') {
+    r.Error(at, "target '" + m.target + "' is not an absolute path");
+    return std::nullopt;
+  }
+  if (!MountSource(r, source, type == "bind", at, app, declared, &m)) return std::nullopt;
+  return m;
+}
+
+}  // namespace
+
+std::optional<BuildDef> ParseBuild(ComposeReader& r, const Entry& e) {
+  BuildDef b;
+  std::string context = ".";
+  int errors = r.errors();
+  if (e.value.IsScalar()) {
+    context = r.String(e.value, e.where).value_or(".");
+  } else if (auto entries = r.Map(e.value, e.where)) {
+    for (const Entry& k : *entries) {
+      if (k.key == "context") {
+        context = r.String(k.value, k.where).value_or(".");
+      } else if (k.key == "dockerfile") {
+        b.dockerfile = r.String(k.value, k.where).value_or("Dockerfile");
+      } else if (k.key == "args") {
+        b.args = r.KeyValues(k.value, k.where, Bare::kFromEnvOrOmit).value_or(b.args);
+      } else {
+        r.OtherKey(k, kUnsupportedBuildKeys);
+      }
+    }
+  }
+  if (context.find("://") != std::string::npos || context.rfind("git@", 0) == 0) {
+    r.Error(e.where, "remote build context '" + context + "' is not supported");
+  }
+  b.context = r.AbsolutePath(context);
+  std::filesystem::path dockerfile(b.dockerfile);
+  dockerfile = dockerfile.is_absolute() ? dockerfile.lexically_relative(b.context)
+                                        : dockerfile.lexically_normal();
+  b.dockerfile = dockerfile.string();
+  if (b.dockerfile.empty() || b.dockerfile.rfind("..", 0) == 0 || b.dockerfile == ".") {
+    r.Error(e.where, "dockerfile '" + dockerfile.string() + "' must be a file inside the context");
+  }
+  if (r.errors() != errors) return std::nullopt;
+  return b;
+}
+
+std::optional<std::vector<PortDef>> ParsePorts(ComposeReader& r, const Entry& e) {
+  auto items = r.List(e.value, e.where);
+  if (!items) return std::nullopt;
+  std::vector<PortDef> ports;
+  int errors = r.errors();
+  for (const auto& [item, at] : *items) {
+    if (item.IsMap()) {
+      if (auto p = LongPort(r, item, at)) ports.push_back(*p);
+    } else if (auto s = r.String(item, at)) {
+      PortDef p;
+      if (std::string err = ParsePort(*s, &p); !err.empty()) {
+        r.Error(at, err);
+      } else {
+        ports.push_back(p);
+      }
+    }
+  }
+  if (r.errors() != errors) return std::nullopt;
+  return ports;
+}
+
+std::optional<std::vector<ServiceNetwork>> ParseServiceNetworks(
+    ComposeReader& r, const Entry& e, const std::set<std::string>& declared) {
+  std::vector<ServiceNetwork> out;
+  int errors = r.errors();
+  auto add = [&](const std::string& name, const Where& at) {
+    if (name != "default" && !declared.count(name)) {
+      r.Error(at, "network '" + name + "' is not declared under top-level networks");
+    }
+    for (const ServiceNetwork& n : out) {
+      if (n.name == name) r.Error(at, "network '" + name + "' is listed twice");
+    }
+    out.push_back({name, {}, ""});
+  };
+  if (e.value.IsSequence()) {
+    for (const auto& [item, at] : r.List(e.value, e.where).value_or(Items())) {
+      if (auto name = r.String(item, at)) add(*name, at);
+    }
+  } else if (auto entries = r.Map(e.value, e.where)) {
+    for (const Entry& n : *entries) {
+      add(n.key, n.key_where);
+      for (const Entry& k :
+           r.Map(n.value, n.where, /*null_ok=*/true).value_or(std::vector<Entry>())) {
+        if (k.key == "aliases") {
+          out.back().aliases =
+              r.Strings(k.value, k.where, false).value_or(std::vector<std::string>());
+        } else if (k.key == "ipv4_address") {
+          out.back().ipv4_address = r.String(k.value, k.where).value_or("");
+          if (!ValidIPv4(out.back().ipv4_address)) {
+            r.Error(k.where, "'" + out.back().ipv4_address + "' is not an IPv4 address");
+          }
+        } else {
+          r.OtherKey(k, kUnsupportedServiceNetworkKeys);
+        }
+      }
+    }
+  }
+  if (r.errors() != errors) return std::nullopt;
+  return out;
+}
+
+std::optional<std::vector<VolumeMount>> ParseVolumeMounts(ComposeReader& r, const Entry& e,
+                                                          const std::string& app,
+                                                          const std::set<std::string>& declared) {
+  auto items = r.List(e.value, e.where);
+  if (!items) return std::nullopt;
+  std::vector<VolumeMount> out;
+  int errors = r.errors();
+  for (const auto& [item, at] : *items) {
+    std::optional<VolumeMount> m;
+    if (item.IsMap()) {
+      m = LongVolume(r, item, at, app, declared);
+    } else if (auto s = r.String(item, at)) {
+      m = ShortVolume(r, *s, at, app, declared);
+    }
+    if (m) out.push_back(*m);
+  }
+  if (r.errors() != errors) return std::nullopt;
+  return out;
+}
+
+}  // namespace berth::workflows::compose

@@ -1,0 +1,225 @@
+// Compose value syntaxes that need no YAML: durations, command strings, port mappings,
+// addresses and names. Each parser returns "" or a message saying what is wrong.
+#include <arpa/inet.h>
+
+#include <cctype>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "workflows/blueprint/compose_reader.h"
+
+namespace berth::workflows::compose {
+namespace {
+
+constexpr int64_t kNsPerMs = 1000 * 1000;
+constexpr int64_t kDurationNsMax = int64_t{1} << 62;  // ~146 years: far past any timeout
+
+// Go's time.ParseDuration units, which Compose uses.
+int64_t UnitNs(const std::string& unit) {
+  if (unit == "ns") return 1;
+  if (unit == "us" || unit == "\xc2\xb5s" || unit == "\xce\xbcs") return 1000;
+  if (unit == "ms") return kNsPerMs;
+  if (unit == "s") return 1000 * kNsPerMs;
+  if (unit == "m") return 60 * 1000 * kNsPerMs;
+  if (unit == "h") return 3600 * 1000 * kNsPerMs;
+  return 0;
+}
+
+bool IsUnitByte(char c) { return std::isalpha(static_cast<unsigned char>(c)) || (c & 0x80); }
+
+// "80" -> 80 within 1..65535; "" or anything else -> 0.
+int PortNumber(const std::string& s) {
+  if (s.empty() || s.size() > 5) return 0;
+  int v = 0;
+  for (char c : s) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return 0;
+    v = v * 10 + (c - '0');
+  }
+  return v >= 1 && v <= 65535 ? v : 0;
+}
+
+std::vector<std::string> SplitColons(const std::string& s) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == ':') {
+      parts.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return parts;
+}
+
+}  // namespace
+
+std::string ParseDurationMs(const std::string& s, int64_t* ms) {
+  const std::string hint = "'" + s + "' is not a duration (e.g. 10s, 1m30s, 500ms)";
+  if (s == "0") {  // Go accepts a bare 0 and no other unitless number
+    *ms = 0;
+    return "";
+  }
+  if (s.empty()) return hint;
+  if (s[0] == '-') return "'" + s + "': a duration cannot be negative";
+  size_t i = s[0] == '+' ? 1 : 0;
+  if (i == s.size()) return hint;
+  int64_t total_ns = 0;
+  while (i < s.size()) {
+    int64_t whole = 0, frac = 0, frac_scale = 1;
+    size_t digits = 0;
+    for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i, ++digits) {
+      if (whole > kDurationNsMax / 10) return "'" + s + "': duration too long";
+      whole = whole * 10 + (s[i] - '0');
+    }
+    if (i < s.size() && s[i] == '.') {
+      for (++i; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i, ++digits) {
+        if (frac_scale < int64_t{1000} * 1000 * 1000) {  // digits past 1 ns do not count
+          frac = frac * 10 + (s[i] - '0');
+          frac_scale *= 10;
+        }
+      }
+    }
+    if (digits == 0) return hint;
+    size_t unit_start = i;
+    while (i < s.size() && IsUnitByte(s[i])) ++i;
+    int64_t unit = UnitNs(s.substr(unit_start, i - unit_start));
+    if (unit == 0) return hint;
+    if (whole > (kDurationNsMax - total_ns) / unit) return "'" + s + "': duration too long";
+    total_ns += whole * unit + frac * unit / frac_scale;
+    if (total_ns > kDurationNsMax) return "'" + s + "': duration too long";
+  }
+  *ms = total_ns / kNsPerMs;
+  if (total_ns > 0 && *ms == 0) return "'" + s + "': durations below 1ms are not supported";
+  return "";
+}
+
+// POSIX shell word splitting without expansion, as Compose's shellwords does it.
+std::string SplitCommand(const std::string& s, std::vector<std::string>* words) {
+  words->clear();
+  std::string cur;
+  bool in_word = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      if (in_word) words->push_back(cur);
+      cur.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\\') {
+      if (i + 1 < s.size()) cur += s[++i];
+    } else if (c == '\'') {
+      size_t close = s.find('\'', i + 1);
+      if (close == std::string::npos) return "unterminated single quote in '" + s + "'";
+      cur += s.substr(i + 1, close - i - 1);
+      i = close;
+    } else if (c == '"') {
+      for (++i;; ++i) {
+        if (i >= s.size()) return "unterminated double quote in '" + s + "'";
+        if (s[i] == '"') break;
+        if (s[i] == '\\' && i + 1 < s.size() &&
+            std::string("$`\"\\\n").find(s[i + 1]) != std::string::npos) {
+          ++i;
+        }
+        cur += s[i];
+      }
+    } else {
+      cur += c;
+    }
+  }
+  if (in_word) words->push_back(cur);
+  return "";
+}
+
+std::string ParsePort(const std::string& s, PortDef* port) {
+  const std::string bad = "'" + s + "' is not a port mapping ([HOST_IP:][HOST_PORT:]PORT[/PROTO])";
+  std::string spec = s;
+  port->protocol = "tcp";
+  if (size_t slash = spec.rfind('/'); slash != std::string::npos) {
+    port->protocol = spec.substr(slash + 1);
+    spec = spec.substr(0, slash);
+    if (port->protocol != "tcp" && port->protocol != "udp" && port->protocol != "sctp") {
+      return "'" + s + "': protocol must be tcp, udp or sctp";
+    }
+  }
+  std::vector<std::string> parts;
+  port->host_ip.clear();
+  if (!spec.empty() && spec[0] == '[') {  // [::1]:8080:80
+    size_t close = spec.find(']');
+    if (close == std::string::npos || spec.compare(close + 1, 1, ":") != 0) return bad;
+    port->host_ip = spec.substr(1, close - 1);
+    parts = SplitColons(spec.substr(close + 2));
+    if (parts.size() != 2) return bad;
+  } else {
+    parts = SplitColons(spec);
+    if (parts.size() == 3) {
+      port->host_ip = parts[0];
+      parts.erase(parts.begin());
+    }
+    if (parts.size() > 2) return bad;
+  }
+  if (!port->host_ip.empty() && !ValidIP(port->host_ip)) {
+    return "'" + s + "': '" + port->host_ip + "' is not an IP address";
+  }
+  for (const std::string& p : parts) {
+    if (p.find('-') != std::string::npos) return "'" + s + "': port ranges are not supported";
+  }
+  const std::string& container = parts.back();
+  const std::string host = parts.size() == 2 ? parts[0] : "";
+  port->container_port = PortNumber(container);
+  if (port->container_port == 0) return "'" + s + "': port '" + container + "' is not in 1..65535";
+  port->host_port = host.empty() ? 0 : PortNumber(host);
+  if (!host.empty() && port->host_port == 0) {
+    return "'" + s + "': port '" + host + "' is not in 1..65535";
+  }
+  return "";
+}
+
+bool ValidIPv4(const std::string& s) {
+  in_addr a;
+  return inet_pton(AF_INET, s.c_str(), &a) == 1;
+}
+
+bool ValidIP(const std::string& s) {
+  in6_addr a6;
+  return ValidIPv4(s) || inet_pton(AF_INET6, s.c_str(), &a6) == 1;
+}
+
+bool ValidCidr4(const std::string& s) {
+  size_t slash = s.find('/');
+  if (slash == std::string::npos || !ValidIPv4(s.substr(0, slash))) return false;
+  std::string bits = s.substr(slash + 1);
+  if (bits.empty() || bits.size() > 2) return false;
+  for (char c : bits) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return std::stoi(bits) <= 32;
+}
+
+bool ValidObjectName(const std::string& s) {
+  if (s.empty() || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string AppNameFromDirectory(const std::string& dir) {
+  std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
+  std::string base = p.filename().string();
+  if (base.empty()) base = p.parent_path().filename().string();  // "/srv/shop/"
+  std::string name;
+  for (char c : base) {
+    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool keep = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '_' || l == '-';
+    if (keep && !(name.empty() && (l == '_' || l == '-'))) name += l;
+  }
+  return name;
+}
+
+}  // namespace berth::workflows::compose
