@@ -12,7 +12,9 @@
 // input (ToJson of the result) is self-contained and replays identically: `${VAR}` and
 // `${VAR:-default}` are interpolated from the process environment, relative paths (build
 // contexts, bind mounts) are made absolute against the file's directory, named volumes and
-// networks get the app prefix, durations become milliseconds.
+// networks get the app prefix, durations become milliseconds. (`x-berth.install` and
+// `x-berth.customize` are not interpolated: they run inside the container, where `$VAR` is
+// the container's variable.)
 //
 // The supported keys are listed in docs/blueprints.md.
 #pragma once
@@ -119,10 +121,13 @@ struct Blueprint {
 // Loads and validates `path`. `project` (from -p) overrides the app name when not empty.
 // On any error returns kInvalidArgument whose message is every error's ToString() joined by
 // newlines (first line: "<file>: N problems"); `diagnostics` (optional) receives errors and
-// warnings alike.
+// warnings alike (appended). A file that cannot be read is kNotFound when it does not exist,
+// else kIOError, with the message "cannot read <path>: <reason>". Messages name the file as
+// `path` was given; Blueprint::file is absolute.
 Result<Blueprint> LoadBlueprint(const std::string& path, const std::string& project,
                                 std::vector<Diagnostic>* diagnostics);
-// The same from text; `file` names it in messages, relative paths resolve against `dir`.
+// The same from text; `file` names it in messages, relative paths resolve against `dir`
+// (absolute), and Blueprint::file is `dir`/<file's last component>.
 Result<Blueprint> ParseBlueprint(const std::string& text, const std::string& file,
                                  const std::string& dir, const std::string& project,
                                  std::vector<Diagnostic>* diagnostics);

@@ -269,7 +269,8 @@ Result<Blueprint> BlueprintFromJson(const json& j) {
 std::string ServiceConfigHash(const ServiceDef& s) {
   json j = ToJson(s);
   for (const char* key : {"replicas", "line", "col"}) j.erase(key);
-  const std::string canonical = j.dump();
+  // Replacing invalid UTF-8 (a ServiceDef built in code) keeps this from throwing.
+  const std::string canonical = j.dump(-1, ' ', false, json::error_handler_t::replace);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   EVP_Digest(canonical.data(), canonical.size(), digest, &size, EVP_sha256(), nullptr);

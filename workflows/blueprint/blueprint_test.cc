@@ -533,6 +533,14 @@ TEST(BlueprintTest, LeadingCommaIsAnErrorNotAnEmptyFileOrAHang) {
             "shop.yaml:2:1: error: YAML: the document could not be parsed");
 }
 
+TEST(BlueprintTest, InvalidUtf8IsAnErrorWithItsPlace) {
+  EXPECT_EQ(OneError("services:\n  web: {image: \"ng\xffinx\"}\n"),
+            "shop.yaml:2:19: error: the file is not valid UTF-8");
+  EXPECT_TRUE(Parse("services: {web: {image: x, labels: {caf\xc3\xa9: \xe2\x9c\x93}}}").ok());
+  EXPECT_NE(compose::InvalidUtf8Offset("\xc0\x80"), std::string::npos);      // overlong
+  EXPECT_NE(compose::InvalidUtf8Offset("\xed\xa0\x80"), std::string::npos);  // surrogate
+}
+
 TEST(BlueprintTest, EmptyFileAndNoServicesAreErrors) {
   EXPECT_NE(OneError("").find("the file is empty"), std::string::npos);
   EXPECT_NE(OneError("# nothing\n").find("the file is empty"), std::string::npos);
@@ -561,6 +569,17 @@ TEST(BlueprintTest, LoadBlueprintResolvesAgainstTheFilesDirectory) {
   EXPECT_EQ(b->file, path);
   EXPECT_EQ(b->services[0].build->context, (dir.path() / "My_App").string());
   EXPECT_EQ(b->services[0].volumes[0].source, (dir.path() / "My_App" / "data").string());
+}
+
+TEST(BlueprintTest, TheExampleAppLoadsWithoutWarnings) {
+  std::vector<Diagnostic> d;
+  Result<Blueprint> b = LoadBlueprint(BERTH_SOURCE_DIR "/docs/examples/shop/compose.yaml", "", &d);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_TRUE(d.empty()) << d[0].ToString();
+  EXPECT_EQ(b->name, "shop");
+  EXPECT_EQ(b->Levels(), (std::vector<std::vector<std::string>>{{"api"}, {"web"}, {"proxy"}}));
+  EXPECT_EQ(b->FindService("web")->customize,
+            std::vector<std::string>{"echo \"$BERTH_INSTANCE\" > /srv/www/id"});
 }
 
 TEST(BlueprintTest, LevelsFollowDependsOnDepth) {

@@ -266,6 +266,14 @@ FileShape Shape(const std::string& text) {
 
 void ParseComposeFile(ComposeReader& r, const std::string& text, const std::string& project,
                       Blueprint* b) {
+  // JSON (the workflow's input) holds UTF-8 only; say where the first bad byte is.
+  if (size_t bad = InvalidUtf8Offset(text); bad != std::string::npos) {
+    size_t line_start = text.rfind('\n', bad == 0 ? 0 : bad - 1);
+    line_start = line_start == std::string::npos || bad == 0 ? 0 : line_start + 1;
+    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + bad, '\n'));
+    r.Error(Where{"", line, static_cast<int>(bad - line_start) + 1}, "the file is not valid UTF-8");
+    return;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(text);

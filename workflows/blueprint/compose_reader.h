@@ -106,6 +106,8 @@ class ComposeReader {
 std::string ParseDurationMs(const std::string& s, int64_t* ms);
 std::string SplitCommand(const std::string& s, std::vector<std::string>* words);
 std::string ParsePort(const std::string& s, PortDef* port);
+// The offset of the first byte that is not part of valid UTF-8, or npos.
+size_t InvalidUtf8Offset(const std::string& s);
 bool ValidIPv4(const std::string& s);
 bool ValidIP(const std::string& s);
 bool ValidCidr4(const std::string& s);
