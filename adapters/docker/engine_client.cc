@@ -1,5 +1,6 @@
 // EngineClient: construction, version negotiation and the request path every call shares.
 #include "adapters/docker/engine_client.h"
+#include "adapters/docker/image_json.h"
 
 #include <curl/curl.h>
 
@@ -19,6 +20,13 @@ std::pair<int, int> ParseApiVersion(const std::string& v) {
 }
 
 }  // namespace
+
+std::string WithLabelFilter(const std::string& target, const Labels& labels) {
+  if (labels.empty()) return target;
+  json filters = {{"label", LabelFilters(labels)}};
+  return target + (target.find('?') == std::string::npos ? "?" : "&") + "filters=" +
+         UrlEncode(filters.dump());
+}
 
 std::string UrlEncode(std::string_view value) {
   // Since curl 7.82 the handle may be null.

@@ -91,4 +91,8 @@ class EngineClient final : public DockerClient {
 // Percent-encodes a query value.
 std::string UrlEncode(std::string_view value);
 
+// `target` with a `filters` query parameter selecting objects that carry all of `labels`
+// ("" value: the key only); `target` unchanged when there are none.
+std::string WithLabelFilter(const std::string& target, const Labels& labels);
+
 }  // namespace berth::docker

@@ -58,12 +58,7 @@ Result<ContainerInfo> EngineClient::InspectContainer(const std::string& id) {
 }
 
 Result<std::vector<ContainerInfo>> EngineClient::ListContainers(const Labels& labels) {
-  std::string target = "/containers/json?all=1";
-  if (!labels.empty()) {
-    json filters = {{"label", LabelFilters(labels)}};
-    target += "&filters=" + UrlEncode(filters.dump());
-  }
-  Result<json> j = CallJson(Request("GET", target));
+  Result<json> j = CallJson(Request("GET", WithLabelFilter("/containers/json?all=1", labels)));
   if (!j.ok()) return j.status();
   std::vector<ContainerInfo> out;
   if (j->is_array()) {

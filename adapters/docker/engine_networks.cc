@@ -1,6 +1,5 @@
 // EngineClient: networks (create, inspect, list, remove, connect, disconnect).
 #include "adapters/docker/engine_client.h"
-#include "adapters/docker/image_json.h"
 #include "adapters/docker/network_json.h"
 
 namespace berth::docker {
@@ -20,12 +19,7 @@ Result<NetworkInfo> EngineClient::InspectNetwork(const std::string& id_or_name) 
 }
 
 Result<std::vector<NetworkInfo>> EngineClient::ListNetworks(const Labels& labels) {
-  std::string target = "/networks";
-  if (!labels.empty()) {
-    json filters = {{"label", LabelFilters(labels)}};
-    target += "?filters=" + UrlEncode(filters.dump());
-  }
-  Result<json> j = CallJson(Request("GET", target));
+  Result<json> j = CallJson(Request("GET", WithLabelFilter("/networks", labels)));
   if (!j.ok()) return j.status();
   std::vector<NetworkInfo> out;
   if (j->is_array()) {

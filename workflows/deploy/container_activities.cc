@@ -28,8 +28,8 @@ class Observe final : public DockerActivity {
         auto it = c.labels.find(k);
         return it == c.labels.end() ? std::string() : it->second;
       };
-      if (label(kLabelRole) == "install") continue;  // image-step scratch, not the app's
       containers.push_back({{"name", c.name},
+                            {"scratch", label(kLabelRole) == "install"},
                             {"id", c.id},
                             {"service", label(kLabelService)},
                             {"index", std::atoi(label(kLabelIndex).c_str())},

@@ -93,7 +93,7 @@ class DeployWorkflow final : public engine::Workflow {
     bool all_ready = true;
     // Containers of services no longer in the blueprint.
     for (const auto& c : obs.containers) {
-      if (in.bp.FindService(c.service)) continue;
+      if (c.scratch || in.bp.FindService(c.service)) continue;  // scratch: the image step's
       all_ready &= plan.Remove(in.app, c, &tally);
     }
 
@@ -132,7 +132,7 @@ class DeployWorkflow final : public engine::Workflow {
     std::map<int, const Observed::Container*> kept;
     std::set<std::string> replacing;  // names being removed before they are made again
     for (const auto& c : obs.containers) {
-      if (c.service != svc.name) continue;
+      if (c.service != svc.name || c.scratch) continue;
       bool fits = c.index >= 1 && c.index <= svc.replicas && c.config == config &&
                   c.image_id == image_id && !kept.count(c.index);
       if (fits) {

@@ -19,7 +19,8 @@
 //
 // undeploy, input {"app"}: observe, then remove the containers in reverse depends_on order
 // (deepest level first, each level in parallel) honouring each one's stop timeout, then the
-// app's networks. Images (including the cache) stay.
+// app's networks. An install scratch container a dead deploy left goes too. Images
+// (including the cache) stay.
 //
 // Both decide only from their input and recorded step results (DESIGN rule 3), so
 // `berth replay --verify` can re-derive every decision.

@@ -97,14 +97,8 @@ class FakeDocker final : public docker::DockerClient {
   Result<std::vector<docker::ContainerInfo>> ListContainers(const docker::Labels& labels) override {
     std::lock_guard<std::mutex> g(mu);
     std::vector<docker::ContainerInfo> out;
-    for (const auto& [name, c] : containers) {
-      bool all = true;
-      for (const auto& [k, v] : labels) {
-        auto it = c.spec.labels.find(k);
-        all &= it != c.spec.labels.end() && (v.empty() || it->second == v);
-      }
-      if (all) out.push_back(Info(c));
-    }
+    for (const auto& [name, c] : containers)
+      if (Matches(c.spec.labels, labels)) out.push_back(Info(c));
     return out;
   }
   Result<docker::ExecResult> Logs(const std::string&) override { return docker::ExecResult{}; }
@@ -170,14 +164,8 @@ class FakeDocker final : public docker::DockerClient {
   Result<std::vector<docker::NetworkInfo>> ListNetworks(const docker::Labels& labels) override {
     std::lock_guard<std::mutex> g(mu);
     std::vector<docker::NetworkInfo> out;
-    for (const auto& [name, n] : networks) {
-      bool all = true;
-      for (const auto& [k, v] : labels) {
-        auto it = n.labels.find(k);
-        all &= it != n.labels.end() && (v.empty() || it->second == v);
-      }
-      if (all) out.push_back(n);
-    }
+    for (const auto& [name, n] : networks)
+      if (Matches(n.labels, labels)) out.push_back(n);
     return out;
   }
   Status RemoveNetwork(const std::string& name) override {
@@ -194,6 +182,14 @@ class FakeDocker final : public docker::DockerClient {
   }
 
  private:
+  // Every filter label present ("" value: any value), as the engine filters.
+  static bool Matches(const docker::Labels& have, const docker::Labels& filter) {
+    for (const auto& [k, v] : filter) {
+      auto it = have.find(k);
+      if (it == have.end() || (!v.empty() && it->second != v)) return false;
+    }
+    return true;
+  }
   Container* Find(const std::string& id_or_name) {
     auto it = containers.find(id_or_name);
     if (it != containers.end()) return &it->second;

@@ -22,6 +22,7 @@ Observed ParseObserved(const std::string& result) {
     x.level = c.value("level", 0);
     x.stop_timeout = c.value("stop_timeout", 10);
     x.running = c.value("running", false);
+    x.scratch = c.value("scratch", false);
     o.containers.push_back(std::move(x));
   }
   for (const auto& n : j.value("networks", json::array()))

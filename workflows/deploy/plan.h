@@ -19,6 +19,7 @@ struct Observed {
     std::string name, id, service, config, image_id;
     int index = 0, level = 0, stop_timeout = 10;
     bool running = false;
+    bool scratch = false;  // an install step's scratch container (left by a dead attempt)
   };
   std::vector<Container> containers;
   std::vector<std::string> networks;
