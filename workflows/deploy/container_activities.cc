@@ -322,6 +322,8 @@ class Remove final : public DockerActivity {
     int timeout_s = in.contains("timeout_s") ? int(Int(in, "timeout_s")) : 10;
     Status stop = d.StopContainer(name, timeout_s);
     if (stop.code() == Code::kNotFound) return std::string("gone");
+    // 409: its removal is already in progress (a dead attempt's); retry until it is gone.
+    if (stop.code() == Code::kConflict) return Status(Code::kUnavailable, stop.message());
     if (!stop.ok()) return stop.WithContext("stopping " + name);
     Status rm = d.RemoveContainer(name, /*force=*/true);
     if (rm.code() == Code::kNotFound) return std::string("gone");
