@@ -1,5 +1,7 @@
 #include "adapters/docker/container_json.h"
 
+#include <cstring>
+
 #include <cstdlib>
 
 namespace berth::docker {
@@ -156,6 +158,13 @@ ContainerInfo ContainerFromList(const json& j) {
   c.labels = StringMapField(j, "Labels");
   c.state.status = StringField(j, "State");
   c.state.running = c.state.status == "running";
+  // The list reports health only inside its human text: "Up 2 minutes (healthy)".
+  std::string text = StringField(j, "Status");
+  for (const char* h : {"(healthy)", "(unhealthy)", "(health: starting)"}) {
+    if (text.find(h) == std::string::npos) continue;
+    std::string v(h + 1, std::strlen(h) - 2);
+    c.state.health = v.rfind("health: ", 0) == 0 ? v.substr(8) : v;
+  }
   c.networks = Networks(Field(j, "NetworkSettings"));
   c.ip_address = FirstAddress("", c.networks);
   const json& ports = Field(j, "Ports");

@@ -60,7 +60,7 @@ class DockerClient {
   virtual Result<int> WaitContainer(const std::string& id, int64_t timeout_ms) = 0;
   virtual Result<ContainerInfo> InspectContainer(const std::string& id) = 0;
   // Every container (running or not) that carries all of `labels` ("" value: the key only).
-  // Fills id, name, image, image_id, state.status/running, labels, networks, ports.
+  // Fills id, name, image, image_id, state.status/running/health, labels, networks, ports.
   virtual Result<std::vector<ContainerInfo>> ListContainers(const Labels& labels) = 0;
   // The container's stdout and stderr so far (non-tty containers), demultiplexed.
   virtual Result<ExecResult> Logs(const std::string& id) = 0;

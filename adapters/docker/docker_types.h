@@ -88,8 +88,8 @@ struct NetworkAttachment {
   std::vector<std::string> aliases;
 };
 
-// Container state. `health` is "" when the container has no healthcheck (and always in
-// ListContainers results: the list call does not report it).
+// Container state. `health` is "" when the container has no healthcheck (ListContainers
+// reads it from the list's status text, e.g. "Up 2 minutes (healthy)").
 struct ContainerState {
   std::string status;  // "created", "running", "paused", "restarting", "exited", "dead"
   bool running = false;

@@ -53,6 +53,21 @@ TEST(ContainerJsonTest, InspectToleratesNulls) {
   EXPECT_EQ(c.ports[0].host_port, 49153);
 }
 
+TEST(ContainerJsonTest, ListReadsHealthFromStatusText) {
+  json j = json::parse(R"js({"Id": "abc", "Names": ["/shop-web-1"], "State": "running",
+                           "Status": "Up 2 minutes (health: starting)", "Labels": null})js");
+  ContainerInfo c = ContainerFromList(j);
+  EXPECT_EQ(c.name, "shop-web-1");
+  EXPECT_TRUE(c.state.running);
+  EXPECT_EQ(c.state.health, "starting");
+  j["Status"] = "Up 3 minutes (unhealthy)";
+  EXPECT_EQ(ContainerFromList(j).state.health, "unhealthy");
+  j["Status"] = "Up 3 minutes (healthy)";
+  EXPECT_EQ(ContainerFromList(j).state.health, "healthy");
+  j["Status"] = "Exited (0) 5 seconds ago";
+  EXPECT_EQ(ContainerFromList(j).state.health, "");
+}
+
 TEST(NetworkJsonTest, CreateBodyAsksForDuplicateCheck) {
   NetworkSpec n;
   n.name = "berth";

@@ -233,6 +233,7 @@ int Ps(const Globals& g, const std::string& app) {
                     {"host", Label(c, wf::kLabelHost)},
                     {"image", image.empty() ? c.image : image},
                     {"status", c.state.status},
+                    {"health", c.state.health},
                     {"ip", ip},
                     {"ports", ports},
                     {"id", c.id.substr(0, 12)},
@@ -253,15 +254,17 @@ int Ps(const Globals& g, const std::string& app) {
                               : "no containers of app " + app + "\n");
     return 0;
   }
-  std::cout << fmt::format("{:<10} {:<10} {:<18} {:<6} {:<30} {:<9} {:<15} {}\n", "APP", "SERVICE",
+  std::cout << fmt::format("{:<10} {:<10} {:<18} {:<6} {:<30} {:<19} {:<15} {}\n", "APP", "SERVICE",
                            "CONTAINER", "HOST", "IMAGE", "STATUS", "IP", "PORTS");
   for (const auto& r : rows) {
     std::string ports;
     for (const auto& p : r["ports"]) ports += (ports.empty() ? "" : ",") + p.get<std::string>();
-    std::cout << fmt::format("{:<10} {:<10} {:<18} {:<6} {:<30} {:<9} {:<15} {}\n",
+    std::cout << fmt::format("{:<10} {:<10} {:<18} {:<6} {:<30} {:<19} {:<15} {}\n",
                              r["app"].get<std::string>(), r["service"].get<std::string>(),
                              r["container"].get<std::string>(), r["host"].get<std::string>(),
-                             r["image"].get<std::string>(), r["status"].get<std::string>(),
+                             r["image"].get<std::string>(),
+                             r["status"].get<std::string>() +
+                                 (r["health"].get<std::string>().empty() ? "" : " (" + r["health"].get<std::string>() + ")"),
                              r["ip"].get<std::string>(), ports);
   }
   return 0;
