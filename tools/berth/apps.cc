@@ -170,6 +170,8 @@ int RunApp(const Globals& g, const std::string& type, const std::string& app, co
       std::cout << fmt::format("{}: up ({} created, {} kept, {} restarted, {} removed) [{}]\n", app,
                                result.value("created", 0), result.value("kept", 0),
                                result.value("started", 0), result.value("removed", 0), id);
+    else if (result.value("removed", 0) + result.value("networks", 0) == 0)
+      std::cout << fmt::format("{}: nothing of this app on the engine (see `berth ps`) [{}]\n", app, id);
     else
       std::cout << fmt::format("{}: down ({} containers, {} networks removed) [{}]\n", app,
                                result.value("removed", 0), result.value("networks", 0), id);
