@@ -338,7 +338,9 @@ int Audit(const Globals& g, const AuditArgs& a) {
       if (engine::DecodePayload(e.payload, &p).ok()) {
         json in = json::parse(p.input, nullptr, false);
         w = std::string(eventlog::ActorName(e.actor)) +
-            (in.is_object() && in.contains("by") ? " " + in["by"].get<std::string>() : "");
+            (in.is_object() && in.contains("by") && in["by"].is_string()
+                 ? " " + in["by"].get<std::string>()
+                 : "");
       }
       return false;  // only the first event
     });

@@ -166,7 +166,10 @@ class Create final : public DockerActivity {
     if (!id.ok() && id.status().code() == Code::kConflict) {
       // Ours from an attempt whose answer was lost? Then adopt it; else the name is taken.
       auto info = d.InspectContainer(spec.name);
-      if (info.ok() && info->labels[kLabelKey] == ctx.idempotency_key) {
+      if (!info.ok() && info.status().code() != Code::kNotFound)
+        return Status(Code::kUnavailable, info.status().message());  // cannot tell yet
+      if (!info.ok()) return Status(Code::kUnavailable, "name " + spec.name + " was just freed");
+      if (info->labels[kLabelKey] == ctx.idempotency_key) {
         id = info->id;
       } else {
         return Status(Code::kConflict,
@@ -254,6 +257,7 @@ class Exec final : public DockerActivity {
     }
     docker::ExecSpec mark;
     mark.cmd = {"sh", "-c", "mkdir -p /.berth && touch " + MarkerPath(in)};
+    mark.user = "0";  // the service may run as a user who cannot write to /
     auto r = d.Exec(name, mark);
     if (!r.ok()) return r.status().WithContext("marking " + what + " done");
     if (r->exit_code != 0) return Failed("marking " + what + " done: " + Tail(r->stderr_text));
@@ -261,10 +265,17 @@ class Exec final : public DockerActivity {
   }
 
   // The marker file is written right after the last command: present means done.
-  Adopt Find(const ActivityContext&, const json& in, DockerClient& d) override {
+  Adopt Find(const ActivityContext& ctx, const json& in, DockerClient& d) override {
     docker::ExecSpec probe;
     probe.cmd = {"test", "-f", MarkerPath(in)};
-    auto r = d.Exec(Str(in, "name"), probe);
+    probe.user = "0";
+    std::string name = Str(in, "name");
+    auto r = d.Exec(name, probe);
+    if (!r.ok() && r.status().code() == Code::kConflict && Revive(d, name, ctx.attempt + 1))
+      r = d.Exec(name, probe);  // stopped under us (a daemon restart): started again
+    // Not running and not revivable yet: ask again later rather than fail the step.
+    if (!r.ok() && r.status().code() == Code::kConflict)
+      return Status(Code::kUnavailable, r.status().message());
     if (!r.ok()) return r.status();
     if (r->exit_code == 0) return std::optional<std::string>("ok");
     return std::optional<std::string>();
@@ -299,7 +310,9 @@ class Healthy final : public DockerActivity {
         return Failed(name + " is " + st.status + " (exit code " + std::to_string(st.exit_code) +
                       ")" + (tail.empty() ? "" : "; its last output: " + tail));
       }
-      if (st.health.empty()) return std::string("running");
+      // Without a healthcheck of its own the service is ready once running (as with
+      // Compose), even if its image declares a HEALTHCHECK that has not run yet.
+      if (st.health.empty() || !in.value("want_health", true)) return std::string("running");
       if (st.health == "healthy") return std::string("healthy");
       if (st.health == "unhealthy") return Failed(name + " is unhealthy (its healthcheck failed)");
       if (std::chrono::steady_clock::now() > deadline)
@@ -320,6 +333,13 @@ class Remove final : public DockerActivity {
   Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
     std::string name = Str(in, "name");
     int timeout_s = in.contains("timeout_s") ? int(Int(in, "timeout_s")) : 10;
+    if (std::string key = Str(in, "key"); !key.empty()) {
+      // Only the container that step made (by its berth.key), never one merely named alike.
+      auto list = d.ListContainers({{kLabelKey, key}});
+      if (!list.ok()) return list.status();
+      if (list->empty()) return std::string("gone");
+      name = list->front().id;
+    }
     Status stop = d.StopContainer(name, timeout_s);
     if (stop.code() == Code::kNotFound) return std::string("gone");
     // 409: its removal is already in progress (a dead attempt's); retry until it is gone.

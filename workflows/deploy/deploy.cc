@@ -31,14 +31,17 @@ Result<std::shared_ptr<const DeployInput>> ParseDeploy(const std::string& text) 
   thread_local std::shared_ptr<const DeployInput> last;
   if (last && text == last_text) return last;
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("blueprint"))
-    return InvalidArgument("deploy input must be {\"app\", \"blueprint\", \"cache\"}");
+  if (j.is_discarded() || !j.is_object() || !j.contains("blueprint") ||
+      (j.contains("app") && !j["app"].is_string()) || (j.contains("cache") && !j["cache"].is_boolean()))
+    return InvalidArgument("deploy input must be {\"app\": NAME, \"blueprint\": {...}, \"cache\": true|false}");
   auto in = std::make_shared<DeployInput>();
   Result<Blueprint> bp = BlueprintFromJson(j["blueprint"]);
   if (!bp.ok()) return bp.status();
   in->bp = std::move(*bp);
   in->app = j.value("app", in->bp.name);
   in->cache = j.value("cache", true);
+  // An empty name would be a label filter matching every app.
+  if (!ValidAppName(in->app)) return InvalidArgument("deploy input: '" + in->app + "' is not an app name");
   in->levels = in->bp.Levels();
   for (size_t l = 0; l < in->levels.size(); ++l)
     for (const auto& s : in->levels[l]) in->level_of[s] = int(l);
@@ -80,7 +83,9 @@ class DeployWorkflow final : public engine::Workflow {
     const std::vector<std::string> app_subjects = {AppSubject(in.app)};
     if (!plan.Need("observe", "docker.observe", json{{"app", in.app}}.dump(), app_subjects))
       return plan.Finish();
-    Observed obs = ParseObserved(plan.Result("observe"));
+    Result<Observed> observed = ParseObserved(plan.Result("observe"));
+    if (!observed.ok()) return {engine::FailWorkflow{observed.status().ToString()}};
+    const Observed& obs = *observed;
 
     bool nets_done = true;
     for (const auto& n : in.bp.networks) {
@@ -123,7 +128,9 @@ class DeployWorkflow final : public engine::Workflow {
     json ii = {{"app", app}, {"blueprint", in.mini.at(svc.name)}, {"cache", in.cache}};
     if (!plan->Need("image/" + svc.name, "docker.image", ii.dump(), svc_subjects)) return false;
     json image = json::parse(plan->Result("image/" + svc.name), nullptr, false);
-    if (image.is_discarded()) image = json::object();
+    if (!image.is_object()) image = json::object();
+    for (const char* k : {"id", "ref", "how"})
+      if (image.contains(k) && !image[k].is_string()) image.erase(k);
     std::string image_id = image.value("id", ""), image_ref = image.value("ref", "");
     tally->images[svc.name] = image.value("how", "");
     const std::string& config = in.config.at(svc.name);
@@ -179,7 +186,9 @@ class DeployWorkflow final : public engine::Workflow {
                    json{{"name", name}, {"what", "customize"}, {"commands", svc.customize}, {"marker", "customize"}}.dump(),
                    subjects);
       chain.Step("healthy" + sfx, "docker.healthy",
-                 json{{"name", name}, {"timeout_ms", HealthTimeoutMs(svc)}}.dump(), subjects);
+                 json{{"name", name}, {"timeout_ms", HealthTimeoutMs(svc)},
+                      {"want_health", svc.healthcheck.has_value()}}.dump(),
+                 subjects);
       if (!chain.done()) ready = false;
       if (k == kept.end()) tally->created++; else tally->restarted++;
     }
@@ -207,19 +216,21 @@ class UndeployWorkflow final : public engine::Workflow {
   std::string type() const override { return "undeploy"; }
   Status ValidateInput(const std::string& input) const override {
     json j = json::parse(input, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("app") || !j["app"].is_string())
-      return InvalidArgument("undeploy input must be {\"app\": NAME}");
+    if (j.is_discarded() || !j.is_object() || !j.contains("app") || !j["app"].is_string() ||
+        !ValidAppName(j["app"].get<std::string>()))
+      return InvalidArgument("undeploy input must be {\"app\": NAME} with a valid app name");
     return Status::Ok();
   }
 
   std::vector<Command> Decide(const WorkflowState& s) const override {
-    json j = json::parse(s.input, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return {engine::FailWorkflow{"undeploy input is not JSON"}};
-    std::string app = j.value("app", "");
+    if (Status v = ValidateInput(s.input); !v.ok()) return {engine::FailWorkflow{v.message()}};
+    std::string app = json::parse(s.input)["app"].get<std::string>();
     Plan plan(s);
     if (!plan.Need("observe", "docker.observe", json{{"app", app}}.dump(), {AppSubject(app)}))
       return plan.Finish();
-    Observed obs = ParseObserved(plan.Result("observe"));
+    Result<Observed> observed = ParseObserved(plan.Result("observe"));
+    if (!observed.ok()) return {engine::FailWorkflow{observed.status().ToString()}};
+    const Observed& obs = *observed;
     // Deepest depends_on level first: a service goes only once its dependents are gone.
     Tally tally;
     std::map<int, std::vector<const Observed::Container*>, std::greater<>> by_level;

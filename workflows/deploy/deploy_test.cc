@@ -157,6 +157,35 @@ TEST_F(DeployTest, FailedStartUndoesHalfMadeContainersAndNamesTheStep) {
   EXPECT_EQ(docker_.containers.count("shop-web-2"), 0u);
 }
 
+TEST_F(DeployTest, NameTakenByAnotherAppFailsWithoutTouchingIt) {
+  docker::ContainerSpec other;
+  other.name = "shop-web-1";  // e.g. app "shop-web", service "1"... or anyone's
+  other.image = "berth/busybox:test";
+  other.labels = {{"berth.app", "elsewhere"}, {"berth.key", "someone-else/create/x/1"}};
+  ASSERT_TRUE(docker_.CreateContainer(other).ok());
+  auto s = Up(App(1));
+  ASSERT_EQ(s.status, engine::RunStatus::kFailed);
+  EXPECT_NE(s.error.find("service web: step create/web/1: a container named shop-web-1 exists"), std::string::npos)
+      << s.error;
+  ASSERT_EQ(docker_.containers.count("shop-web-1"), 1u) << "undo removed a container it did not make";
+  EXPECT_EQ(docker_.containers.at("shop-web-1").spec.labels.at("berth.app"), "elsewhere");
+}
+
+TEST_F(DeployTest, MalformedInputIsRefusedNotACrash) {
+  std::vector<Diagnostic> diags;
+  auto bp = ParseBlueprint(App(1), "shop.yaml", "/tmp", "", &diags);
+  ASSERT_TRUE(bp.ok());
+  for (const json& in : {json{{"app", 1}, {"blueprint", ToJson(*bp)}},
+                         json{{"app", ""}, {"blueprint", ToJson(*bp)}},
+                         json{{"app", "shop"}, {"blueprint", ToJson(*bp)}, {"cache", "yes"}},
+                         json{{"app", "shop"}, {"blueprint", 7}}, json::array()}) {
+    auto id = engine_->Start({"deploy", "", in.dump(), eventlog::Actor::kUser, true});
+    EXPECT_EQ(id.status().code(), Code::kInvalidArgument) << in.dump();
+  }
+  auto id = engine_->Start({"undeploy", "", json{{"app", ""}}.dump(), eventlog::Actor::kUser, true});
+  EXPECT_EQ(id.status().code(), Code::kInvalidArgument) << "an empty app would match every app";
+}
+
 TEST_F(DeployTest, FailingInstallLeavesNothing) {
   std::string text = App(2);
   text.replace(text.find("echo hi > /srv/index.html"), 25, "exit 3");

@@ -69,6 +69,9 @@ Result<Base> PlainBase(const ServiceDef& s, DockerClient& d) {
     tag = s.image.substr(colon + 1);
   }
   Status pulled = d.PullImage(repo, tag, 120'000);
+  if (pulled.code() == Code::kUnavailable || pulled.code() == Code::kUnknownOutcome ||
+      pulled.code() == Code::kTimeout)
+    return pulled;  // the engine itself is away: retried
   if (!pulled.ok())
     return NotFound("image " + s.image + " is not on the engine and could not be pulled (" +
                     pulled.message() + "); build or import it first, or fix `image:`");
@@ -108,6 +111,9 @@ Status RemoveScratch(DockerClient& d, const std::string& key) {
 Result<std::string> Install(const ActivityContext& ctx, const std::string& app, const ServiceDef& s,
                             const Base& base, const std::string& key, const std::string& ref,
                             DockerClient& d) {
+  // A scratch container of an earlier attempt of this step (its cleanup failed, e.g. while
+  // the engine restarted) goes first: this step leaves at most one behind, never more.
+  if (Status s = RemoveScratch(d, ctx.idempotency_key); !s.ok()) return s;
   auto base_info = d.InspectImage(base.id);
   if (!base_info.ok()) return base_info.status();
   docker::ContainerSpec c;
@@ -125,11 +131,11 @@ Result<std::string> Install(const ActivityContext& ctx, const std::string& app, 
   } else {
     c.cmd = keep_alive;
   }
-  for (const auto& [k, v] : s.environment) c.env.push_back(k + "=" + v);
+  // The install sees only the base image (its env, user and working dir), exactly what the
+  // cache key covers: the service's environment neither changes the result behind the key's
+  // back nor gets baked (secrets included) into an image meant for sharing.
   c.labels = {{kLabelApp, app},          {kLabelService, s.name}, {kLabelWorkflow, ctx.workflow_id},
               {kLabelKey, ctx.idempotency_key}, {kLabelRole, "install"}};
-  c.user = s.user;
-  c.working_dir = s.working_dir;
   auto id = d.CreateContainer(c);
   if (!id.ok()) return id.status().WithContext("creating the install container");
   auto fail = [&](Status st) {

@@ -7,10 +7,11 @@ namespace berth::workflows {
 using engine::StepState;
 using json = nlohmann::json;
 
-Observed ParseObserved(const std::string& result) {
+Result<Observed> ParseObserved(const std::string& result) {
   Observed o;
   json j = json::parse(result, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return o;
+  if (j.is_discarded() || !j.is_object()) return Corruption("recorded observe result is not a JSON object");
+  try {
   for (const auto& c : j.value("containers", json::array())) {
     Observed::Container x;
     x.name = c.value("name", "");
@@ -27,6 +28,9 @@ Observed ParseObserved(const std::string& result) {
   }
   for (const auto& n : j.value("networks", json::array()))
     if (n.is_string()) o.networks.push_back(n.get<std::string>());
+  } catch (const json::exception& e) {
+    return Corruption(std::string("recorded observe result: ") + e.what());
+  }
   return o;
 }
 
@@ -34,8 +38,9 @@ namespace {
 // "image/web" -> "service web: step image/web"; "create/web/2" likewise.
 std::string Where(const std::string& step) {
   size_t a = step.find('/');
-  if (a == std::string::npos || step.compare(0, a, "network") == 0 ||
-      step.compare(0, a, "remove") == 0 || step.compare(0, a, "undo") == 0)
+  std::string kind = a == std::string::npos ? step : step.substr(0, a);
+  if (kind == "network" || kind == "network-remove" || kind == "remove" || kind == "undo" ||
+      a == std::string::npos)
     return "step " + step;
   size_t b = step.find('/', a + 1);
   return "service " + step.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1) +
@@ -85,25 +90,27 @@ void Plan::Chain::Step(const std::string& step, const std::string& activity,
   if (subjects_.empty()) subjects_ = subjects;
   if (blocked_) return;
   const StepState* st = plan_->Find(step);
+  if (activity == "docker.create") create_step_ = step;
   if (activity == "docker.create" && st) created_ = true;
   if (st && (st->phase == StepState::kRunning || st->phase == StepState::kRetryWait)) running_ = true;
   if (!plan_->Need(step, activity, input, subjects)) blocked_ = true;
 }
 
 Plan::Chain::~Chain() {
-  if (plan_->failed_ && created_ && blocked_ && !running_) plan_->undo_.push_back({container_, subjects_});
+  if (plan_->failed_ && created_ && blocked_ && !running_)
+    plan_->undo_.push_back({container_, plan_->s_.id + "/" + create_step_, subjects_});
 }
 
 std::vector<engine::Command> Plan::Finish() {
   if (!failed_) return std::move(cmds_);
   std::vector<engine::Command> out;
   bool waiting = false;
-  for (const auto& [name, subjects] : undo_) {
-    std::string step = "undo/" + name;
+  for (const auto& u : undo_) {
+    std::string step = "undo/" + u.container;
     const StepState* st = Find(step);
     if (!st) {
-      out.push_back(engine::ScheduleActivity{step, "docker.remove",
-                                             json{{"name", name}, {"timeout_s", 0}}.dump(), subjects});
+      json in = {{"name", u.container}, {"key", u.key}, {"timeout_s", 0}};
+      out.push_back(engine::ScheduleActivity{step, "docker.remove", in.dump(), u.subjects});
       waiting = true;
     }
   }

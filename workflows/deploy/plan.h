@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/workflow.h"
+#include "eventlog/status.h"
 
 namespace berth::workflows {
 
@@ -24,7 +25,8 @@ struct Observed {
   std::vector<Container> containers;
   std::vector<std::string> networks;
 };
-Observed ParseObserved(const std::string& result);
+// kCorruption when the recorded result is not what docker.observe writes.
+Result<Observed> ParseObserved(const std::string& result);
 
 struct Tally {
   int created = 0, removed = 0, kept = 0, restarted = 0;
@@ -52,6 +54,8 @@ class Plan {
   class Chain {
    public:
     Chain(Plan* plan, std::string container) : plan_(plan), container_(std::move(container)) {}
+    // Undo removes by the create step's berth.key, never by name: a container of the same
+    // name that this deploy did not make (another app's) is not touched.
     ~Chain();
     void Step(const std::string& step, const std::string& activity, const std::string& input,
               const std::vector<std::string>& subjects);
@@ -59,7 +63,7 @@ class Plan {
 
    private:
     Plan* plan_;
-    std::string container_;
+    std::string container_, create_step_;
     std::vector<std::string> subjects_;
     bool blocked_ = false, created_ = false, running_ = false;
   };
@@ -71,7 +75,11 @@ class Plan {
   std::vector<engine::Command> cmds_;
   bool failed_ = false;
   std::string failure_;
-  std::vector<std::pair<std::string, std::vector<std::string>>> undo_;  // container, subjects
+  struct Undo {
+    std::string container, key;
+    std::vector<std::string> subjects;
+  };
+  std::vector<Undo> undo_;
 };
 
 }  // namespace berth::workflows
