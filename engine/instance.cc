@@ -100,7 +100,8 @@ void Instance::Pump() {
   if (appending_ || IsTerminal(state_.status) || engine_->stopping) return;
   if (outbox_.empty() && !ending_) {
     if (state_.cancel_requested) {
-      if (state_.Outstanding() == 0 && queued_.empty()) {
+      if (def_->HandlesCancel()) EnqueueCommands(def_->Decide(state_));  // its undo steps
+      if (outbox_.empty() && !ending_ && state_.Outstanding() == 0 && queued_.empty()) {
         ending_ = true;
         Enqueue(ev::kWorkflowCancelled, EncodePayload(EndedP{"cancelled on request"}),
                 [this] { Finished(); });

@@ -49,9 +49,13 @@ class Workflow {
   virtual std::string type() const = 0;
   // Checks a start input before anything is recorded; kInvalidArgument says what is wrong.
   virtual Status ValidateInput(const std::string& input) const { return Status::Ok(); }
-  // Called when state.cancel_requested is false or true alike; a workflow that ignores a
-  // cancel request is cancelled by the engine once nothing is outstanding.
+  // Once state.cancel_requested is true, Decide is called only if HandlesCancel().
   virtual std::vector<Command> Decide(const WorkflowState& state) const = 0;
+  // false (default): after a cancel request the engine schedules nothing more and records
+  // WorkflowCancelled once nothing is outstanding. true: Decide keeps being called (it sees
+  // cancel_requested) so it can undo what it started; the engine records WorkflowCancelled
+  // once Decide returns no command and nothing is outstanding.
+  virtual bool HandlesCancel() const { return false; }
 };
 
 std::string ChildId(const std::string& parent, const std::string& name);

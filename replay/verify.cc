@@ -69,8 +69,8 @@ struct Folder {
   Status Step(const eventlog::Event& e) {
     ++report->events;
     WorkflowState& s = states[e.workflow_id];
-    if (s.events > 0 && !s.cancel_requested && IsDecision(e)) {
-      const Workflow* def = registry.FindWorkflow(s.type);
+    const Workflow* def = s.events > 0 ? registry.FindWorkflow(s.type) : nullptr;
+    if (s.events > 0 && IsDecision(e) && (!s.cancel_requested || (def && def->HandlesCancel()))) {
       if (!def)
         return Status(Code::kFailed, "event seq " + std::to_string(e.seq) + ": workflow type '" +
                                          s.type + "' is not known to this berth");

@@ -73,6 +73,7 @@ int64_t HealthTimeoutMs(const ServiceDef& s) {
 class DeployWorkflow final : public engine::Workflow {
  public:
   std::string type() const override { return "deploy"; }
+  bool HandlesCancel() const override { return true; }  // undoes half-made containers
   Status ValidateInput(const std::string& input) const override { return ParseDeploy(input).status(); }
 
   std::vector<Command> Decide(const WorkflowState& s) const override {

@@ -14,7 +14,7 @@
 //      blueprint are removed (replaced, for a changed definition).
 //   4. On a failed step: no new steps; every container this deploy created whose chain did
 //      not finish is removed (undo/<name>), then the workflow fails with
-//      "service S: step: error".
+//      "service S: step: error". A cancel request does the same and ends it cancelled.
 //   Result: JSON {"app", "created", "removed", "kept", "started", "images": {service: how}}.
 //
 // undeploy, input {"app"}: observe, then remove the containers in reverse depends_on order

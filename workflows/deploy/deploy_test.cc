@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
+#include "replay/verify.h"
 #include "tests/scratch_dir.h"
 #include "workflows/blueprint/blueprint.h"
 #include "workflows/deploy/fake_docker.h"
@@ -184,6 +187,32 @@ TEST_F(DeployTest, MalformedInputIsRefusedNotACrash) {
   }
   auto id = engine_->Start({"undeploy", "", json{{"app", ""}}.dump(), eventlog::Actor::kUser, true});
   EXPECT_EQ(id.status().code(), Code::kInvalidArgument) << "an empty app would match every app";
+}
+
+TEST_F(DeployTest, CancelMidDeployUndoesHalfMadeContainers) {
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);  // db and web-1 exist
+  std::vector<Diagnostic> diags;
+  auto bp = ParseBlueprint(App(3), "shop.yaml", "/tmp", "", &diags);
+  ASSERT_TRUE(bp.ok());
+  docker_.hold_starts = true;
+  auto id = engine_->Start({"deploy", "", json{{"app", "shop"}, {"blueprint", ToJson(*bp)}}.dump(),
+                            eventlog::Actor::kUser, true});
+  ASSERT_TRUE(id.ok());
+  for (int i = 0; i < 2000 && docker_.Count("create shop-web-3") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(docker_.Count("create shop-web-3"), 1);
+  ASSERT_TRUE(engine_->Cancel(*id).ok());
+  docker_.hold_starts = false;
+  auto r = engine_->Wait(*id);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, engine::RunStatus::kCancelled);
+  // What the cancelled deploy made is gone; what an earlier deploy made stays.
+  EXPECT_EQ(Names(), (std::vector<std::string>{"shop-db-1", "shop-web-1"}));
+  engine_->WaitIdle();
+  // The undo steps after the cancel are decisions replay re-derives.
+  replay::VerifyReport report;
+  Status v = replay::Verify(*log_, registry_, *id, &report);
+  EXPECT_TRUE(v.ok()) << v.ToString();
 }
 
 TEST_F(DeployTest, FailingInstallLeavesNothing) {

@@ -3,10 +3,13 @@
 // answers kUnsupported. The real engine is tested by tests/deploy_*.sh and docker.*.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "adapters/docker/docker_client.h"
@@ -44,6 +47,7 @@ class FakeDocker final : public docker::DockerClient {
   std::map<std::string, Image> images;          // by ref; ids resolve too
   std::map<std::string, docker::NetworkInfo> networks;
   std::set<std::string> fail_start;  // container names whose start fails (a port in use)
+  std::atomic<bool> hold_starts{false};  // starts wait while set (a deploy caught mid-way)
   std::vector<std::string> calls;
   int next_id = 1;
 
@@ -63,6 +67,7 @@ class FakeDocker final : public docker::DockerClient {
     return c.id;
   }
   Status StartContainer(const std::string& id) override {
+    while (hold_starts.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::lock_guard<std::mutex> g(mu);
     Container* c = Find(id);
     if (!c) return NotFound("no such container " + id);

@@ -49,6 +49,9 @@ std::string Where(const std::string& step) {
 }  // namespace
 
 Plan::Plan(const engine::WorkflowState& s) : s_(s) {
+  // A cancel request stops the plan like a failure (nothing new, half-made undone), but the
+  // workflow then ends as cancelled: Finish returns nothing and the engine records it.
+  cancelled_ = failed_ = s.cancel_requested;
   for (const auto& [name, st] : s.steps) {
     if (st.phase != StepState::kFailed) continue;
     if (!failed_) failure_ = Where(name) + ": " + st.error;
@@ -116,7 +119,7 @@ std::vector<engine::Command> Plan::Finish() {
   }
   for (const auto& [name, st] : s_.steps)
     if (st.phase == StepState::kRunning || st.phase == StepState::kRetryWait) waiting = true;
-  if (!waiting) out.push_back(engine::FailWorkflow{failure_});
+  if (!waiting && !cancelled_) out.push_back(engine::FailWorkflow{failure_});
   return out;
 }
 

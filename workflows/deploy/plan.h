@@ -1,7 +1,8 @@
 // Internal to workflows/deploy: the bookkeeping both Decide functions share. A Plan reads a
 // workflow's folded steps and collects the commands for what is still missing; once any
-// step has failed it schedules nothing new, only the undo of half-made containers, and
-// fails the workflow when nothing is left running.
+// step has failed (or a cancel is requested) it schedules nothing new, only the undo of
+// half-made containers, and fails the workflow (or lets the engine record it cancelled)
+// when nothing is left running.
 #pragma once
 
 #include <map>
@@ -73,7 +74,7 @@ class Plan {
 
   const engine::WorkflowState& s_;
   std::vector<engine::Command> cmds_;
-  bool failed_ = false;
+  bool failed_ = false, cancelled_ = false;
   std::string failure_;
   struct Undo {
     std::string container, key;
