@@ -23,6 +23,10 @@ Status ApiError(long status, std::string_view body, std::string_view what) {
     case 404:
       return Status(Code::kNotFound, msg);
     case 409:
+      // "removal of container X is already in progress": the engine is doing it (perhaps
+      // for a caller that died); asking again shortly is the right answer, not a conflict.
+      if (msg.find("already in progress") != std::string::npos)
+        return Status(Code::kUnavailable, msg);
       return Status(Code::kConflict, msg);
     default:
       return Status(Code::kFailed, msg);

@@ -1,7 +1,8 @@
 // How an Engine API error answer becomes a Status.
 //
 //   404       -> kNotFound   ("No such container: x")
-//   409       -> kConflict   (name in use, container running, image in use, ...)
+//   409       -> kConflict   (name in use, container running, image in use, ...), except
+//                kUnavailable for "... already in progress" (a removal under way: retry)
 //   other 4xx and 5xx -> kFailed
 // The message is the engine's own "message" text (or the raw body when it is not JSON),
 // prefixed with what was asked ("POST /containers/create").

@@ -84,6 +84,8 @@ TEST(ApiErrorTest, MapsStatusAndKeepsEngineMessage) {
   EXPECT_EQ(nf.code(), Code::kNotFound);
   EXPECT_NE(nf.message().find("No such container: x"), std::string::npos);
   EXPECT_EQ(ApiError(409, "{}", "x").code(), Code::kConflict);
+  EXPECT_EQ(ApiError(409, R"({"message":"removal of container abc is already in progress"})", "x").code(),
+            Code::kUnavailable);
   Status other = ApiError(500, "plain text\n", "x");
   EXPECT_EQ(other.code(), Code::kFailed);
   EXPECT_NE(other.message().find("plain text"), std::string::npos);

@@ -341,14 +341,13 @@ class Remove final : public DockerActivity {
       name = list->front().id;
     }
     Status stop = d.StopContainer(name, timeout_s);
+    // A removal already under way (a killed attempt's) answers kUnavailable: retried. A
+    // container being removed may also refuse the stop with another 409: retried as well.
     if (stop.code() == Code::kNotFound) return std::string("gone");
-    // 409: its removal is already in progress (a dead attempt's); retry until it is gone.
     if (stop.code() == Code::kConflict) return Status(Code::kUnavailable, stop.message());
     if (!stop.ok()) return stop.WithContext("stopping " + name);
     Status rm = d.RemoveContainer(name, /*force=*/true);
     if (rm.code() == Code::kNotFound) return std::string("gone");
-    // "removal already in progress" answers 409: the container is going; wait for it.
-    if (rm.code() == Code::kConflict) return Status(Code::kUnavailable, rm.message());
     if (!rm.ok()) return rm.WithContext("removing " + name);
     return std::string("removed");
   }

@@ -100,8 +100,7 @@ Status RemoveScratch(DockerClient& d, const std::string& key) {
   if (!list.ok()) return list.status();
   for (const auto& c : *list) {
     Status s = d.RemoveContainer(c.id, /*force=*/true);
-    // 409 "removal already in progress": the dead attempt's own removal; retry until gone.
-    if (s.code() == Code::kConflict) return Status(Code::kUnavailable, s.message());
+    // A removal the dead attempt started answers kUnavailable: retried until gone.
     if (!s.ok() && s.code() != Code::kNotFound) return s;
   }
   return Status::Ok();
