@@ -5,7 +5,13 @@
 BERTH=${1:?usage: bad_input.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d /tmp/berth-bad-XXXXXX)
-cleanup() { [ -n "${bg:-}" ] && kill -9 "$bg" 2>/dev/null; mountpoint -q "$work/small" && umount "$work/small"; rm -rf "$work"; }
+# Under set -e a failing last command of an && list ends the trap early (a kill of a process
+# already gone used to skip the umount and leave the tmpfs mounted), so: plain ifs.
+cleanup() {
+  if [ -n "${bg:-}" ]; then kill -9 "$bg" 2>/dev/null || true; wait "$bg" 2>/dev/null || true; fi
+  if mountpoint -q "$work/small"; then umount "$work/small" 2>/dev/null || umount -l "$work/small" || true; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 passed=0
 
