@@ -82,7 +82,7 @@ class DeployWorkflow final : public engine::Workflow {
     const DeployInput& in = **parsed;
     Plan plan(s);
     const std::vector<std::string> app_subjects = {AppSubject(in.app)};
-    if (!plan.Need("observe", "docker.observe", json{{"app", in.app}}.dump(), app_subjects))
+    if (!plan.Need("observe", "docker.observe", [&] { return json{{"app", in.app}}; }, app_subjects))
       return plan.Finish();
     Result<Observed> observed = ParseObserved(plan.Result("observe"));
     if (!observed.ok()) return {engine::FailWorkflow{observed.status().ToString()}};
@@ -90,8 +90,10 @@ class DeployWorkflow final : public engine::Workflow {
 
     bool nets_done = true;
     for (const auto& n : in.bp.networks) {
-      json ni = {{"app", in.app}, {"docker_name", n.docker_name}, {"subnet", n.subnet}, {"gateway", n.gateway}};
-      nets_done &= plan.Need("network/" + n.name, "docker.network", ni.dump(),
+      auto ni = [&] {
+        return json{{"app", in.app}, {"docker_name", n.docker_name}, {"subnet", n.subnet}, {"gateway", n.gateway}};
+      };
+      nets_done &= plan.Need("network/" + n.name, "docker.network", ni,
                              {AppSubject(in.app), NetworkSubject(n.docker_name)});
     }
 
@@ -126,8 +128,8 @@ class DeployWorkflow final : public engine::Workflow {
                             Plan* plan, Tally* tally) {
     const std::string& app = in.app;
     std::vector<std::string> svc_subjects = {AppSubject(app), ServiceSubject(app, svc.name)};
-    json ii = {{"app", app}, {"blueprint", in.mini.at(svc.name)}, {"cache", in.cache}};
-    if (!plan->Need("image/" + svc.name, "docker.image", ii.dump(), svc_subjects)) return false;
+    auto ii = [&] { return json{{"app", app}, {"blueprint", in.mini.at(svc.name)}, {"cache", in.cache}}; };
+    if (!plan->Need("image/" + svc.name, "docker.image", ii, svc_subjects)) return false;
     json image = json::parse(plan->Result("image/" + svc.name), nullptr, false);
     if (!image.is_object()) image = json::object();
     for (const char* k : {"id", "ref", "how"})
@@ -165,30 +167,35 @@ class DeployWorkflow final : public engine::Workflow {
         continue;
       }
       if (k == kept.end()) {
-        json ci = {{"app", app},         {"blueprint", in.mini.at(svc.name)},
-                   {"index", i},         {"name", name},
-                   {"image_id", image_id}, {"image_ref", image_ref},
-                   {"config", config},   {"level", in.level_of.at(svc.name)},
-                   {"networks", NetworkEndpoints(in.bp, svc, name)}};
-        if (image.value("how", "") == "install-per-container")
-          ci["wait_install"] = {{"entrypoint", image.value("entrypoint", json())},
-                                {"cmd", image.value("cmd", json())}};
+        auto ci = [&] {
+          json c = {{"app", app},         {"blueprint", in.mini.at(svc.name)},
+                    {"index", i},         {"name", name},
+                    {"image_id", image_id}, {"image_ref", image_ref},
+                    {"config", config},   {"level", in.level_of.at(svc.name)},
+                    {"networks", NetworkEndpoints(in.bp, svc, name)}};
+          if (image.value("how", "") == "install-per-container")
+            c["wait_install"] = {{"entrypoint", image.value("entrypoint", json())},
+                                 {"cmd", image.value("cmd", json())}};
+          return c;
+        };
         std::vector<std::string> cs = subjects;
         cs.push_back(ImageSubject(image_ref));
-        chain.Step("create" + sfx, "docker.create", ci.dump(), cs);
+        chain.Step("create" + sfx, "docker.create", ci, cs);
       }
-      chain.Step("start" + sfx, "docker.start", json{{"name", name}}.dump(), subjects);
+      chain.Step("start" + sfx, "docker.start", [&] { return json{{"name", name}}; }, subjects);
       if (k == kept.end() && image.value("how", "") == "install-per-container")
         chain.Step("install" + sfx, "docker.exec",
-                   json{{"name", name}, {"what", "install"}, {"commands", svc.install}, {"marker", "install"}}.dump(),
+                   [&] { return json{{"name", name}, {"what", "install"}, {"commands", svc.install}, {"marker", "install"}}; },
                    subjects);
       if (k == kept.end() && !svc.customize.empty())
         chain.Step("customize" + sfx, "docker.exec",
-                   json{{"name", name}, {"what", "customize"}, {"commands", svc.customize}, {"marker", "customize"}}.dump(),
+                   [&] { return json{{"name", name}, {"what", "customize"}, {"commands", svc.customize}, {"marker", "customize"}}; },
                    subjects);
       chain.Step("healthy" + sfx, "docker.healthy",
-                 json{{"name", name}, {"timeout_ms", HealthTimeoutMs(svc)},
-                      {"want_health", svc.healthcheck.has_value()}}.dump(),
+                 [&] {
+                   return json{{"name", name}, {"timeout_ms", HealthTimeoutMs(svc)},
+                               {"want_health", svc.healthcheck.has_value()}};
+                 },
                  subjects);
       if (!chain.done()) ready = false;
       if (k == kept.end()) tally->created++; else tally->restarted++;
@@ -227,7 +234,7 @@ class UndeployWorkflow final : public engine::Workflow {
     if (Status v = ValidateInput(s.input); !v.ok()) return {engine::FailWorkflow{v.message()}};
     std::string app = json::parse(s.input)["app"].get<std::string>();
     Plan plan(s);
-    if (!plan.Need("observe", "docker.observe", json{{"app", app}}.dump(), {AppSubject(app)}))
+    if (!plan.Need("observe", "docker.observe", [&] { return json{{"app", app}}; }, {AppSubject(app)}))
       return plan.Finish();
     Result<Observed> observed = ParseObserved(plan.Result("observe"));
     if (!observed.ok()) return {engine::FailWorkflow{observed.status().ToString()}};
@@ -245,7 +252,7 @@ class UndeployWorkflow final : public engine::Workflow {
     if (removed) {
       for (const auto& n : obs.networks)
         nets &= plan.Need("network-remove/" + n, "docker.network-remove",
-                          json{{"docker_name", n}}.dump(), {AppSubject(app), NetworkSubject(n)});
+                          [&] { return json{{"docker_name", n}}; }, {AppSubject(app), NetworkSubject(n)});
     }
     if (plan.failed() || !nets) return plan.Finish();
     json result = {{"app", app}, {"removed", tally.removed}, {"networks", obs.networks.size()}};

@@ -65,11 +65,11 @@ const StepState* Plan::Find(const std::string& step) const {
   return it == s_.steps.end() ? nullptr : &it->second;
 }
 
-bool Plan::Need(const std::string& step, const std::string& activity, const std::string& input,
+bool Plan::Need(const std::string& step, const std::string& activity, const Input& input,
                 const std::vector<std::string>& subjects) {
   const StepState* st = Find(step);
   if (!st) {
-    if (!failed_) cmds_.push_back(engine::ScheduleActivity{step, activity, input, subjects});
+    if (!failed_) cmds_.push_back(engine::ScheduleActivity{step, activity, input().dump(), subjects});
     return false;
   }
   return st->phase == StepState::kCompleted;
@@ -83,13 +83,13 @@ const std::string& Plan::Result(const std::string& step) const {
 
 bool Plan::Remove(const std::string& app, const Observed::Container& c, Tally* tally) {
   tally->removed++;
-  json in = {{"name", c.name}, {"timeout_s", c.stop_timeout}};
-  return Need("remove/" + c.name, "docker.remove", in.dump(),
+  auto in = [&] { return json{{"name", c.name}, {"timeout_s", c.stop_timeout}}; };
+  return Need("remove/" + c.name, "docker.remove", in,
               {AppSubject(app), ServiceSubject(app, c.service), ContainerSubject(c.name)});
 }
 
 void Plan::Chain::Step(const std::string& step, const std::string& activity,
-                       const std::string& input, const std::vector<std::string>& subjects) {
+                       const Input& input, const std::vector<std::string>& subjects) {
   if (subjects_.empty()) subjects_ = subjects;
   if (blocked_) return;
   const StepState* st = plan_->Find(step);

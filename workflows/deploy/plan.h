@@ -5,6 +5,7 @@
 // when nothing is left running.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -38,9 +39,13 @@ class Plan {
  public:
   explicit Plan(const engine::WorkflowState& s);
 
+  // A step's input, built only when the step is scheduled: Decide runs after every append,
+  // and nearly all the steps it walks already exist.
+  using Input = std::function<nlohmann::json()>;
+
   // True when `step` has completed; schedules it when it was never started (and nothing
   // has failed).
-  bool Need(const std::string& step, const std::string& activity, const std::string& input,
+  bool Need(const std::string& step, const std::string& activity, const Input& input,
             const std::vector<std::string>& subjects);
   const std::string& Result(const std::string& step) const;
   // Need() of "remove/<name>" for an observed container, honouring its stop timeout.
@@ -58,7 +63,7 @@ class Plan {
     // Undo removes by the create step's berth.key, never by name: a container of the same
     // name that this deploy did not make (another app's) is not touched.
     ~Chain();
-    void Step(const std::string& step, const std::string& activity, const std::string& input,
+    void Step(const std::string& step, const std::string& activity, const Input& input,
               const std::vector<std::string>& subjects);
     bool done() const { return blocked_ == false; }
 
