@@ -15,6 +15,12 @@ namespace berth::docker {
 
 using Labels = std::map<std::string, std::string>;
 
+// labels[key], or "" when absent.
+inline std::string LabelValue(const Labels& labels, const std::string& key) {
+  auto it = labels.find(key);
+  return it == labels.end() ? std::string() : it->second;
+}
+
 // What GET /version reports, plus the API version this client speaks to it.
 struct EngineVersion {
   std::string version;         // engine release, e.g. "20.10.24+dfsg1"

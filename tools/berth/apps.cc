@@ -185,8 +185,7 @@ int RunApp(const Globals& g, const std::string& type, const std::string& app, co
 }
 
 std::string Label(const docker::ContainerInfo& c, const char* key) {
-  auto it = c.labels.find(key);
-  return it == c.labels.end() ? "" : it->second;
+  return docker::LabelValue(c.labels, key);
 }
 
 }  // namespace
@@ -294,10 +293,7 @@ int Images(const Globals& g) {
             hits += e.type == engine::ev::kActivityCompleted;
             return true;
           });
-        auto label = [&](const char* k) {
-          auto it = im.labels.find(k);
-          return it == im.labels.end() ? std::string() : it->second;
-        };
+        auto label = [&](const char* k) { return docker::LabelValue(im.labels, k); };
         rows.push_back({{"image", tag},
                         {"kind", std::string(kind) == wf::kLabelCacheKey ? "install-cache" : "build"},
                         {"service", label(wf::kLabelService)},

@@ -24,10 +24,7 @@ class Observe final : public DockerActivity {
     if (!list.ok()) return list.status().WithContext("listing the containers of " + app);
     json containers = json::array();
     for (const auto& c : *list) {
-      auto label = [&](const char* k) {
-        auto it = c.labels.find(k);
-        return it == c.labels.end() ? std::string() : it->second;
-      };
+      auto label = [&](const char* k) { return docker::LabelValue(c.labels, k); };
       containers.push_back({{"name", c.name},
                             {"scratch", label(kLabelRole) == "install"},
                             {"id", c.id},

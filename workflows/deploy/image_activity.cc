@@ -204,8 +204,7 @@ class Image final : public DockerActivity {
     std::string ref = CacheRepo(s->name) + ":" + key.substr(0, 12);
     std::lock_guard<std::mutex> one_install(KeyMutex(key));
     if (auto have = d.InspectImage(ref); have.ok()) {
-      auto k = have->labels.find(kLabelCacheKey);
-      if (k != have->labels.end() && k->second == key)
+      if (docker::LabelValue(have->labels, kLabelCacheKey) == key)
         return json{{"ref", ref}, {"id", have->id}, {"how", "cache-hit"}, {"key", key}}.dump();
     }
     auto image = Install(ctx, app, *s, *base, key, ref, d);
@@ -233,8 +232,7 @@ class Network final : public DockerActivity {
     for (int round = 0; round < 2; ++round) {
       auto info = d.InspectNetwork(name);
       if (info.ok()) {
-        auto it = info->labels.find(kLabelApp);
-        if (it == info->labels.end() || it->second != app)
+        if (docker::LabelValue(info->labels, kLabelApp) != app)
           return Status(Code::kConflict, "network " + name + " exists and is not app " + app +
                                              "'s; remove it or choose another app name with -p");
         return info->id;
