@@ -1,6 +1,6 @@
 // The blueprint's JSON form: every field, always written, so ToJson(FromJson(j)) == j. Readers
 // take a missing or null field as its default and refuse a field of the wrong type.
-#include <openssl/evp.h>
+#include "eventlog/event_codec.h"
 
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -271,16 +271,7 @@ std::string ServiceConfigHash(const ServiceDef& s) {
   for (const char* key : {"replicas", "line", "col"}) j.erase(key);
   // Replacing invalid UTF-8 (a ServiceDef built in code) keeps this from throwing.
   const std::string canonical = j.dump(-1, ' ', false, json::error_handler_t::replace);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(canonical.data(), canonical.size(), digest, &size, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < 6 && i < size; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
+  return eventlog::DigestHex(eventlog::HashRecord(canonical)).substr(0, 12);  // SHA-256
 }
 
 }  // namespace berth::workflows

@@ -1,23 +1,11 @@
 #include "workflows/deploy/activity_util.h"
 
-#include <openssl/evp.h>
-
-#include <cstdio>
+#include "eventlog/event_codec.h"
 
 namespace berth::workflows {
 
 std::string Sha256Hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  std::string hex;
-  hex.reserve(len * 2);
-  char buf[3];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", digest[i]);
-    hex += buf;
-  }
-  return hex;
+  return eventlog::DigestHex(eventlog::HashRecord(data));  // the log's own SHA-256
 }
 
 namespace internal {
