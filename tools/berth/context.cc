@@ -50,11 +50,10 @@ Result<docker::DockerClient*> ReachableDocker() {
   if (!d.ok()) return d.status();
   auto v = (*d)->Version();
   if (!v.ok()) {
-    const char* host = std::getenv("DOCKER_HOST");
+    auto where = docker::EndpointFromEnvironment();  // parsed fine: LocalDocker() worked
     return Status(Code::kUnavailable,
-                  "cannot reach the Docker engine at " +
-                      std::string(host && *host ? host : "unix:///var/run/docker.sock") + ": " +
-                      v.status().message() + " (start dockerd, or point DOCKER_HOST at one)");
+                  "cannot reach the Docker engine at " + (where.ok() ? where->ToString() : "?") +
+                      ": " + v.status().message() + " (start dockerd, or point DOCKER_HOST at one)");
   }
   return d;
 }
