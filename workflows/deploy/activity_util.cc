@@ -22,36 +22,33 @@ engine::RetryPolicy DockerActivity::retry_policy() const {
 }
 
 namespace {
-Result<json> ParseInput(const engine::ActivityContext& ctx) {
+// Parses the recorded input, gets a client, and calls `body`; a malformed recorded input
+// fails the step (kInvalidArgument), never Berth.
+template <class R, class Body>
+R WithInput(const engine::ActivityContext& ctx, const DockerProvider& docker, Body body) {
   json in = json::parse(ctx.input, nullptr, /*allow_exceptions=*/false);
   if (in.is_discarded() || !in.is_object())
     return InvalidArgument("step " + ctx.step + ": input is not a JSON object");
-  return in;
+  Result<docker::DockerClient*> d = docker();
+  if (!d.ok()) return d.status();
+  try {
+    return body(in, **d);
+  } catch (const std::exception& e) {
+    return InvalidArgument("step " + ctx.step + ": " + e.what());
+  }
 }
 }  // namespace
 
 Result<std::string> DockerActivity::Run(const engine::ActivityContext& ctx) {
-  Result<json> in = ParseInput(ctx);
-  if (!in.ok()) return in.status();
-  Result<docker::DockerClient*> d = docker_();
-  if (!d.ok()) return d.status();
-  try {
-    return Do(ctx, *in, **d);
-  } catch (const std::exception& e) {  // a malformed recorded input: fail the step, not Berth
-    return InvalidArgument("step " + ctx.step + ": " + e.what());
-  }
+  return WithInput<Result<std::string>>(ctx, docker_, [&](const json& in, docker::DockerClient& d) {
+    return Do(ctx, in, d);
+  });
 }
 
 Adopt DockerActivity::Reconcile(const engine::ActivityContext& ctx) {
-  Result<json> in = ParseInput(ctx);
-  if (!in.ok()) return in.status();
-  Result<docker::DockerClient*> d = docker_();
-  if (!d.ok()) return d.status();
-  try {
-    return Find(ctx, *in, **d);
-  } catch (const std::exception& e) {
-    return InvalidArgument("step " + ctx.step + ": " + e.what());
-  }
+  return WithInput<Adopt>(ctx, docker_, [&](const json& in, docker::DockerClient& d) {
+    return Find(ctx, in, d);
+  });
 }
 
 std::string Str(const json& in, const char* key) {
