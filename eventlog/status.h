@@ -10,10 +10,11 @@
 // every module may include it.
 #pragma once
 
-#include <cassert>
 #include <string>
 #include <utility>
 #include <variant>
+
+#include "eventlog/check.h"
 
 namespace berth {
 
@@ -32,6 +33,7 @@ enum class Code {
   kTimeout,          // an attempt ran out of time (before anything was sent, or locally)
   kFailed,           // a step failed for a reason of its own (non-retryable by default)
   kUnsupported,      // a newer format or an unsupported feature
+  kPermission,       // the OS refused access (permissions, a read-only file system)
 };
 
 const char* CodeName(Code c);
@@ -73,7 +75,7 @@ template <class T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) { assert(!std::get<Status>(v_).ok()); }
+  Result(Status status) : v_(std::move(status)) { BERTH_CHECK(!std::get<Status>(v_).ok()); }
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {
@@ -106,6 +108,7 @@ inline const char* CodeName(Code c) {
     case Code::kTimeout: return "timeout";
     case Code::kFailed: return "failed";
     case Code::kUnsupported: return "unsupported";
+    case Code::kPermission: return "permission denied";
   }
   return "unknown";
 }
