@@ -42,6 +42,7 @@ void Engine::Impl::Shutdown() {
     shut_ = true;
   }
   stopping = true;
+  stopping_flag->store(true);  // running side effects return soon (ActivityContext::Abandoned)
   // In-flight appends finish (durably or not) within the log's own bounds; wait for them so
   // no callback posts to a lane after the scheduler is gone. Bounded: 60 s.
   for (int i = 0; i < 60000 && appends_in_flight.load() > 0; ++i)

@@ -108,6 +108,8 @@ class Engine::Impl {
   std::atomic<uint64_t> effects{0};
   std::atomic<int64_t> appends_in_flight{0};
   std::atomic<bool> stopping{false};
+  // The same, for activities (ActivityContext::stopping): set first thing in Shutdown.
+  std::shared_ptr<std::atomic<bool>> stopping_flag = std::make_shared<std::atomic<bool>>(false);
 
   int64_t NowUs() { return options.clock->NowUs(); }
 

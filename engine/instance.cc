@@ -265,7 +265,8 @@ void Instance::RunActivity(const std::string& step, bool reconcile_first) {
   BERTH_CHECK_MSG(!inflight_.count(step), step.c_str());  // StartAttempt waits for it
   auto abandoned = std::make_shared<std::atomic<bool>>(state_.cancel_requested);
   inflight_[step] = Inflight{attempt, abandoned, false};
-  ActivityContext ctx{state_.id, step, state_.id + "/" + step, st.input, attempt, 0, abandoned};
+  ActivityContext ctx{state_.id, step,      state_.id + "/" + step, st.input, attempt, 0,
+                      abandoned,  engine_->stopping_flag};
   RetryPolicy policy = act->retry_policy();
   int64_t timeout_ms = policy.attempt_timeout_ms;
   int64_t cap = engine_->options.attempt_timeout_cap_ms;
