@@ -54,7 +54,10 @@ Status ApplyActivity(const eventlog::Event& e, WorkflowState* s) {
         (p.final && it->second.phase == StepState::kRetryWait)))
     return Bad(e, "step '" + p.step + "' failed without running");
   it->second.phase = p.final ? StepState::kFailed : StepState::kRetryWait;
-  if (p.final) --s->open_steps;
+  if (p.final) {
+    --s->open_steps;
+    s->steps_failed.push_back(p.step);
+  }
   it->second.error = p.error;
   it->second.error_code = p.code;
   it->second.retry_at_us = p.retry_at_us;

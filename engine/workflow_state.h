@@ -65,6 +65,7 @@ struct WorkflowState {
   size_t open_children = 0;  // children started and not ended
   size_t children_completed = 0;
   std::vector<std::string> children_failed;  // ids of children that ended otherwise, in order
+  std::vector<std::string> steps_failed;     // steps that failed for good, in order
 
   bool StepDone(const std::string& step) const;
   // Steps, timers and children still outstanding. O(1).
