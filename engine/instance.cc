@@ -210,6 +210,10 @@ void Instance::OnDurable(const Status& s, uint64_t seq) {
     BERTH_CHECK_MSG(applied.ok(), applied.ToString().c_str());
     if (engine_->options.observer) engine_->options.observer(e);
     if (e.type == ev::kCancelRequested) {
+      for (const auto& [step, f] : inflight_) cut_by_cancel_.insert(step);
+      if (state_.open_steps > inflight_.size())  // some wait to retry: once per cancel
+        for (const auto& [step, st] : state_.steps)
+          if (st.phase == StepState::kRetryWait) cut_by_cancel_.insert(step);
       AbandonAll("cancelled");
       CancelChildren();
     }
@@ -263,7 +267,7 @@ void Instance::RunActivity(const std::string& step, bool reconcile_first) {
     return;
   }
   BERTH_CHECK_MSG(!inflight_.count(step), step.c_str());  // StartAttempt waits for it
-  auto abandoned = std::make_shared<std::atomic<bool>>(state_.cancel_requested);
+  auto abandoned = std::make_shared<std::atomic<bool>>(false);
   inflight_[step] = Inflight{attempt, abandoned, false};
   ActivityContext ctx{state_.id, step,      state_.id + "/" + step, st.input, attempt, 0,
                       abandoned,  engine_->stopping_flag};
@@ -341,8 +345,8 @@ void Instance::OnActivityDone(const std::string& step, uint32_t attempt, Outcome
   const Status& err = out.result.status();
   Activity* act = engine_->registry->FindActivity(st.activity);
   RetryPolicy policy = act ? act->retry_policy() : RetryPolicy();
-  // After a cancel request nothing is tried again: the step ends with this failure.
-  bool retry = act && !state_.cancel_requested && policy.Retryable(err.code()) &&
+  // A step the cancel interrupted is not tried again: it ends with this failure.
+  bool retry = act && !cut_by_cancel_.count(step) && policy.Retryable(err.code()) &&
                attempt < policy.attempts_max;
   ActivityFailedP f{step, err.message(), attempt, static_cast<int32_t>(err.code()), !retry, 0};
   if (retry) {
@@ -369,7 +373,7 @@ void Instance::StartAttempt(const std::string& step, bool reconcile_first) {
     it->second.retry_waiting = true;  // the given-up attempt is still running: wait for it
     return;
   }
-  if (state_.cancel_requested) {
+  if (cut_by_cancel_.count(step)) {
     // Cancelled while waiting to retry: the step ends failed instead of running again.
     Enqueue(ev::kActivityFailed,
             EncodePayload(ActivityFailedP{step, "not retried: the workflow was cancelled",
