@@ -16,6 +16,7 @@ std::string DefaultDataDir() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  MakeNewFilesPrivate();  // umask 077: the data directory holds every deploy's secrets
   CLI::App app{"berth: a Docker cloud maker whose control plane never loses its place.\n"
                "Every step is a durable workflow in an embedded RocksDB log."};
   app.require_subcommand(1);
