@@ -274,7 +274,10 @@ void Instance::OnRefused(const Status& s) {
     return;
   }
   if (append_failing_since_us_ == 0) append_failing_since_us_ = now;
+  // kCorruption, kFailed (the log stopped taking appends after a write kept failing):
+  // retrying in this process cannot help.
   if (s.code() == Code::kInvalidArgument || s.code() == Code::kCorruption ||
+      s.code() == Code::kFailed ||
       now - append_failing_since_us_ > engine_->options.append_give_up_ms * 1000) {
     halted_ = true;
     AbandonAll("halted");

@@ -323,7 +323,8 @@ void RocksEventLog::Enqueue(AppendRequest request, AppendCallback done, int64_t 
 
 Status RocksEventLog::RefusalLocked() const {
   if (stopping_) return Status(Code::kCancelled, "event log is closing");
-  if (!broken_.ok()) return broken_;
+  // kFailed: no retry of this process can help (the engine halts the workflow at once).
+  if (!broken_.ok()) return Status(Code::kFailed, broken_.message());
   if (cf_.size() != kFamilyCount)
     return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
   return Status::Ok();
