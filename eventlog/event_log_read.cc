@@ -4,6 +4,9 @@
 #include <rocksdb/snapshot.h>
 
 #include <algorithm>
+#include <functional>
+#include <string_view>
+#include <vector>
 
 #include "eventlog/rocks_event_log.h"
 
@@ -120,6 +123,18 @@ Status RocksEventLog::VerifyChain(uint64_t* checked) const {
   return Status::Ok();
 }
 
+namespace {
+uint64_t Print(std::string_view bytes) { return std::hash<std::string_view>()(bytes); }
+}  // namespace
+
+void RocksEventLog::AddPrints(const Event& e, IndexPrints* p) {
+  p->workflow.push_back(Print(WorkflowKey(e.workflow_id, e.workflow_seq)));
+  uint64_t sum = 0;
+  for (const auto& subject : e.subjects) sum += Print(subject);
+  p->subjects.push_back(sum);
+  p->subject_count += e.subjects.size();
+}
+
 Status RocksEventLog::VerifyIndexes() const {
   std::shared_lock<std::shared_mutex> lock;
   if (Status l = LockForRead(&lock); !l.ok()) return l;
@@ -128,30 +143,74 @@ Status RocksEventLog::VerifyIndexes() const {
   rocksdb::ManagedSnapshot snap(db_.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snap.snapshot();
-  uint64_t events = 0, subjects = 0;
+  IndexPrints prints;
+  uint64_t expect = 1;
   Status s = ScanLocked(ro, 1, UINT64_MAX, [&](const Event& e) {
-    ++events;
-    subjects += e.subjects.size();
+    if (e.seq != expect) return false;  // not dense: VerifyChain names the gap
+    ++expect;
+    AddPrints(e, &prints);
     return true;
   });
   if (!s.ok()) return s;
-  if (Status w = CheckWorkflowIndexLocked(ro, events); !w.ok()) return w;
-  return CheckSubjectIndexLocked(ro, subjects);
+  if (Status w = CheckWorkflowIndexLocked(ro, prints); !w.ok()) return w;
+  return CheckSubjectIndexLocked(ro, &prints);
 }
 
-Status RocksEventLog::CheckWorkflowIndexLocked(const rocksdb::ReadOptions& ro,
-                                               uint64_t events) const {
-  uint64_t entries = 0;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kCfByWorkflow]));
+Status RocksEventLog::VerifyAll(uint64_t* checked, const Visitor& visit) const {
+  std::shared_lock<std::shared_mutex> lock;
+  if (Status l = LockForRead(&lock); !l.ok()) return l;
+  uint64_t durable = durable_seq_.load();  // before the snapshot: see VerifyChain
+  rocksdb::ManagedSnapshot snap(db_.get());
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.snapshot();
+  ro.fill_cache = false;
+  ro.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kCfEvents]));
+  IndexPrints prints;
+  Digest prev{};
+  uint64_t expect = 1;
   Event e;
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expect) {
+    uint64_t seq = SeqFromKey(it->key().ToStringView());
+    if (seq != expect)
+      return Corruption("event seq " + std::to_string(expect) + " is missing (next stored is " +
+                        std::to_string(seq) + ")");
+    Status d = DecodeRecord(seq, it->value().ToStringView(), &e);
+    if (!d.ok()) return d;
+    if (e.prev_hash != prev)
+      return Corruption("event seq " + std::to_string(seq) +
+                        ": hash chain broken (prev_hash does not match event " +
+                        std::to_string(seq - 1) + "); the log was altered");
+    prev = HashRecord(it->value().ToStringView());
+    AddPrints(e, &prints);
+    if (!visit(e)) return Status::Ok();
+  }
+  if (Status s = FromRocks(it->status(), "verifying the chain"); !s.ok()) return s;
+  uint64_t last = expect - 1;
+  if (checked) *checked = last;
+  if (last < mark_at_open_)
+    return MissingEvents(last, mark_at_open_,
+                         "the high-water mark " + mark_->path() + " said so when it was opened");
+  if (last < durable) return MissingEvents(last, durable, "this process made them durable");
+  if (Status w = CheckWorkflowIndexLocked(ro, prints); !w.ok()) return w;
+  return CheckSubjectIndexLocked(ro, &prints);
+}
+
+Status RocksEventLog::CheckWorkflowIndexLocked(const rocksdb::ReadOptions& base,
+                                               const IndexPrints& p) const {
+  rocksdb::ReadOptions ro = base;
+  ro.fill_cache = false;
+  uint64_t entries = 0, events = p.workflow.size();
+  std::vector<bool> seen(events, false);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kCfByWorkflow]));
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++entries) {
-    auto key = it->key().ToStringView();
     uint64_t seq = SeqFromKey(it->value().ToStringView());
-    if (!GetLocked(ro, seq, &e).ok())
+    if (seq == 0 || seq > events)
       return Corruption("workflow index points at missing event " + std::to_string(seq));
-    if (key != WorkflowKey(e.workflow_id, e.workflow_seq))
+    if (seen[seq - 1] || Print(it->key().ToStringView()) != p.workflow[seq - 1])
       return Corruption("workflow index entry for event seq " + std::to_string(seq) +
                         " does not match the event");
+    seen[seq - 1] = true;
   }
   if (Status s = FromRocks(it->status(), "scanning the workflow index"); !s.ok()) return s;
   if (entries != events)
@@ -160,26 +219,29 @@ Status RocksEventLog::CheckWorkflowIndexLocked(const rocksdb::ReadOptions& ro,
   return Status::Ok();
 }
 
-Status RocksEventLog::CheckSubjectIndexLocked(const rocksdb::ReadOptions& ro,
-                                              uint64_t subjects) const {
-  uint64_t entries = 0;
+Status RocksEventLog::CheckSubjectIndexLocked(const rocksdb::ReadOptions& base,
+                                              IndexPrints* p) const {
+  rocksdb::ReadOptions ro = base;
+  ro.fill_cache = false;
+  uint64_t entries = 0, events = p->subjects.size();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kCfBySubject]));
-  Event e;
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++entries) {
     std::string subject;
     uint64_t seq = 0;
     if (!ParseSubjectKey(it->key().ToStringView(), &subject, &seq))
       return Corruption("subject index holds a malformed key");
-    if (!GetLocked(ro, seq, &e).ok())
+    if (seq == 0 || seq > events)
       return Corruption("subject index points at missing event " + std::to_string(seq));
-    if (std::find(e.subjects.begin(), e.subjects.end(), subject) == e.subjects.end())
-      return Corruption("subject index entry '" + subject + "' for event seq " +
-                        std::to_string(seq) + " is not among the event's subjects");
+    p->subjects[seq - 1] -= Print(subject);  // every event's sum ends at 0
   }
   if (Status s = FromRocks(it->status(), "scanning the subject index"); !s.ok()) return s;
-  if (entries != subjects)
+  for (uint64_t i = 0; i < events; ++i)
+    if (p->subjects[i] != 0)
+      return Corruption("subject index entries for event seq " + std::to_string(i + 1) +
+                        " are not the event's subjects");
+  if (entries != p->subject_count)
     return Corruption("subject index has " + std::to_string(entries) + " entries for " +
-                      std::to_string(subjects) + " event subjects");
+                      std::to_string(p->subject_count) + " event subjects");
   return Status::Ok();
 }
 

@@ -40,6 +40,7 @@ class RocksEventLog final : public EventLog {
   Status ScanSubject(const std::string& subject, const Visitor& visit) const override;
   Status VerifyChain(uint64_t* checked) const override;
   Status VerifyIndexes() const override;
+  Status VerifyAll(uint64_t* checked, const Visitor& visit) const override;
   Status GetProjection(const std::string& key, std::string* value) const override;
   Status ScanProjections(
       const std::string& prefix,
@@ -101,8 +102,15 @@ class RocksEventLog final : public EventLog {
   Status GetLocked(const rocksdb::ReadOptions& ro, uint64_t seq, Event* out) const;
   Status ScanLocked(const rocksdb::ReadOptions& ro, uint64_t from, uint64_t to,
                     const Visitor& visit) const;
-  Status CheckWorkflowIndexLocked(const rocksdb::ReadOptions& ro, uint64_t events) const;
-  Status CheckSubjectIndexLocked(const rocksdb::ReadOptions& ro, uint64_t subjects) const;
+  // Fingerprints of the events (index i: seq i+1) that the index checks compare with.
+  struct IndexPrints {
+    std::vector<uint64_t> workflow;  // hash of the event's by_workflow key
+    std::vector<uint64_t> subjects;  // sum of the hashes of its subjects
+    uint64_t subject_count = 0;
+  };
+  Status CheckWorkflowIndexLocked(const rocksdb::ReadOptions& ro, const IndexPrints& p) const;
+  Status CheckSubjectIndexLocked(const rocksdb::ReadOptions& ro, IndexPrints* p) const;
+  static void AddPrints(const Event& e, IndexPrints* p);
   // Visits the events an index (by_workflow or by_subject) lists under `prefix`.
   Status ScanIndex(int family, const std::string& prefix, const Visitor& visit) const;
   // kCorruption: the log ends at `last` but `must_reach` was durable, as `source` shows.

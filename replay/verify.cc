@@ -231,21 +231,19 @@ Status Verify(const eventlog::EventLog& log, const engine::Registry& registry,
   auto t0 = std::chrono::steady_clock::now();
   *report = VerifyReport();
   bool whole = workflow_id.empty();
-  if (whole) {
-    uint64_t n = 0;
-    if (Status s = log.VerifyChain(&n); !s.ok()) return s;
-    if (Status s = log.VerifyIndexes(); !s.ok()) return s;
-  }
   Folder f{registry, report, {}};
   Status step;
   auto visit = [&](const eventlog::Event& e) {
     step = f.Step(e);
     return step.ok();
   };
-  Status s = whole ? eventlog::ScanPipelined(log, 1, UINT64_MAX, visit)
+  // The whole log: chain, indexes and the fold in one pass (EventLog::VerifyAll).
+  uint64_t n = 0;
+  Status s = whole ? eventlog::RunPipelined(
+                         [&](const eventlog::EventLog::Visitor& v) { return log.VerifyAll(&n, v); }, visit)
                    : log.ScanWorkflow(workflow_id, visit);
-  if (!s.ok()) return s;
   if (!step.ok()) return step;
+  if (!s.ok()) return s;
   if (!whole && f.states.empty())
     return NotFound("no workflow '" + workflow_id + "'; list them with `berth workflows`");
   report->workflows = f.states.size();
