@@ -39,12 +39,17 @@ struct ActivityContext {
   std::string input;
   uint32_t attempt = 1;
   int64_t deadline_us = 0;  // 0: none
-  // Set by the engine when it gives this attempt up: its attempt timeout passed, or the
-  // workflow was cancelled. A Run that can take long (waits, exec'd commands) checks
-  // Abandoned() between waits and returns soon after (kTimeout or kCancelled; the result
-  // is discarded). The engine starts no retry of the step, and no undo, until Run returns.
+  // Set by the engine when it gives this attempt up: its attempt timeout passed, the
+  // workflow was cancelled, or the engine is shutting down. A Run that can take long (waits,
+  // exec'd commands) checks Abandoned() between waits and returns soon after (kTimeout or
+  // kCancelled; the result is discarded, and after a shutdown the step is reconciled at the
+  // next recovery). The engine starts no retry of the step, and no undo, until Run returns.
   std::shared_ptr<const std::atomic<bool>> abandoned;
-  bool Abandoned() const { return abandoned && abandoned->load(std::memory_order_relaxed); }
+  std::shared_ptr<const std::atomic<bool>> stopping;
+  bool Abandoned() const {
+    return (abandoned && abandoned->load(std::memory_order_relaxed)) ||
+           (stopping && stopping->load(std::memory_order_relaxed));
+  }
 };
 
 class Activity {

@@ -1,10 +1,11 @@
 #include "engine/engine.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <thread>
-#include <unordered_set>
 
 #include "engine/engine_impl.h"
+#include "eventlog/check.h"
 
 namespace berth::engine {
 
@@ -19,15 +20,16 @@ std::string ChildId(const std::string& parent, const std::string& name) {
 }
 
 Engine::Impl::Impl(eventlog::EventLog* l, const Registry* r, EngineOptions o)
-    : log(l),
-      registry(r),
-      options(std::move(o)),
-      pool(std::max(1u, options.threads)),
-      activity_pool(std::max(1u, options.activity_threads)) {
+    : log(l), registry(r), options(std::move(o)) {
   if (!options.clock) options.clock = &system_clock;
   if (!options.random) {
     default_random = std::make_unique<SeededRandom>(uint64_t(options.clock->NowUs()));
     options.random = default_random.get();
+  }
+  sched = options.scheduler;
+  if (!sched) {
+    own_scheduler = MakeThreadScheduler(options.threads, options.activity_threads, options.clock);
+    sched = own_scheduler.get();
   }
 }
 
@@ -40,19 +42,20 @@ void Engine::Impl::Shutdown() {
     shut_ = true;
   }
   stopping = true;
-  activity_pool.join();
+  stopping_flag->store(true);  // running side effects return soon (ActivityContext::Abandoned)
   // In-flight appends finish (durably or not) within the log's own bounds; wait for them so
-  // their callbacks find the strands alive. Bounded: 60 s.
+  // no callback posts to a lane after the scheduler is gone. Bounded: 60 s.
   for (int i = 0; i < 60000 && appends_in_flight.load() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  pool.stop();
-  pool.join();
+  sched->Stop();
   std::lock_guard<std::mutex> l(mu_);
   running_.clear();
+  key_waiters_.clear();
   cv_.notify_all();
 }
 
-Result<std::string> Engine::Impl::Start(StartRequest req, const std::string& parent) {
+Result<std::string> Engine::Impl::Start(StartRequest req, const std::string& parent,
+                                        StartDone done) {
   const Workflow* def = registry->FindWorkflow(req.type);
   if (!def) {
     std::string known;
@@ -70,9 +73,25 @@ Result<std::string> Engine::Impl::Start(StartRequest req, const std::string& par
   }
   if (req.id.size() > 200 || req.id.find('\0') != std::string::npos)
     return InvalidArgument("workflow id must be 1..200 bytes without NUL");
-  std::string existing;
-  if (log->GetProjection(SummaryKey(req.id), &existing).ok() || Find(req.id))
+  auto conflict = [&] {
     return Status(Code::kConflict, "workflow id '" + req.id + "' is already used; pick another --id");
+  };
+  {
+    // Reserved before the append: two concurrent starts of one id cannot both pass.
+    std::lock_guard<std::mutex> l(mu_);
+    if (shut_) return Status(Code::kUnavailable, "the engine is shutting down");
+    if (running_.count(req.id) || !reserved_.insert(req.id).second) return conflict();
+  }
+  auto release = [this, id = req.id] {
+    std::lock_guard<std::mutex> l(mu_);
+    reserved_.erase(id);
+    cv_.notify_all();
+  };
+  std::string existing;
+  if (log->GetProjection(SummaryKey(req.id), &existing).ok()) {
+    release();
+    return conflict();
+  }
   eventlog::AppendRequest a;
   eventlog::EventDraft d;
   d.workflow_id = req.id;
@@ -85,29 +104,94 @@ Result<std::string> Engine::Impl::Start(StartRequest req, const std::string& par
   WorkflowState state;
   eventlog::Event e;
   static_cast<eventlog::EventDraft&>(e) = d;
-  (void)Apply(e, &state);
+  Status applied = Apply(e, &state);
+  BERTH_CHECK_MSG(applied.ok(), applied.ToString().c_str());
   a.projections.push_back({SummaryKey(req.id), EncodeSummary(Summarize(state)), false});
   a.projections.push_back({OpenKey(req.id), "", false});
+  // Once durable: register (and run) it, then tell the caller.
+  auto durable = [this, def, e, state, run = req.run, release](const Status& s,
+                                                               uint64_t first_seq) mutable {
+    if (!s.ok()) {
+      release();
+      return s;
+    }
+    state.first_seq = first_seq;
+    e.seq = first_seq;
+    if (options.observer) options.observer(e);
+    if (run) {
+      Launch(def, std::move(state), /*resume=*/false);  // takes the id over from reserved_
+    } else {
+      release();
+    }
+    return Status::Ok();
+  };
+  if (done) {
+    appends_in_flight++;
+    log->AppendAsync(std::move(a), [this, durable, done, id = req.id](
+                                       const Status& s, eventlog::AppendResult r) mutable {
+      Status st = durable(s, r.first_seq);
+      if (st.ok())
+        done(id);
+      else
+        done(st);
+      appends_in_flight--;
+    });
+    return req.id;
+  }
   eventlog::AppendResult r;
-  if (Status s = log->Append(std::move(a), &r); !s.ok()) return s;
-  state.first_seq = r.first_seq;
-  if (options.observer) {
-    e.seq = r.first_seq;
-    options.observer(e);
-  }
-  if (req.run) {
-    auto inst = Launch(def, std::move(state));
-    asio::post(inst->strand(), [inst] { inst->Pump(); });
-  }
+  Status s = log->Append(std::move(a), &r);
+  if (Status st = durable(s, r.first_seq); !st.ok()) return st;
   return req.id;
 }
 
-std::shared_ptr<Instance> Engine::Impl::Launch(const Workflow* def, WorkflowState state) {
+void Engine::Impl::Launch(const Workflow* def, WorkflowState state, bool resume) {
   std::string id = state.id;
+  uint64_t first_seq = state.first_seq;
   auto inst = std::make_shared<Instance>(this, def, std::move(state));
   std::lock_guard<std::mutex> l(mu_);
+  reserved_.erase(id);
+  if (shut_) return;
   running_[id] = inst;
-  return inst;
+  const std::string& key = inst->exclusive_key();
+  if (!key.empty()) {
+    auto [it, mine] = key_holder_.try_emplace(key, id);
+    if (!mine && it->second != id) {
+      inst->set_blocked_by(it->second);
+      key_waiters_[key][first_seq] = inst;
+      // Posted under mu_ so that the Unblock of a release cannot overtake it.
+      sched->Post(inst->lane(), [inst, resume] { inst->Park(resume); });
+      return;
+    }
+  }
+  sched->Post(inst->lane(), [inst, resume] { inst->Begin(resume); });
+}
+
+void Engine::Impl::ReleaseKey(const std::string& key, const std::string& id) {
+  // Under mu_.
+  auto h = key_holder_.find(key);
+  if (h == key_holder_.end() || h->second != id) {
+    // A waiter that ended (cancelled) while waiting.
+    auto w = key_waiters_.find(key);
+    if (w != key_waiters_.end()) {
+      for (auto it = w->second.begin(); it != w->second.end(); ++it)
+        if (it->second->id() == id) {
+          w->second.erase(it);
+          break;
+        }
+      if (w->second.empty()) key_waiters_.erase(w);
+    }
+    return;
+  }
+  auto w = key_waiters_.find(key);
+  if (w == key_waiters_.end() || w->second.empty()) {
+    key_holder_.erase(h);
+    return;
+  }
+  auto next = w->second.begin()->second;  // the oldest start
+  w->second.erase(w->second.begin());
+  if (w->second.empty()) key_waiters_.erase(w);
+  h->second = next->id();
+  sched->Post(next->lane(), [next] { next->Unblock(); });
 }
 
 std::shared_ptr<Instance> Engine::Impl::Find(const std::string& id) {
@@ -121,71 +205,174 @@ void Engine::Impl::OnFinished(const WorkflowState& s) {
   std::shared_ptr<Instance> parent;
   {
     std::lock_guard<std::mutex> l(mu_);
-    running_.erase(s.id);
+    auto it = running_.find(s.id);
+    if (it != running_.end()) {
+      if (!it->second->exclusive_key().empty()) ReleaseKey(it->second->exclusive_key(), s.id);
+      running_.erase(it);
+    }
     finished_[s.id] = sum;
     if (!s.parent.empty()) {
-      auto it = running_.find(s.parent);
-      if (it != running_.end()) parent = it->second;
+      auto p = running_.find(s.parent);
+      if (p != running_.end()) parent = p->second;
     }
   }
   cv_.notify_all();
-  if (parent)
-    asio::post(parent->strand(), [parent, sum, result = s.result] {
-      parent->OnChildEnded(sum, result);
-    });
+  if (parent) {
+    std::string text = s.status == RunStatus::kCompleted ? s.result : s.error;
+    parent->Post([parent, id = s.id, st = s.status, text] { parent->OnChildEnded(id, st, text); });
+  }
 }
+
+void Engine::Impl::OnHalted(const std::string& id, const Status& why) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = running_.find(id);
+    if (it != running_.end()) {
+      if (!it->second->exclusive_key().empty()) ReleaseKey(it->second->exclusive_key(), id);
+      running_.erase(it);
+    }
+    halted_[id] = why.WithContext("workflow " + id + " stopped, unfinished (resume it later)");
+  }
+  cv_.notify_all();
+}
+
+namespace {
+// Open workflows this many or fewer are folded one by one through the by-workflow index;
+// more are folded in one scan from the oldest one's first event. Either way the cost is
+// that of the open workflows' events, not of the whole history.
+constexpr size_t kFoldOneByOneMax = 512;
+
+bool Covers(const std::string& only_id, const std::string& id) {
+  return only_id.empty() || id == only_id ||
+         (id.size() > only_id.size() && id.compare(0, only_id.size(), only_id) == 0 &&
+          id[only_id.size()] == '/');  // a descendant ("<parent>/<name>")
+}
+}  // namespace
 
 Status Engine::Impl::LoadOpen(const std::string& only_id, std::vector<WorkflowState>* open) {
   std::unordered_map<std::string, WorkflowState> states;
   Status s = log->ScanProjections(kOpenPrefix, [&](const std::string& key, const std::string&) {
     std::string id = key.substr(std::string(kOpenPrefix).size());
-    if (only_id.empty() || id == only_id) states.emplace(id, WorkflowState());
+    if (Covers(only_id, id)) states.emplace(id, WorkflowState());
     return true;
   });
   if (!s.ok() || states.empty()) return s;
-  if (Status f = FoldLog(*log, /*only_listed=*/true, &states); !f.ok()) return f;
+  if (states.size() <= kFoldOneByOneMax) {
+    for (auto& [id, st] : states) {
+      auto folded = FoldWorkflow(*log, id);
+      if (!folded.ok()) return folded.status().WithContext("open workflow " + id);
+      st = std::move(folded).value();
+    }
+  } else {
+    uint64_t from = UINT64_MAX;
+    for (const auto& [id, st] : states) {
+      std::string raw;
+      WorkflowSummary sum;
+      if (Status g = log->GetProjection(SummaryKey(id), &raw); !g.ok() || !DecodeSummary(raw, &sum).ok())
+        return Corruption("projection " + SummaryKey(id) + " of an open workflow is missing or undecodable; run `berth replay --verify`");
+      from = std::min(from, std::max<uint64_t>(sum.first_seq, 1));
+    }
+    if (Status f = FoldLog(*log, /*only_listed=*/true, &states, from); !f.ok()) return f;
+  }
   for (auto& [id, st] : states)
     if (!IsTerminal(st.status) && st.events > 0) open->push_back(std::move(st));
+  // Oldest first: exclusive keys go to the workflow that started first, on every recovery.
+  std::sort(open->begin(), open->end(),
+            [](const WorkflowState& a, const WorkflowState& b) { return a.first_seq < b.first_seq; });
   return Status::Ok();
 }
 
 Status Engine::Impl::Recover(size_t* resumed, const std::string& only_id) {
+  std::lock_guard<std::mutex> admin(admin_mu_);
   std::vector<WorkflowState> open;
   if (Status s = LoadOpen(only_id, &open); !s.ok()) return s.WithContext("recovering workflows");
   size_t n = 0;
   Status missing;
   for (auto& st : open) {
     if (Find(st.id)) continue;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (reserved_.count(st.id)) continue;  // being started right now
+    }
     const Workflow* def = registry->FindWorkflow(st.type);
     if (!def) {
       missing = InvalidArgument("workflow " + st.id + " has type '" + st.type +
                                 "' which this berth does not know; it stays unfinished");
       continue;
     }
-    auto inst = Launch(def, std::move(st));
-    asio::post(inst->strand(), [inst] { inst->Resume(); });
+    Launch(def, std::move(st), /*resume=*/true);
     ++n;
   }
   if (resumed) *resumed = n;
   return missing;
 }
 
+Status Engine::Impl::Deliver(const std::string& id, eventlog::EventDraft d) {
+  d.workflow_id = id;
+  if (auto inst = Find(id)) {
+    inst->Post([inst, d] { inst->Deliver(d); });
+    return Status::Ok();
+  }
+  std::vector<std::string> open_children;
+  {
+    // Not loaded here: record it in the log; it takes effect when the workflow resumes.
+    // Under admin_mu_, so Recover cannot load the workflow between the fold and the append.
+    std::lock_guard<std::mutex> admin(admin_mu_);
+    if (auto inst = Find(id)) {
+      inst->Post([inst, d] { inst->Deliver(d); });
+      return Status::Ok();
+    }
+    auto st = FoldWorkflow(*log, id);
+    if (!st.ok()) return st.status();
+    if (IsTerminal(st->status))
+      return Status(Code::kConflict, "workflow '" + id + "' already ended (" +
+                                         RunStatusName(st->status) + ")");
+    bool cancel = d.type == ev::kCancelRequested;
+    if (!(cancel && st->cancel_requested)) {
+      d.workflow_seq = st->events + 1;
+      d.time_us = NowUs();
+      eventlog::Event next;
+      static_cast<eventlog::EventDraft&>(next) = d;
+      WorkflowSummary sum = SummaryAfter(st.value(), next);
+      eventlog::AppendRequest a;
+      a.events.push_back(std::move(d));
+      a.projections.push_back({SummaryKey(id), EncodeSummary(sum), false});
+      if (Status s = log->Append(std::move(a)); !s.ok()) return s;
+    }
+    if (cancel)
+      for (const auto& [child, c] : st->children)
+        if (!c.ended) open_children.push_back(child);
+  }
+  // A cancel reaches the descendants too, also those not loaded here.
+  for (const auto& child : open_children) {
+    eventlog::EventDraft cd;
+    cd.type = ev::kCancelRequested;
+    cd.actor = eventlog::Actor::kSystem;
+    cd.payload = EncodePayload(NameP{"parent " + id + " cancelled"});
+    (void)Deliver(child, cd);
+  }
+  return Status::Ok();
+}
+
 Result<WorkflowSummary> Engine::Impl::Wait(const std::string& id) {
   std::unique_lock<std::mutex> l(mu_);
-  cv_.wait(l, [&] { return finished_.count(id) || !running_.count(id) || shut_; });
-  auto it = finished_.find(id);
-  if (it != finished_.end()) return it->second;
+  cv_.wait(l, [&] {
+    return finished_.count(id) || halted_.count(id) || (!running_.count(id) && !reserved_.count(id)) ||
+           shut_;
+  });
+  if (auto it = finished_.find(id); it != finished_.end()) return it->second;
+  if (auto it = halted_.find(id); it != halted_.end()) return it->second;
   return NotFound("workflow '" + id + "' is not running here");
 }
 
 void Engine::Impl::WaitIdle() {
   std::unique_lock<std::mutex> l(mu_);
-  cv_.wait(l, [&] { return running_.empty() || shut_; });
+  cv_.wait(l, [&] { return (running_.empty() && reserved_.empty()) || shut_; });
 }
 
 size_t Engine::Impl::Running() const {
   std::lock_guard<std::mutex> l(mu_);
-  return running_.size();
+  return running_.size() + reserved_.size();
 }
 
 // ---- Engine: the public face ----
@@ -203,51 +390,12 @@ void Engine::WaitIdle() { impl_->WaitIdle(); }
 size_t Engine::Running() const { return impl_->Running(); }
 void Engine::Shutdown() { impl_->Shutdown(); }
 
-namespace {
-// Folds a workflow from the log (for requests about workflows not loaded here).
-Result<WorkflowState> FoldFromLog(eventlog::EventLog* log, const std::string& id) {
-  WorkflowState st;
-  Status fold;
-  Status s = log->ScanWorkflow(id, [&](const eventlog::Event& e) {
-    fold = Apply(e, &st);
-    return fold.ok();
-  });
-  if (!s.ok()) return s;
-  if (!fold.ok()) return fold;
-  if (st.events == 0) return NotFound("no workflow '" + id + "'; list them with `berth workflows`");
-  return st;
-}
-
-Status DeliverEvent(Engine::Impl* impl, const std::string& id, eventlog::EventDraft d) {
-  d.workflow_id = id;
-  if (auto inst = impl->Find(id)) {
-    asio::post(inst->strand(), [inst, d] { inst->Deliver(d); });
-    return Status::Ok();
-  }
-  auto st = FoldFromLog(impl->log, id);
-  if (!st.ok()) return st.status();
-  if (IsTerminal(st->status))
-    return Status(Code::kConflict, "workflow '" + id + "' already ended (" +
-                                       RunStatusName(st->status) + ")");
-  // Not running in this process: record it; it takes effect when the workflow resumes.
-  d.workflow_seq = st->events + 1;
-  d.time_us = impl->NowUs();
-  eventlog::Event next;
-  static_cast<eventlog::EventDraft&>(next) = d;
-  WorkflowSummary sum = SummaryAfter(st.value(), next);
-  eventlog::AppendRequest a;
-  a.events.push_back(std::move(d));
-  a.projections.push_back({SummaryKey(id), EncodeSummary(sum), false});
-  return impl->log->Append(std::move(a));
-}
-}  // namespace
-
 Status Engine::Signal(const std::string& id, const std::string& name, const std::string& payload) {
   eventlog::EventDraft d;
   d.type = ev::kSignalReceived;
   d.actor = eventlog::Actor::kUser;
   d.payload = EncodePayload(SignalP{name, payload});
-  return DeliverEvent(impl_.get(), id, std::move(d));
+  return impl_->Deliver(id, std::move(d));
 }
 
 Status Engine::Cancel(const std::string& id, eventlog::Actor actor) {
@@ -255,7 +403,7 @@ Status Engine::Cancel(const std::string& id, eventlog::Actor actor) {
   d.type = ev::kCancelRequested;
   d.actor = actor;
   d.payload = EncodePayload(NameP{"cancel requested"});
-  return DeliverEvent(impl_.get(), id, std::move(d));
+  return impl_->Deliver(id, std::move(d));
 }
 
 }  // namespace berth::engine

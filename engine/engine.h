@@ -6,13 +6,16 @@
 // exactly once: an activity whose start is recorded but whose end is not is reconciled
 // (looked up by its idempotency key) before it would be redone.
 //
-// Concurrency: each workflow runs on its own strand of a small thread pool; a workflow that
-// waits (for the log, an activity, a timer) holds no thread. Blocking activities run on a
-// separate bounded pool. Each workflow has at most one append in flight, so its events are
-// in order. A full disk is absorbed by the log itself (appends wait until space returns);
-// an append the log refuses for a while (kUnavailable while it reopens) stays at the head
-// of the workflow's queue and is retried with backoff, so the workflow pauses, nothing
-// half-written.
+// Concurrency: each workflow runs on its own lane of a Scheduler (scheduler.h: strands of a
+// small thread pool, or the simulator's single thread); a workflow that waits (for the log,
+// an activity, a timer, a child's start) holds no thread. Blocking activities run off the
+// lanes. Each workflow has at most one append in flight, so its events are in order. A full
+// disk is absorbed by the log itself (appends wait until space returns); an append the log
+// refuses for a while (kUnavailable while it reopens) stays at the head of the workflow's
+// queue and is retried with backoff (the workflow pauses, nothing half-written) for at most
+// append_give_up_ms; an event the log calls malformed fails its workflow at once.
+// Workflow ids are reserved before their start is appended: two starts of one id cannot
+// both succeed.
 //
 // Thread safety: all public methods may be called from any thread.
 #pragma once
@@ -24,6 +27,7 @@
 
 #include "engine/environment.h"
 #include "engine/registry.h"
+#include "engine/scheduler.h"
 #include "engine/workflow_state.h"
 #include "eventlog/event_log.h"
 
@@ -34,7 +38,16 @@ struct EngineOptions {
   unsigned activity_threads = 16;  // threads for blocking activities
   Clock* clock = nullptr;          // default: SystemClock
   Random* random = nullptr;        // default: SeededRandom(from the clock)
+  // Where the work runs; default: a thread scheduler of `threads` + `activity_threads`.
+  // The simulator passes its own (deterministic, simulated time).
+  Scheduler* scheduler = nullptr;
   int64_t append_retry_ms_max = 2000;  // backoff cap while the log refuses appends
+  // A workflow whose appends keep failing this long halts (stays unfinished in the log).
+  int64_t append_give_up_ms = 30 * 60 * 1000;
+  // Every attempt has a time limit: an activity's own attempt_timeout_ms, at most this
+  // (0: no cap). A given-up attempt is abandoned (ActivityContext::Abandoned) and its retry
+  // starts only once it has returned, reconciling first.
+  int64_t attempt_timeout_cap_ms = 60 * 60 * 1000;
   // Called right after each activity side effect returns, before its completion is
   // appended, with the count of side effects so far (1-based). The crash-test fault hook.
   std::function<void(uint64_t effects)> after_effect;
@@ -57,20 +70,24 @@ class Engine {
   Engine(eventlog::EventLog* log, const Registry* registry, EngineOptions options);
   ~Engine();  // stops; anything unfinished stays in the log for the next Recover
 
-  // Loads every unfinished workflow (or only `only_id`) from the log and resumes it.
-  // `resumed` = how many.
+  // Loads every unfinished workflow (or only `only_id` and its descendants) from the log and
+  // resumes it. Reads only the open workflows' histories (the "open/" index), never the
+  // finished ones. `resumed` = how many.
   Status Recover(size_t* resumed, const std::string& only_id = "");
 
   // Records WorkflowStarted durably and (if req.run) runs it. Errors: kInvalidArgument
   // (unknown type, bad input), kConflict (id already used), log errors.
   Result<std::string> Start(StartRequest req);
 
-  // Delivers a signal / a cancel request to a running workflow (kNotFound if not running in
-  // this engine or unknown; kFailedPrecondition-like kConflict if it has ended).
+  // Delivers a signal / a cancel request to an unfinished workflow: to its instance if it
+  // runs here, else recorded in the log for when it resumes (kNotFound: unknown id;
+  // kConflict: it has ended). A cancel reaches every descendant and abandons the running
+  // attempts (ActivityContext::Abandoned); nothing is retried after it.
   Status Signal(const std::string& id, const std::string& name, const std::string& payload);
   Status Cancel(const std::string& id, eventlog::Actor actor = eventlog::Actor::kUser);
 
-  // Blocks until `id` ends (it must be running in this engine) and returns its summary.
+  // Blocks until `id` ends (it must be running in this engine) and returns its summary; the
+  // log's error if the workflow halted because its events could not be appended.
   Result<WorkflowSummary> Wait(const std::string& id);
   // Blocks until no workflow is running in this engine.
   void WaitIdle();

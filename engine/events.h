@@ -27,6 +27,7 @@ inline constexpr const char* kCancelRequested = "CancelRequested";
 inline constexpr const char* kWorkflowCompleted = "WorkflowCompleted";
 inline constexpr const char* kWorkflowFailed = "WorkflowFailed";
 inline constexpr const char* kWorkflowCancelled = "WorkflowCancelled";
+inline constexpr const char* kExclusiveWait = "ExclusiveWait";
 }  // namespace ev
 
 struct WorkflowStartedP {
@@ -73,6 +74,10 @@ struct ChildEndedP {
 struct SignalP {
   std::string name, payload;
   template <class A> void serialize(A& a) { a(name, payload); }
+};
+struct ExclusiveWaitP {  // waits for `holder` to end before it runs (Workflow::ExclusiveKey)
+  std::string key, holder;
+  template <class A> void serialize(A& a) { a(key, holder); }
 };
 struct EndedP {  // WorkflowCompleted (result), WorkflowFailed (error), WorkflowCancelled
   std::string text;

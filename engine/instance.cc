@@ -1,13 +1,30 @@
-// One workflow's life on its strand: decide, append, run, repeat. See engine.h.
+// One workflow's life on its lane: decide, append, run, repeat. See engine.h.
 #include <cmath>
 
 #include "engine/engine_impl.h"
+#include "eventlog/check.h"
 
 namespace berth::engine {
 
 namespace {
 
-std::string Kind(const char* k, const std::string& name) { return std::string(k) + ":" + name; }
+// Events that change a workflow's summary beyond its event count go alone in a request, so
+// the summary of a batch is SummaryAfter(its last event).
+bool Alone(const std::string& type) {
+  return type == ev::kWorkflowStarted || type == ev::kWorkflowCompleted ||
+         type == ev::kWorkflowFailed || type == ev::kWorkflowCancelled;
+}
+constexpr size_t kBatchMax = 64;
+constexpr size_t kEndTextMax = 4096;  // a failure message longer than this is cut
+
+std::string Cut(std::string s) {
+  if (s.size() > kEndTextMax) s = s.substr(0, kEndTextMax) + "...";
+  return s;
+}
+
+bool ReconcileAfter(int32_t code) {
+  return code == int32_t(Code::kTimeout) || code == int32_t(Code::kUnknownOutcome);
+}
 
 }  // namespace
 
@@ -15,12 +32,23 @@ Instance::Instance(Engine::Impl* engine, const Workflow* def, WorkflowState stat
     : engine_(engine),
       def_(def),
       state_(std::move(state)),
-      strand_(asio::make_strand(engine->pool.get_executor())) {}
+      lane_(engine->sched->NewLane()),
+      key_(def->ExclusiveKey(state_.input)) {}
 
-bool Instance::Known(const std::string& kind, const std::string& name) const {
-  if (queued_.count(Kind(kind.c_str(), name))) return true;
-  if (kind == "step") return state_.steps.count(name) > 0;
-  if (kind == "timer") return state_.timers.count(name) > 0;
+void Instance::Post(std::function<void()> fn) {
+  engine_->sched->Post(*lane_, [self = shared_from_this(), fn = std::move(fn)] { fn(); });
+}
+
+void Instance::ArmAt(int64_t at_us, std::function<void()> fn) {
+  engine_->sched->RunAt(*lane_, at_us, [self = shared_from_this(), fn = std::move(fn)] {
+    if (!self->engine_->stopping) fn();
+  });
+}
+
+bool Instance::Known(char kind, const std::string& name) const {
+  if (queued_.count(kind + name)) return true;
+  if (kind == 's') return state_.steps.count(name) > 0;
+  if (kind == 't') return state_.timers.count(name) > 0;
   return state_.children.count(name) > 0;
 }
 
@@ -36,33 +64,35 @@ void Instance::Enqueue(const char* type, std::string payload, std::function<void
 }
 
 void Instance::Deliver(eventlog::EventDraft draft) {
-  if (ending_ || IsTerminal(state_.status)) return;
+  if (ending_ || halted_ || IsTerminal(state_.status)) return;
+  if (draft.type == ev::kCancelRequested && state_.cancel_requested) return;  // said already
   Pending p;
   p.draft = std::move(draft);
   outbox_.push_back(std::move(p));
   Pump();
 }
 
-void Instance::EnqueueCommands(const std::vector<Command>& cmds) {
-  for (const auto& c : cmds) {
+void Instance::EnqueueCommands(std::vector<Command> cmds) {
+  for (auto& c : cmds) {
     if (ending_) return;
     if (auto* a = std::get_if<ScheduleActivity>(&c)) {
-      if (Known("step", a->step)) continue;
-      queued_.insert(Kind("step", a->step));
+      if (Known('s', a->step)) continue;
+      queued_.insert('s' + a->step);
+      std::string step = a->step;
       Enqueue(ev::kActivityStarted,
               EncodePayload(ActivityStartedP{a->step, a->activity, a->input, 1}),
-              [this, step = a->step] {
-                queued_.erase(Kind("step", step));
+              [this, step] {
+                queued_.erase('s' + step);
                 RunActivity(step, false);
               },
-              a->subjects);
+              std::move(a->subjects));
     } else if (auto* t = std::get_if<StartTimer>(&c)) {
-      if (Known("timer", t->name)) continue;
-      queued_.insert(Kind("timer", t->name));
+      if (Known('t', t->name)) continue;
+      queued_.insert('t' + t->name);
       int64_t at = engine_->NowUs() + t->delay_ms * 1000;
       Enqueue(ev::kTimerStarted, EncodePayload(TimerStartedP{t->name, at}),
               [this, name = t->name, at] {
-                queued_.erase(Kind("timer", name));
+                queued_.erase('t' + name);
                 ArmAt(at, [this, name] {
                   Enqueue(ev::kTimerFired, EncodePayload(NameP{name}));
                   Pump();
@@ -70,36 +100,56 @@ void Instance::EnqueueCommands(const std::vector<Command>& cmds) {
               });
     } else if (auto* ch = std::get_if<StartChild>(&c)) {
       std::string child = ChildId(state_.id, ch->name);
-      if (Known("child", child)) continue;
-      queued_.insert(Kind("child", child));
-      StartChild sc = *ch;
+      if (Known('c', child)) continue;
+      queued_.insert('c' + child);
       Enqueue(ev::kChildStarted, EncodePayload(ChildStartedP{child, ch->type, ch->input}),
-              [this, child, sc] {
-                queued_.erase(Kind("child", child));
-                StartRequest r{sc.type, child, sc.input, eventlog::Actor::kSystem, true};
-                auto started = engine_->Start(r, state_.id);
-                if (!started.ok() && started.status().code() != Code::kConflict) {
-                  WorkflowSummary fake;
-                  fake.id = child;
-                  fake.status = RunStatus::kFailed;
-                  fake.error = started.status().ToString();
-                  OnChildEnded(fake, "");
-                }
+              [this, child, type = ch->type, input = ch->input] {
+                queued_.erase('c' + child);
+                StartChildWorkflow(child, type, input);
               });
     } else if (auto* done = std::get_if<CompleteWorkflow>(&c)) {
       ending_ = true;
       Enqueue(ev::kWorkflowCompleted, EncodePayload(EndedP{done->result}), [this] { Finished(); });
     } else if (auto* f = std::get_if<FailWorkflow>(&c)) {
       ending_ = true;
-      Enqueue(ev::kWorkflowFailed, EncodePayload(EndedP{f->error}), [this] { Finished(); });
+      Enqueue(ev::kWorkflowFailed, EncodePayload(EndedP{Cut(f->error)}), [this] { Finished(); });
     }
   }
 }
 
+void Instance::StartChildWorkflow(const std::string& child, const std::string& type,
+                                  const std::string& input) {
+  // The child's WorkflowStarted goes through the asynchronous append: a slow fsync holds no
+  // decision thread. A start that fails ends the child, for the parent, as failed.
+  auto self = shared_from_this();
+  auto failed = [self, child](const Status& s) {
+    self->Post([self, child, s] { self->OnChildEnded(child, RunStatus::kFailed, s.ToString()); });
+  };
+  StartRequest r{type, child, input, eventlog::Actor::kSystem, true};
+  auto started = engine_->Start(r, state_.id, [self, child, failed](Result<std::string> res) {
+    if (res.ok()) {
+      self->Post([self, child] {
+        if (self->state_.cancel_requested) self->CancelChild(child);
+      });
+    } else if (res.status().code() != Code::kConflict) {
+      failed(res.status());
+    }
+  });
+  // kConflict: the child exists already (started before a crash); it reports its own end.
+  if (!started.ok() && started.status().code() != Code::kConflict) failed(started.status());
+}
+
 void Instance::Pump() {
-  if (appending_ || IsTerminal(state_.status) || engine_->stopping) return;
+  if (appending_ || halted_ || IsTerminal(state_.status) || engine_->stopping) return;
   if (outbox_.empty() && !ending_) {
-    if (state_.cancel_requested) {
+    if (!blocked_by_.empty()) {
+      // Waiting for the exclusive key: decides nothing; a cancel ends it at once.
+      if (state_.cancel_requested && state_.Outstanding() == 0) {
+        ending_ = true;
+        Enqueue(ev::kWorkflowCancelled, EncodePayload(EndedP{"cancelled on request"}),
+                [this] { Finished(); });
+      }
+    } else if (state_.cancel_requested) {
       if (def_->HandlesCancel()) EnqueueCommands(def_->Decide(state_));  // its undo steps
       if (outbox_.empty() && !ending_ && state_.Outstanding() == 0 && queued_.empty()) {
         ending_ = true;
@@ -113,22 +163,11 @@ void Instance::Pump() {
   if (!outbox_.empty()) SendFront();
 }
 
-namespace {
-// Events that change a workflow's summary beyond its event count go alone in a request, so
-// the summary of a batch is SummaryAfter(its last event).
-bool Alone(const std::string& type) {
-  return type == ev::kWorkflowStarted || type == ev::kWorkflowCompleted ||
-         type == ev::kWorkflowFailed || type == ev::kWorkflowCancelled;
-}
-constexpr size_t kBatchMax = 64;
-}  // namespace
-
 void Instance::SendFront() {
   // Everything queued goes in one request (one durable write): parallel steps finishing
   // together do not wait for one another's fsync.
   size_t n = 0;
   eventlog::AppendRequest req;
-  eventlog::Event last;
   for (Pending& p : outbox_) {
     if (n == kBatchMax || (n > 0 && Alone(p.draft.type))) break;
     p.draft.workflow_seq = state_.events + 1 + n;
@@ -137,6 +176,7 @@ void Instance::SendFront() {
     ++n;
     if (Alone(p.draft.type)) break;
   }
+  eventlog::Event last;
   static_cast<eventlog::EventDraft&>(last) = req.events.back();
   WorkflowSummary next = SummaryAfter(state_, last);  // state_: every durable event
   req.projections.push_back({SummaryKey(state_.id), EncodeSummary(next), false});
@@ -145,23 +185,20 @@ void Instance::SendFront() {
   engine_->appends_in_flight++;
   auto self = shared_from_this();
   engine_->log->AppendAsync(std::move(req), [self](const Status& s, eventlog::AppendResult r) {
-    asio::post(self->strand_, [self, s, seq = r.first_seq] { self->OnDurable(s, seq); });
+    self->engine_->sched->Post(*self->lane_, [self, s, seq = r.first_seq] {
+      self->OnDurable(s, seq);
+    });
+    self->engine_->appends_in_flight--;
   });
 }
 
 void Instance::OnDurable(const Status& s, uint64_t seq) {
-  engine_->appends_in_flight--;
   size_t n = appending_;
-  if (!s.ok()) {
-    appending_ = 0;
-    // Nothing of the request is durable; keep it at the head of the outbox and retry.
-    if (engine_->options.on_log_error) engine_->options.on_log_error(s);
-    append_backoff_ms_ = std::min<int64_t>(std::max<int64_t>(append_backoff_ms_ * 2, 50),
-                                           engine_->options.append_retry_ms_max);
-    ArmAt(engine_->NowUs() + append_backoff_ms_ * 1000, [this] { Pump(); });
-    return;
-  }
+  appending_ = 0;
+  if (!s.ok()) return OnRefused(s);
   append_backoff_ms_ = 0;
+  append_failing_since_us_ = 0;
+  appending_ = n;  // a Pump() from an `after` below waits until every event is applied
   for (size_t i = 0; i < n; ++i) {
     Pending p = std::move(outbox_.front());
     outbox_.pop_front();
@@ -169,13 +206,50 @@ void Instance::OnDurable(const Status& s, uint64_t seq) {
     static_cast<eventlog::EventDraft&>(e) = std::move(p.draft);
     e.seq = seq + i;
     Status applied = Apply(e, &state_);
-    assert(applied.ok());  // the engine produced this event from this state
-    (void)applied;
+    // The engine made this event from this very state: a refusal is a bug in the engine.
+    BERTH_CHECK_MSG(applied.ok(), applied.ToString().c_str());
     if (engine_->options.observer) engine_->options.observer(e);
-    if (p.after) p.after();  // a Pump() in here waits: appending_ is still set
+    if (e.type == ev::kCancelRequested) {
+      AbandonAll("cancelled");
+      CancelChildren();
+    }
+    if (p.after) p.after();
   }
   appending_ = 0;
   Pump();
+}
+
+void Instance::OnRefused(const Status& s) {
+  // Nothing of the request is durable. An event the log calls malformed (an over-long
+  // subject, say) will never be taken: the workflow fails at once instead of retrying
+  // forever. Other errors (the log reopening, a full disk it is waiting out) are retried with
+  // backoff, for at most append_give_up_ms; then the workflow halts here, unfinished in the
+  // log, for the next Recover.
+  if (engine_->options.on_log_error) engine_->options.on_log_error(s);
+  int64_t now = engine_->NowUs();
+  if (s.code() == Code::kInvalidArgument && !ending_) {
+    AbandonAll("failed");
+    outbox_.clear();
+    queued_.clear();
+    ending_ = true;
+    Enqueue(ev::kWorkflowFailed,
+            EncodePayload(EndedP{Cut("the event log refused an event of this workflow: " +
+                                     s.message())}),
+            [this] { Finished(); });
+    Pump();
+    return;
+  }
+  if (append_failing_since_us_ == 0) append_failing_since_us_ = now;
+  if (s.code() == Code::kInvalidArgument || s.code() == Code::kCorruption ||
+      now - append_failing_since_us_ > engine_->options.append_give_up_ms * 1000) {
+    halted_ = true;
+    AbandonAll("halted");
+    engine_->OnHalted(state_.id, s);
+    return;
+  }
+  append_backoff_ms_ = std::min<int64_t>(std::max<int64_t>(append_backoff_ms_ * 2, 50),
+                                         engine_->options.append_retry_ms_max);
+  ArmAt(now + append_backoff_ms_ * 1000, [this] { Pump(); });
 }
 
 void Instance::RunActivity(const std::string& step, bool reconcile_first) {
@@ -188,14 +262,24 @@ void Instance::RunActivity(const std::string& step, bool reconcile_first) {
                    {Status(Code::kInvalidArgument, "no activity named '" + st.activity + "'")});
     return;
   }
-  ActivityContext ctx{state_.id, step, state_.id + "/" + step, st.input, attempt, 0};
+  BERTH_CHECK_MSG(!inflight_.count(step), step.c_str());  // StartAttempt waits for it
+  auto abandoned = std::make_shared<std::atomic<bool>>(state_.cancel_requested);
+  inflight_[step] = Inflight{attempt, abandoned, false};
+  ActivityContext ctx{state_.id, step,      state_.id + "/" + step, st.input, attempt, 0,
+                      abandoned,  engine_->stopping_flag};
   RetryPolicy policy = act->retry_policy();
-  if (policy.attempt_timeout_ms > 0) {
-    ctx.deadline_us = engine_->NowUs() + policy.attempt_timeout_ms * 1000;
-    ArmAt(ctx.deadline_us, [this, step, attempt, ms = policy.attempt_timeout_ms] {
+  int64_t timeout_ms = policy.attempt_timeout_ms;
+  int64_t cap = engine_->options.attempt_timeout_cap_ms;
+  if (cap > 0 && (timeout_ms <= 0 || timeout_ms > cap)) timeout_ms = cap;
+  if (timeout_ms > 0) {
+    ctx.deadline_us = engine_->NowUs() + timeout_ms * 1000;
+    ArmAt(ctx.deadline_us, [this, step, attempt, timeout_ms] {
+      auto it = awaiting_.find(step);
+      if (it == awaiting_.end() || it->second != attempt) return;
+      if (auto f = inflight_.find(step); f != inflight_.end()) f->second.abandoned->store(true);
       OnActivityDone(step, attempt,
-                     {Status(Code::kTimeout, "attempt timed out after " + std::to_string(ms) +
-                                                 " ms")});
+                     {Status(Code::kTimeout,
+                             "attempt timed out after " + std::to_string(timeout_ms) + " ms")});
     });
   }
   auto self = shared_from_this();
@@ -218,32 +302,48 @@ void Instance::RunActivity(const std::string& step, bool reconcile_first) {
       uint64_t n = ++self->engine_->effects;
       if (self->engine_->options.after_effect) self->engine_->options.after_effect(n);
     }
-    asio::post(self->strand_, [self, step = ctx.step, attempt = ctx.attempt, out]() mutable {
-      self->OnActivityDone(step, attempt, std::move(out));
-    });
+    self->engine_->sched->Post(*self->lane_,
+                               [self, step = ctx.step, attempt = ctx.attempt, out]() mutable {
+                                 self->OnReturned(step, attempt, std::move(out));
+                               });
   };
   if (act->inline_ok(ctx.input))
     work();
   else
-    asio::post(engine_->activity_pool, std::move(work));
+    engine_->sched->Blocking(std::move(work));
+}
+
+void Instance::OnReturned(const std::string& step, uint32_t attempt, Outcome out) {
+  bool retry_now = false;
+  if (auto it = inflight_.find(step); it != inflight_.end() && it->second.attempt == attempt) {
+    retry_now = it->second.retry_waiting;
+    inflight_.erase(it);
+  }
+  OnActivityDone(step, attempt, std::move(out));  // ignored for an attempt given up already
+  // The retry of an attempt that was given up starts only now that the attempt is over, and
+  // reconciles first: the abandoned attempt may have done the work after all.
+  if (retry_now) StartAttempt(step, /*reconcile_first=*/true);
 }
 
 void Instance::OnActivityDone(const std::string& step, uint32_t attempt, Outcome out) {
   auto it = awaiting_.find(step);
-  if (it == awaiting_.end() || it->second != attempt) return;  // a timed-out attempt's late answer
+  if (it == awaiting_.end() || it->second != attempt) return;  // a given-up attempt's answer
   awaiting_.erase(it);
+  if (ending_) return;
+  const StepState& st = state_.steps.at(step);
   if (out.result.ok()) {
     Enqueue(ev::kActivityCompleted,
             EncodePayload(ActivityCompletedP{step, out.result.value(), attempt, out.adopted}), {},
-            state_.steps.at(step).subjects);
+            st.subjects);
     Pump();
     return;
   }
   const Status& err = out.result.status();
-  const StepState& st = state_.steps.at(step);
   Activity* act = engine_->registry->FindActivity(st.activity);
   RetryPolicy policy = act ? act->retry_policy() : RetryPolicy();
-  bool retry = act && policy.Retryable(err.code()) && attempt < policy.attempts_max;
+  // After a cancel request nothing is tried again: the step ends with this failure.
+  bool retry = act && !state_.cancel_requested && policy.Retryable(err.code()) &&
+               attempt < policy.attempts_max;
   ActivityFailedP f{step, err.message(), attempt, static_cast<int32_t>(err.code()), !retry, 0};
   if (retry) {
     double backoff = std::min<double>(
@@ -252,30 +352,57 @@ void Instance::OnActivityDone(const std::string& step, uint32_t attempt, Outcome
     backoff *= 1.0 + policy.jitter * (2.0 * engine_->options.random->Uniform() - 1.0);
     f.retry_at_us = engine_->NowUs() + static_cast<int64_t>(backoff * 1000);
   }
-  Enqueue(ev::kActivityFailed, EncodePayload(f), [this, step, retry, at = f.retry_at_us, code = err.code()] {
-    if (!retry) return;
-    bool reconcile = code == Code::kTimeout || code == Code::kUnknownOutcome;
-    ArmAt(at, [this, step, reconcile] {
-      StartAttempt(step, state_.steps.at(step).attempt + 1, reconcile);
-    });
-  }, st.subjects);
+  Enqueue(ev::kActivityFailed, EncodePayload(f),
+          [this, step, retry, at = f.retry_at_us, code = int32_t(err.code())] {
+            if (!retry) return;
+            ArmAt(at, [this, step, code] { StartAttempt(step, ReconcileAfter(code)); });
+          },
+          st.subjects);
   Pump();
 }
 
-void Instance::StartAttempt(const std::string& step, uint32_t attempt, bool reconcile_first) {
+void Instance::StartAttempt(const std::string& step, bool reconcile_first) {
+  if (ending_ || halted_ || IsTerminal(state_.status)) return;
   const StepState& st = state_.steps.at(step);
-  Enqueue(ev::kActivityStarted, EncodePayload(ActivityStartedP{step, st.activity, st.input, attempt}),
+  if (st.phase != StepState::kRetryWait) return;
+  if (auto it = inflight_.find(step); it != inflight_.end()) {
+    it->second.retry_waiting = true;  // the given-up attempt is still running: wait for it
+    return;
+  }
+  if (state_.cancel_requested) {
+    // Cancelled while waiting to retry: the step ends failed instead of running again.
+    Enqueue(ev::kActivityFailed,
+            EncodePayload(ActivityFailedP{step, "not retried: the workflow was cancelled",
+                                          st.attempt, int32_t(Code::kCancelled), true, 0}),
+            {}, st.subjects);
+    Pump();
+    return;
+  }
+  Enqueue(ev::kActivityStarted,
+          EncodePayload(ActivityStartedP{step, st.activity, st.input, st.attempt + 1}),
           [this, step, reconcile_first] { RunActivity(step, reconcile_first); }, st.subjects);
   Pump();
 }
 
-void Instance::ArmAt(int64_t at_us, std::function<void()> fn) {
-  int64_t delay_us = std::max<int64_t>(0, at_us - engine_->NowUs());
-  auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::microseconds(delay_us));
-  auto self = shared_from_this();
-  timer->async_wait([self, timer, fn = std::move(fn)](const boost::system::error_code& ec) {
-    if (!ec && !self->engine_->stopping) fn();
-  });
+void Instance::AbandonAll(const char* why) {
+  for (auto& [step, f] : inflight_) f.abandoned->store(true);
+}
+
+void Instance::CancelChildren() {
+  for (const auto& [child, c] : state_.children)
+    if (!c.ended) CancelChild(child);
+}
+
+void Instance::CancelChild(const std::string& child) {
+  {
+    eventlog::EventDraft d;
+    d.type = ev::kCancelRequested;
+    d.actor = eventlog::Actor::kSystem;
+    d.payload = EncodePayload(NameP{"parent " + state_.id + " cancelled"});
+    // Off the lane: for a child not loaded here, Deliver folds it from the log.
+    Engine::Impl* engine = engine_;
+    engine_->sched->Blocking([engine, child, d] { (void)engine->Deliver(child, d); });
+  }
 }
 
 void Instance::Resume() {
@@ -283,10 +410,8 @@ void Instance::Resume() {
     if (st.phase == StepState::kRunning) {
       RunActivity(name, /*reconcile_first=*/true);  // in doubt: look before redoing
     } else if (st.phase == StepState::kRetryWait) {
-      bool reconcile = st.error_code == int32_t(Code::kTimeout) ||
-                       st.error_code == int32_t(Code::kUnknownOutcome);
-      ArmAt(st.retry_at_us, [this, step = name, reconcile] {
-        StartAttempt(step, state_.steps.at(step).attempt + 1, reconcile);
+      ArmAt(st.retry_at_us, [this, step = name, code = st.error_code] {
+        StartAttempt(step, ReconcileAfter(code));
       });
     }
   }
@@ -302,22 +427,47 @@ void Instance::Resume() {
     WorkflowSummary ws;
     if (engine_->log->GetProjection(SummaryKey(child), &summary).ok() &&
         DecodeSummary(summary, &ws).ok()) {
-      if (IsTerminal(ws.status)) OnChildEnded(ws, "");
-      // else: the child resumes on its own and reports its end.
+      if (IsTerminal(ws.status)) {
+        // It ended before this workflow recorded it: its result is in its own history.
+        auto folded = FoldWorkflow(*engine_->log, child);
+        std::string text = !folded.ok() ? folded.status().ToString()
+                           : ws.status == RunStatus::kCompleted ? folded->result
+                                                                : folded->error;
+        OnChildEnded(child, ws.status, text);
+      }
+      // else: the child is recovered with this workflow and reports its own end.
     } else {
-      StartRequest r{c.type, child, c.input, eventlog::Actor::kSystem, true};
-      (void)engine_->Start(r, state_.id);
+      StartChildWorkflow(child, c.type, c.input);  // its start never became durable
     }
   }
+  if (state_.cancel_requested) CancelChildren();
   Pump();
 }
 
-void Instance::OnChildEnded(const WorkflowSummary& child, const std::string& result) {
-  auto it = state_.children.find(child.id);
-  if (it != state_.children.end() && it->second.ended) return;
-  Enqueue(ev::kChildEnded,
-          EncodePayload(ChildEndedP{child.id, child.status == RunStatus::kCompleted ? result : child.error,
-                                    RunStatusName(child.status)}));
+void Instance::Begin(bool resume) {
+  if (resume)
+    Resume();
+  else
+    Pump();
+}
+
+void Instance::Park(bool resume) {
+  resume_pending_ = resume;
+  Enqueue(ev::kExclusiveWait, EncodePayload(ExclusiveWaitP{key_, blocked_by_}));
+  Pump();
+}
+
+void Instance::Unblock() {
+  blocked_by_.clear();
+  Begin(std::exchange(resume_pending_, false));
+}
+
+void Instance::OnChildEnded(const std::string& child, RunStatus status, const std::string& text) {
+  auto it = state_.children.find(child);
+  if (it == state_.children.end() || it->second.ended || queued_.count('e' + child)) return;
+  queued_.insert('e' + child);
+  Enqueue(ev::kChildEnded, EncodePayload(ChildEndedP{child, text, RunStatusName(status)}),
+          [this, child] { queued_.erase('e' + child); });
   Pump();
 }
 

@@ -6,6 +6,11 @@
 // command whose step, timer or child already exists, so Decide may simply return "the next
 // thing that is not done yet" every time. `berth replay --verify` re-runs Decide over
 // recorded histories and reports the first event it would not have produced.
+//
+// Cost: the engine calls Decide after every durable batch of a workflow's events, so a
+// Decide that walks every step or child makes a workflow quadratic in its size. Read the
+// O(1) aggregates of WorkflowState (open_steps, open_children, children_failed, ...) and
+// look steps up by name instead; the synthetic workflow is the example.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +61,10 @@ class Workflow {
   // cancel_requested) so it can undo what it started; the engine records WorkflowCancelled
   // once Decide returns no command and nothing is outstanding.
   virtual bool HandlesCancel() const { return false; }
+  // Workflows with the same non-empty key never run side by side in one engine: a second one
+  // waits (recording ExclusiveWait naming the holder) until the first ends, oldest first.
+  // `berth up` keys deploys by app, so two deploys of one app never fight.
+  virtual std::string ExclusiveKey(const std::string& input) const { return ""; }
 };
 
 std::string ChildId(const std::string& parent, const std::string& name);

@@ -21,9 +21,11 @@ Status ApplyActivity(const eventlog::Event& e, WorkflowState* s) {
   if (e.type == ev::kActivityStarted) {
     ActivityStartedP p;
     if (auto st = Load(e, &p); !st.ok()) return st;
-    StepState& step = s->steps[p.step];
+    auto [it, fresh] = s->steps.try_emplace(p.step);
+    StepState& step = it->second;
     if (step.phase == StepState::kCompleted || step.phase == StepState::kFailed)
       return Bad(e, "step '" + p.step + "' started again after it ended");
+    if (fresh) ++s->open_steps;  // a retry's start (from kRetryWait) is already open
     step.phase = StepState::kRunning;
     step.activity = p.activity;
     step.input = p.input;
@@ -38,6 +40,7 @@ Status ApplyActivity(const eventlog::Event& e, WorkflowState* s) {
     if (it == s->steps.end() || it->second.phase != StepState::kRunning)
       return Bad(e, "step '" + p.step + "' completed without running");
     it->second.phase = StepState::kCompleted;
+    --s->open_steps;
     it->second.result = p.result;
     it->second.adopted = p.adopted;
     return Status::Ok();
@@ -45,9 +48,16 @@ Status ApplyActivity(const eventlog::Event& e, WorkflowState* s) {
   ActivityFailedP p;  // kActivityFailed
   if (auto st = Load(e, &p); !st.ok()) return st;
   auto it = s->steps.find(p.step);
-  if (it == s->steps.end() || it->second.phase != StepState::kRunning)
+  // From kRetryWait only as final: the engine gave the retry up (the workflow was cancelled).
+  if (it == s->steps.end() ||
+      !(it->second.phase == StepState::kRunning ||
+        (p.final && it->second.phase == StepState::kRetryWait)))
     return Bad(e, "step '" + p.step + "' failed without running");
   it->second.phase = p.final ? StepState::kFailed : StepState::kRetryWait;
+  if (p.final) {
+    --s->open_steps;
+    s->steps_failed.push_back(p.step);
+  }
   it->second.error = p.error;
   it->second.error_code = p.code;
   it->second.retry_at_us = p.retry_at_us;
@@ -90,15 +100,6 @@ bool WorkflowState::StepDone(const std::string& step) const {
   return it != steps.end() && it->second.phase == StepState::kCompleted;
 }
 
-size_t WorkflowState::Outstanding() const {
-  size_t n = 0;
-  for (const auto& [k, st] : steps)
-    n += st.phase == StepState::kRunning || st.phase == StepState::kRetryWait;
-  for (const auto& [k, t] : timers) n += !t.fired;
-  for (const auto& [k, c] : children) n += !c.ended;
-  return n;
-}
-
 Status Apply(const eventlog::Event& e, WorkflowState* s) {
   if (e.workflow_seq != s->events + 1)
     return Bad(e, "workflow seq " + std::to_string(e.workflow_seq) + " where " +
@@ -124,26 +125,44 @@ Status Apply(const eventlog::Event& e, WorkflowState* s) {
   } else if (t == ev::kTimerStarted) {
     TimerStartedP p;
     st = Load(e, &p);
-    s->timers[p.name] = TimerState{p.fire_at_us, false};
+    if (st.ok()) {
+      auto [it, fresh] = s->timers.try_emplace(p.name);
+      if (fresh || it->second.fired) ++s->open_timers;  // new, or restarted after firing
+      it->second = TimerState{p.fire_at_us, false};
+    }
   } else if (t == ev::kTimerFired) {
     NameP p;
     st = Load(e, &p);
     auto it = s->timers.find(p.name);
     if (st.ok() && it == s->timers.end()) return Bad(e, "timer '" + p.name + "' was never started");
-    if (st.ok()) it->second.fired = true;
+    if (st.ok() && !it->second.fired) {
+      it->second.fired = true;
+      --s->open_timers;
+    }
   } else if (t == ev::kChildStarted) {
     ChildStartedP p;
     st = Load(e, &p);
-    s->children[p.child_id] = ChildState{p.type, p.input, false, "", ""};
+    if (st.ok()) {
+      auto [it, fresh] = s->children.try_emplace(p.child_id);
+      if (!fresh) return Bad(e, "child '" + p.child_id + "' started twice");
+      it->second = ChildState{p.type, p.input, false, "", ""};
+      ++s->open_children;
+    }
   } else if (t == ev::kChildEnded) {
     ChildEndedP p;
     st = Load(e, &p);
     auto it = s->children.find(p.child_id);
     if (st.ok() && it == s->children.end()) return Bad(e, "child '" + p.child_id + "' unknown");
+    if (st.ok() && it->second.ended) return Bad(e, "child '" + p.child_id + "' ended twice");
     if (st.ok()) {
       it->second.ended = true;
       it->second.status = p.status;
       it->second.result = p.result;
+      --s->open_children;
+      if (p.status == "completed")
+        ++s->children_completed;
+      else
+        s->children_failed.push_back(p.child_id);
     }
   } else if (t == ev::kSignalReceived) {
     SignalP p;
@@ -163,10 +182,23 @@ Status Apply(const eventlog::Event& e, WorkflowState* s) {
   return Status::Ok();
 }
 
-Status FoldLog(const eventlog::EventLog& log, bool only_listed,
-               std::unordered_map<std::string, WorkflowState>* states) {
+Result<WorkflowState> FoldWorkflow(const eventlog::EventLog& log, const std::string& id) {
+  WorkflowState st;
   Status fold;
-  Status s = eventlog::ScanPipelined(log, 1, UINT64_MAX, [&](const eventlog::Event& e) {
+  Status s = log.ScanWorkflow(id, [&](const eventlog::Event& e) {
+    fold = Apply(e, &st);
+    return fold.ok();
+  });
+  if (!s.ok()) return s;
+  if (!fold.ok()) return fold;
+  if (st.events == 0) return NotFound("no workflow '" + id + "'; list them with `berth workflows`");
+  return st;
+}
+
+Status FoldLog(const eventlog::EventLog& log, bool only_listed,
+               std::unordered_map<std::string, WorkflowState>* states, uint64_t from_seq) {
+  Status fold;
+  Status s = eventlog::ScanPipelined(log, from_seq, UINT64_MAX, [&](const eventlog::Event& e) {
     WorkflowState* st;
     if (only_listed) {
       auto it = states->find(e.workflow_id);

@@ -58,21 +58,31 @@ struct WorkflowState {
   std::map<std::string, TimerState> timers;
   std::map<std::string, ChildState> children;
   std::vector<Signal> signals;
+  // Kept by Apply so that a decision function (and the engine) can ask "is anything still
+  // running?" in O(1) instead of walking every step and child after every event.
+  size_t open_steps = 0;     // steps running or waiting to retry
+  size_t open_timers = 0;    // timers not fired
+  size_t open_children = 0;  // children started and not ended
+  size_t children_completed = 0;
+  std::vector<std::string> children_failed;  // ids of children that ended otherwise, in order
+  std::vector<std::string> steps_failed;     // steps that failed for good, in order
 
   bool StepDone(const std::string& step) const;
-  // Steps, timers and children still outstanding.
-  size_t Outstanding() const;
+  // Steps, timers and children still outstanding. O(1).
+  size_t Outstanding() const { return open_steps + open_timers + open_children; }
 };
 
 // Folds one event into `s`. kCorruption (naming the seq) for an event that cannot follow the
 // state: a wrong workflow_seq, an undecodable payload, an event after the end.
 Status Apply(const eventlog::Event& e, WorkflowState* s);
 
-// Folds the whole log into `states`: every workflow, or with `only_listed` only the ids
-// already present as keys. Reads on one thread and folds on another (ScanPipelined); the
-// fold used by recovery and by `berth bench engine`'s replay figure.
+// Folds the log from `from_seq` on into `states`: every workflow, or with `only_listed` only
+// the ids already present as keys. Reads on one thread and folds on another
+// (ScanPipelined); the fold used by recovery and by `berth bench engine`'s replay figure.
 Status FoldLog(const eventlog::EventLog& log, bool only_listed,
-               std::unordered_map<std::string, WorkflowState>* states);
+               std::unordered_map<std::string, WorkflowState>* states, uint64_t from_seq = 1);
+// Folds one workflow's history through the by-workflow index. kNotFound if it has none.
+Result<WorkflowState> FoldWorkflow(const eventlog::EventLog& log, const std::string& id);
 
 // The row kept in projections under "wf/<id>" (see ProjectionKey); replay checks it equals
 // the fold of the history.

@@ -63,6 +63,14 @@ std::string Describe(const eventlog::Event& e) {
     EndedP p;
     return Load(e, &p) ? Clip(p.text, 200) : "(undecodable)";
   }
+  if (t == ev::kExclusiveWait) {
+    ExclusiveWaitP p;
+    return Load(e, &p) ? "waits for " + p.holder + " (" + p.key + ")" : "(undecodable)";
+  }
+  if (t == ev::kCancelRequested) {
+    NameP p;
+    return Load(e, &p) ? p.name : "(undecodable)";
+  }
   return "";
 }
 

@@ -61,10 +61,40 @@ bool IsDecision(const eventlog::Event& e) {
          e.type == ev::kWorkflowCompleted || e.type == ev::kWorkflowFailed;
 }
 
+// The command a decision event records, as a key ("s:step", "t:timer", "c:child", "e").
+std::string EventKey(const eventlog::Event& e) {
+  if (e.type == ev::kActivityStarted) {
+    ActivityStartedP p;
+    return DecodePayload(e.payload, &p).ok() ? "s:" + p.step : "";
+  }
+  if (e.type == ev::kTimerStarted) {
+    TimerStartedP p;
+    return DecodePayload(e.payload, &p).ok() ? "t:" + p.name : "";
+  }
+  if (e.type == ev::kChildStarted) {
+    ChildStartedP p;
+    return DecodePayload(e.payload, &p).ok() ? "c:" + p.child_id : "";
+  }
+  return "e";
+}
+std::string CommandKey(const WorkflowState& s, const Command& c) {
+  if (auto* a = std::get_if<ScheduleActivity>(&c)) return "s:" + a->step;
+  if (auto* t = std::get_if<StartTimer>(&c)) return "t:" + t->name;
+  if (auto* ch = std::get_if<StartChild>(&c)) return "c:" + ChildId(s.id, ch->name);
+  return "e";
+}
+
+// Re-derives decisions the way the engine makes them: one Decide gives a set of commands,
+// which the engine appends one after another. A recorded decision that is still in the set
+// of the last Decide is checked against that command; any other makes the verifier decide
+// again over the history before it. So a decision function that returns N commands at once
+// is called once, not N times (verify stays linear), and every decision event is still
+// checked against what Decide returns for a prefix of its own history.
 struct Folder {
   const engine::Registry& registry;
   VerifyReport* report;
   std::unordered_map<std::string, WorkflowState> states;
+  std::unordered_map<std::string, std::unordered_map<std::string, Command>> pending;
 
   Status Step(const eventlog::Event& e) {
     ++report->events;
@@ -74,21 +104,32 @@ struct Folder {
       if (!def)
         return Status(Code::kFailed, "event seq " + std::to_string(e.seq) + ": workflow type '" +
                                          s.type + "' is not known to this berth");
-      auto cmds = def->Decide(s);
-      bool found = false;
-      for (const auto& c : cmds) found = found || Matches(e, s, c);
-      if (!found) {
+      auto& set = pending[e.workflow_id];
+      std::string key = EventKey(e);
+      auto it = set.find(key);
+      if (it == set.end() || !Matches(e, s, it->second)) {
+        set.clear();
+        auto cmds = def->Decide(s);
         std::string want;
-        for (const auto& c : cmds) want += (want.empty() ? "" : "; ") + CommandText(c);
-        return Status(Code::kFailed,
-                      "nondeterminism at event seq " + std::to_string(e.seq) + " (workflow " +
-                          e.workflow_id + "): recorded " + e.type + " [" + Describe(e) +
-                          "], the decision function now gives [" +
-                          (want.empty() ? "nothing" : want) + "]");
+        for (auto& c : cmds) {
+          if (want.size() < 2000) want += (want.empty() ? "" : "; ") + CommandText(c);
+          std::string k = CommandKey(s, c);
+          set.emplace(std::move(k), std::move(c));
+        }
+        it = set.find(key);
+        if (it == set.end() || !Matches(e, s, it->second))
+          return Status(Code::kFailed,
+                        "nondeterminism at event seq " + std::to_string(e.seq) + " (workflow " +
+                            e.workflow_id + "): recorded " + e.type + " [" + Describe(e) +
+                            "], the decision function now gives [" +
+                            (want.empty() ? "nothing" : want) + "]");
       }
+      set.erase(it);
       ++report->decisions;
     }
-    return Apply(e, &s);
+    Status applied = Apply(e, &s);
+    if (applied.ok() && IsTerminal(s.status)) pending.erase(e.workflow_id);
+    return applied;
   }
 };
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "engine/events.h"
+#include "replay/verify.h"
 #include "eventlog/log_bench.h"
 #include "tools/berth/commands.h"
 
@@ -65,6 +66,127 @@ Status StartDetached(engine::Engine& eng, const std::string& prefix, uint64_t n,
   return first;
 }
 
+// Runs `n` independent workflows of `input` to completion; returns the wall time.
+Result<double> RunIndependent(Context& ctx, const std::string& prefix, uint64_t n, const std::string& input) {
+  if (Status s = StartDetached(ctx.engine(), prefix, n, input); !s.ok()) return s;
+  auto t0 = Clock::now();
+  size_t resumed = 0;
+  if (Status s = ctx.engine().Recover(&resumed); !s.ok()) return s;
+  ctx.engine().WaitIdle();
+  return Since(t0);
+}
+
+// --children N: one parent with N children of M no-op steps, against N independent
+// workflows of the same steps in the same run; then verify of the whole log.
+int BenchChildren(const Globals& g, uint64_t children, uint64_t steps) {
+  namespace fs = std::filesystem;
+  Globals bg = g;
+  std::error_code ec;
+  std::string input = fmt::format("{{\"steps\":{},\"noop\":true}}", steps);
+  json out = {{"children", children}, {"steps", steps}};
+  {
+    bg.data_dir = g.data_dir + "/bench-independent";
+    fs::remove_all(bg.data_dir, ec);
+    auto ctx = Context::Open(bg);
+    if (!ctx.ok()) return Fail(ctx.status());
+    auto wall = RunIndependent(**ctx, "run-", children, input);
+    if (!wall.ok()) return Fail(wall.status());
+    out["baseline_wall_s"] = std::round(*wall * 1000) / 1000;
+    out["baseline_steps_per_s"] = std::round(double(children * steps) / *wall);
+  }
+  fs::remove_all(bg.data_dir, ec);
+  bg.data_dir = g.data_dir + "/bench-children";
+  fs::remove_all(bg.data_dir, ec);
+  {
+    auto ctx = Context::Open(bg);
+    if (!ctx.ok()) return Fail(ctx.status());
+    std::string parent_input =
+        fmt::format("{{\"steps\":{},\"noop\":true,\"children\":{}}}", steps, children);
+    auto t0 = Clock::now();
+    auto id = (*ctx)->engine().Start({"synthetic", "parent", parent_input, eventlog::Actor::kSystem, true});
+    if (!id.ok()) return Fail(id.status());
+    auto sum = (*ctx)->engine().Wait(*id);
+    double wall = Since(t0);
+    if (!sum.ok()) return Fail(sum.status());
+    if (sum->status != engine::RunStatus::kCompleted) return Fail(Failed("the parent did not complete: " + sum->error));
+    (*ctx)->engine().WaitIdle();
+    double total_steps = double((children + 1) * steps);
+    out["wall_s"] = std::round(wall * 1000) / 1000;
+    out["steps_per_s"] = std::round(total_steps / wall);
+    out["ratio"] = std::round(total_steps / wall / out["baseline_steps_per_s"].get<double>() * 1000) / 1000;
+    out["events_appended"] = (*ctx)->log().LastSeq();
+  }
+  {
+    auto ctx = Context::Open(bg);
+    if (!ctx.ok()) return Fail(ctx.status());
+    replay::VerifyReport rep;
+    auto t0 = Clock::now();
+    if (Status s = replay::Verify((*ctx)->log(), (*ctx)->registry(), "", &rep); !s.ok()) return Fail(s);
+    double secs = Since(t0);
+    out["verify_s"] = std::round(secs * 1000) / 1000;
+    out["verify_events_per_s"] = std::round(double(rep.events) / secs);
+    replay::VerifyReport one;
+    t0 = Clock::now();
+    if (Status s = replay::Verify((*ctx)->log(), (*ctx)->registry(), "parent", &one); !s.ok()) return Fail(s);
+    out["verify_parent_s"] = std::round(Since(t0) * 1000) / 1000;
+    out["verify_parent_events"] = one.events;
+  }
+  fs::remove_all(bg.data_dir, ec);
+  out["rss_mb"] = std::round(RssMb());
+  Print(g, out);
+  return 0;
+}
+
+// --history M: resume of 100 unfinished workflows on a log that also holds M finished
+// events, against the same 100 on a log without history, in the same run.
+int BenchHistory(const Globals& g, uint64_t history, uint64_t steps) {
+  namespace fs = std::filesystem;
+  constexpr uint64_t kOpen = 100;
+  std::error_code ec;
+  std::string input = fmt::format("{{\"steps\":{},\"noop\":true}}", steps);
+  json out = {{"history_events_wanted", history}, {"open_workflows", kOpen}};
+  auto measure = [&](const std::string& dir, uint64_t finished_events) -> Result<double> {
+    Globals bg = g;
+    bg.data_dir = dir;
+    fs::remove_all(dir, ec);
+    {
+      auto ctx = Context::Open(bg);
+      if (!ctx.ok()) return ctx.status();
+      uint64_t per = 2 * steps + 2;  // events of one finished workflow
+      uint64_t n = finished_events / per;
+      for (uint64_t done = 0; done < n;) {  // in rounds, so memory stays flat
+        uint64_t k = std::min<uint64_t>(n - done, 20000);
+        auto w = RunIndependent(**ctx, fmt::format("old-{}-", done), k, input);
+        if (!w.ok()) return w.status();
+        done += k;
+      }
+      out[finished_events ? "history_events" : "baseline_events"] = (*ctx)->log().LastSeq();
+      if (Status s = StartDetached((*ctx)->engine(), "open-", kOpen, input); !s.ok()) return s;
+    }
+    auto t0 = Clock::now();
+    auto ctx = Context::Open(bg);
+    if (!ctx.ok()) return ctx.status();
+    size_t n = 0;
+    if (Status s = (*ctx)->engine().Recover(&n); !s.ok()) return s;
+    double secs = Since(t0);
+    if (n != kOpen) return Failed(fmt::format("resumed {} workflows, not {}", n, kOpen));
+    (*ctx)->engine().WaitIdle();
+    return secs;
+  };
+  auto base = measure(g.data_dir + "/bench-history-0", 0);
+  if (!base.ok()) return Fail(base.status());
+  auto with = measure(g.data_dir + "/bench-history-m", history);
+  if (!with.ok()) return Fail(with.status());
+  fs::remove_all(g.data_dir + "/bench-history-0", ec);
+  fs::remove_all(g.data_dir + "/bench-history-m", ec);
+  out["baseline_resume_s"] = std::round(*base * 10000) / 10000;
+  out["resume_s"] = std::round(*with * 10000) / 10000;
+  out["resume_ratio"] = std::round(*with / *base * 1000) / 1000;
+  out["rss_mb"] = std::round(RssMb());
+  Print(g, out);
+  return 0;
+}
+
 }  // namespace
 
 int BenchLog(const Globals& g, uint64_t events, unsigned producers) {
@@ -86,7 +208,10 @@ int BenchLog(const Globals& g, uint64_t events, unsigned producers) {
   return 0;
 }
 
-int BenchEngine(const Globals& g, uint64_t workflows, uint64_t steps) {
+int BenchEngine(const Globals& g, uint64_t workflows, uint64_t steps, uint64_t children,
+                uint64_t history) {
+  if (children) return BenchChildren(g, children, steps);
+  if (history) return BenchHistory(g, history, steps);
   namespace fs = std::filesystem;
   Globals bg = g;
   bg.data_dir = g.data_dir + "/bench-engine";

@@ -20,7 +20,10 @@ int Replay(const Globals& g, const std::string& id, bool verify);
 int Resume(const Globals& g, bool detach);
 int Cancel(const Globals& g, const std::string& id);
 int BenchLog(const Globals& g, uint64_t events, unsigned producers);
-int BenchEngine(const Globals& g, uint64_t workflows, uint64_t steps);
+// children > 0: one parent of `children` children instead (vs as many independent ones);
+// history > 0: resume of 100 open workflows over that many finished events (vs none).
+int BenchEngine(const Globals& g, uint64_t workflows, uint64_t steps, uint64_t children = 0,
+                uint64_t history = 0);
 
 // Prints "berth: <message>" on stderr and returns 2 (or 1 for kFailed/kCorruption).
 int Fail(const Status& s);

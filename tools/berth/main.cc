@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
 
   auto* bench = app.add_subcommand("bench", "benchmarks, each against a baseline measured in the same run");
   bench->require_subcommand(1);
-  uint64_t events = 200000, workflows = 10000, steps = 10;
+  uint64_t events = 200000, workflows = 10000, steps = 10, children = 0, history = 0;
   unsigned producers = 256;
   auto* blog = bench->add_subcommand("log", "durable events/s through the log vs raw RocksDB WriteBatch+sync");
   blog->add_option("--events", events, "events to append")->check(CLI::Range(1000ull, 100000000ull));
@@ -101,7 +101,11 @@ int main(int argc, char** argv) {
   auto* beng = bench->add_subcommand("engine", "steps/s, replay events/s, resume time for N concurrent workflows");
   beng->add_option("--workflows", workflows, "concurrent workflows")->check(CLI::Range(1ull, 1000000ull));
   beng->add_option("--steps", steps, "no-op steps per workflow")->check(CLI::Range(1ull, 10000ull));
-  beng->callback([&] { fin(); rc = BenchEngine(g, workflows, steps); });
+  beng->add_option("--children", children, "instead: one parent of N children (vs N independent workflows)")
+      ->check(CLI::Range(1ull, 1000000ull));
+  beng->add_option("--history", history, "instead: resume of 100 open workflows over M finished events (vs none)")
+      ->check(CLI::Range(1ull, 100000000ull));
+  beng->callback([&] { fin(); rc = BenchEngine(g, workflows, steps, children, history); });
 
   try {
     app.parse(argc, argv);

@@ -61,6 +61,8 @@ Result<std::shared_ptr<const DeployInput>> ParseDeploy(const std::string& text) 
   return std::shared_ptr<const DeployInput>(in);
 }
 
+std::string AppKey(const std::string& app) { return "app:" + app; }
+
 int64_t HealthTimeoutMs(const ServiceDef& s) {
   if (!s.healthcheck) return 10'000;
   const HealthDef& h = *s.healthcheck;
@@ -75,6 +77,11 @@ class DeployWorkflow final : public engine::Workflow {
   std::string type() const override { return "deploy"; }
   bool HandlesCancel() const override { return true; }  // undoes half-made containers
   Status ValidateInput(const std::string& input) const override { return ParseDeploy(input).status(); }
+  // One deploy or undeploy of an app at a time: a second waits for the first (docs/deploy.md).
+  std::string ExclusiveKey(const std::string& input) const override {
+    auto in = ParseDeploy(input);
+    return in.ok() ? AppKey((*in)->app) : "";
+  }
 
   std::vector<Command> Decide(const WorkflowState& s) const override {
     auto parsed = ParseDeploy(s.input);
@@ -84,9 +91,9 @@ class DeployWorkflow final : public engine::Workflow {
     const std::vector<std::string> app_subjects = {AppSubject(in.app)};
     if (!plan.Need("observe", "docker.observe", [&] { return json{{"app", in.app}}; }, app_subjects))
       return plan.Finish();
-    Result<Observed> observed = ParseObserved(plan.Result("observe"));
+    auto observed = ParseObserved(plan.Result("observe"));
     if (!observed.ok()) return {engine::FailWorkflow{observed.status().ToString()}};
-    const Observed& obs = *observed;
+    const Observed& obs = **observed;
 
     bool nets_done = true;
     for (const auto& n : in.bp.networks) {
@@ -222,6 +229,10 @@ class DeployWorkflow final : public engine::Workflow {
 class UndeployWorkflow final : public engine::Workflow {
  public:
   std::string type() const override { return "undeploy"; }
+  std::string ExclusiveKey(const std::string& input) const override {
+    json j = json::parse(input, nullptr, false);
+    return j.is_object() && j.contains("app") && j["app"].is_string() ? AppKey(j["app"].get<std::string>()) : "";
+  }
   Status ValidateInput(const std::string& input) const override {
     json j = json::parse(input, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("app") || !j["app"].is_string() ||
@@ -236,9 +247,9 @@ class UndeployWorkflow final : public engine::Workflow {
     Plan plan(s);
     if (!plan.Need("observe", "docker.observe", [&] { return json{{"app", app}}; }, {AppSubject(app)}))
       return plan.Finish();
-    Result<Observed> observed = ParseObserved(plan.Result("observe"));
+    auto observed = ParseObserved(plan.Result("observe"));
     if (!observed.ok()) return {engine::FailWorkflow{observed.status().ToString()}};
-    const Observed& obs = *observed;
+    const Observed& obs = **observed;
     // Deepest depends_on level first: a service goes only once its dependents are gone.
     Tally tally;
     std::map<int, std::vector<const Observed::Container*>, std::greater<>> by_level;

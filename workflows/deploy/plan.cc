@@ -1,5 +1,7 @@
 #include "workflows/deploy/plan.h"
 
+#include <algorithm>
+
 #include "workflows/deploy/names.h"
 
 namespace berth::workflows {
@@ -7,7 +9,22 @@ namespace berth::workflows {
 using engine::StepState;
 using json = nlohmann::json;
 
-Result<Observed> ParseObserved(const std::string& result) {
+Result<Observed> ParseObservedUncached(const std::string& result);
+
+Result<std::shared_ptr<const Observed>> ParseObserved(const std::string& result) {
+  // Decide runs after every append and reads the same recorded result each time: parse it
+  // once per thread (the result of an earlier text is kept, so verify's many workflows work).
+  thread_local std::string last_text;
+  thread_local std::shared_ptr<const Observed> last;
+  if (last && result == last_text) return last;
+  auto parsed = ParseObservedUncached(result);
+  if (!parsed.ok()) return parsed.status();
+  last_text = result;
+  last = std::make_shared<const Observed>(std::move(parsed).value());
+  return last;
+}
+
+Result<Observed> ParseObservedUncached(const std::string& result) {
   Observed o;
   json j = json::parse(result, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Corruption("recorded observe result is not a JSON object");
@@ -52,10 +69,15 @@ Plan::Plan(const engine::WorkflowState& s) : s_(s) {
   // A cancel request stops the plan like a failure (nothing new, half-made undone), but the
   // workflow then ends as cancelled: Finish returns nothing and the engine records it.
   cancelled_ = failed_ = s.cancel_requested;
-  for (const auto& [name, st] : s.steps) {
-    if (st.phase != StepState::kFailed) continue;
-    if (!failed_) failure_ = Where(name) + ": " + st.error;
-    else failure_ += " (and " + Where(name) + " failed too)";
+  if (s.steps_failed.empty()) return;  // O(1) on every decision of a deploy that goes well
+  // In step-name order, as the message has always been built.
+  std::vector<const std::string*> failed;
+  for (const auto& name : s.steps_failed) failed.push_back(&name);
+  std::sort(failed.begin(), failed.end(), [](auto* a, auto* b) { return *a < *b; });
+  for (const std::string* name : failed) {
+    const StepState& st = s.steps.at(*name);
+    if (!failed_) failure_ = Where(*name) + ": " + st.error;
+    else failure_ += " (and " + Where(*name) + " failed too)";
     failed_ = true;
   }
 }
@@ -117,8 +139,7 @@ std::vector<engine::Command> Plan::Finish() {
       waiting = true;
     }
   }
-  for (const auto& [name, st] : s_.steps)
-    if (st.phase == StepState::kRunning || st.phase == StepState::kRetryWait) waiting = true;
+  if (s_.open_steps > 0) waiting = true;
   if (!waiting && !cancelled_) out.push_back(engine::FailWorkflow{failure_});
   return out;
 }

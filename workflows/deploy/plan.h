@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -27,8 +28,9 @@ struct Observed {
   std::vector<Container> containers;
   std::vector<std::string> networks;
 };
-// kCorruption when the recorded result is not what docker.observe writes.
-Result<Observed> ParseObserved(const std::string& result);
+// kCorruption when the recorded result is not what docker.observe writes. Parsed once per
+// thread and text (Decide reads the same recorded result on every decision).
+Result<std::shared_ptr<const Observed>> ParseObserved(const std::string& result);
 
 struct Tally {
   int created = 0, removed = 0, kept = 0, restarted = 0;

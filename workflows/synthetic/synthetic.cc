@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +15,8 @@
 
 namespace berth::workflows {
 namespace {
+
+constexpr int64_t kChildrenMax = 1'000'000;
 
 struct Params {
   int64_t steps = 0;
@@ -49,7 +53,8 @@ Result<Params> Parse(const std::string& input) {
   if (auto s = num("fail_rate", &p.fail_rate); !s.ok()) return s;
   if (auto s = num("seed", &p.seed); !s.ok()) return s;
   if (auto s = num("children", &p.children); !s.ok()) return s;
-  if (p.children < 0 || p.children > 10000) return InvalidArgument("synthetic input: children must be 0..10000");
+  if (p.children < 0 || p.children > kChildrenMax)
+    return InvalidArgument("synthetic input: children must be 0.." + std::to_string(kChildrenMax));
   if (p.children > 0) {
     nlohmann::json c = j;
     c.erase("children");
@@ -78,29 +83,37 @@ class SyntheticWorkflow final : public engine::Workflow {
     auto p = Parse(s.input);
     if (!p.ok()) return {engine::FailWorkflow{p.status().message()}};
     std::string act_input = p->noop ? "noop" : s.input;
-    // Children first, all at once; then this workflow's own steps.
-    std::vector<engine::Command> start;
-    bool children_running = false;
-    for (int64_t i = 0; i < p->children; ++i) {
-      std::string name = "child-" + std::to_string(i);
-      auto it = s.children.find(engine::ChildId(s.id, name));
-      if (it == s.children.end()) {
-        start.push_back(engine::StartChild{name, "synthetic", p->child_input});
-      } else if (!it->second.ended) {
-        children_running = true;
-      } else if (it->second.status != "completed") {
-        return {engine::FailWorkflow{name + " " + it->second.status + ": " + it->second.result}};
+    // Children first, all at once; then this workflow's own steps, one after another.
+    // O(1) per call once the children are started (the engine decides after every batch).
+    if (int64_t(s.children.size()) < p->children) {
+      std::vector<engine::Command> start;
+      for (int64_t i = 0; i < p->children; ++i) {
+        std::string name = "child-" + std::to_string(i);
+        if (!s.children.count(engine::ChildId(s.id, name)))
+          start.push_back(engine::StartChild{name, "synthetic", p->child_input});
       }
+      return start;
     }
-    if (!start.empty() || children_running) return start;
-    for (int64_t i = 0; i < p->steps; ++i) {
-      std::string step = StepName(i);
-      auto it = s.steps.find(step);
-      if (it == s.steps.end()) return {engine::ScheduleActivity{step, "synthetic.effect", act_input}};
-      if (it->second.phase == engine::StepState::kFailed)
-        return {engine::FailWorkflow{step + " failed: " + it->second.error}};
-      if (it->second.phase != engine::StepState::kCompleted) return {};  // still running
+    if (s.open_children > 0) return {};
+    if (!s.children_failed.empty()) {
+      // The failed child with the lowest index, as a walk over child-0.. would find it.
+      const std::string* first = nullptr;
+      int64_t lowest = INT64_MAX;
+      for (const auto& id : s.children_failed) {
+        int64_t i = std::atoll(id.c_str() + id.rfind('-') + 1);
+        if (i < lowest) lowest = i, first = &id;
+      }
+      const auto& c = s.children.at(*first);
+      return {engine::FailWorkflow{"child-" + std::to_string(lowest) + " " + c.status + ": " + c.result}};
     }
+    int64_t next = int64_t(s.steps.size());  // steps 0..next-1 exist; only the last may be open
+    if (next > 0) {
+      const engine::StepState& last = s.steps.at(StepName(next - 1));
+      if (last.phase == engine::StepState::kFailed)
+        return {engine::FailWorkflow{StepName(next - 1) + " failed: " + last.error}};
+      if (last.phase != engine::StepState::kCompleted) return {};  // still running
+    }
+    if (next < p->steps) return {engine::ScheduleActivity{StepName(next), "synthetic.effect", act_input}};
     return {engine::CompleteWorkflow{std::to_string(p->steps) + " steps"}};
   }
 };
