@@ -156,16 +156,4 @@ std::string CheckLog(const eventlog::EventLog& log, const engine::Registry& regi
   return "";
 }
 
-Result<engine::WorkflowState> FoldWorkflow(const eventlog::EventLog& log, const std::string& id) {
-  engine::WorkflowState st;
-  Status fold;
-  Status s = log.ScanWorkflow(id, [&](const eventlog::Event& e) {
-    fold = engine::Apply(e, &st);
-    return fold.ok();
-  });
-  if (!s.ok()) return s;
-  if (!fold.ok()) return fold;
-  return st;
-}
-
 }  // namespace berth::sim

@@ -42,7 +42,4 @@ std::string CheckAudit(const SimDocker& docker, const eventlog::EventLog& log);
 // replay::Verify over the whole log, and no workflow left open.
 std::string CheckLog(const eventlog::EventLog& log, const engine::Registry& registry);
 
-// Folds one workflow's history (for CheckUndone and the summaries).
-Result<engine::WorkflowState> FoldWorkflow(const eventlog::EventLog& log, const std::string& id);
-
 }  // namespace berth::sim

@@ -136,14 +136,37 @@ Status SimLog::Append(eventlog::AppendRequest request, eventlog::AppendResult* r
 void SimLog::AppendAsync(eventlog::AppendRequest request, eventlog::AppendCallback done) {
   eventlog::AppendResult r;
   Status s = DoAppend(std::move(request), &r);
+  std::function<void()> cb = [done = std::move(done), s, r] { done(s, r); };
   Post post;
   {
     std::lock_guard<std::mutex> g(mu_);
     post = post_;
+    if (post) callbacks_.push_back(std::move(cb));
   }
-  auto cb = [done = std::move(done), s, r] { done(s, r); };
-  if (post) post(std::move(cb));
-  else cb();
+  if (!post) return cb();
+  post([this] {
+    std::function<void()> next;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (callbacks_.empty()) return;  // flushed already
+      next = std::move(callbacks_.front());
+      callbacks_.pop_front();
+    }
+    next();
+  });
+}
+
+void SimLog::FlushCallbacks() {
+  for (;;) {
+    std::function<void()> next;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (callbacks_.empty()) return;
+      next = std::move(callbacks_.front());
+      callbacks_.pop_front();
+    }
+    next();
+  }
 }
 
 uint64_t SimLog::LastSeq() const {

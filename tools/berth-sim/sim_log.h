@@ -1,10 +1,12 @@
 // SimLog: the event log as the simulated process sees it. It forwards to the real RocksDB
 // log (eventlog::EventLog) and adds what the simulator needs:
 //
-// - Deterministic completion: AppendAsync performs the append synchronously and hands the
-//   callback to `post` (the simulator's scheduler, on a lane of its own, so callbacks keep
-//   the real log's promise of running in sequence order). Without a scheduler `post` may run
-//   it at once.
+// - Deterministic completion: AppendAsync performs the append synchronously and queues the
+//   callback; `post` (the simulator's scheduler, on a lane of its own) delivers the queued
+//   callbacks one per task, in order, as the real log's notifier thread runs them in sequence
+//   order. Without `post` the callback runs at once. When the process dies the simulator
+//   stops its scheduler (dropping those tasks) and calls FlushCallbacks: the engine counts
+//   appends until their callback has run, and its Shutdown waits for that count.
 // - The crash: at an append boundary drawn from the seed the process "dies", either before
 //   the append (nothing of it is durable) or right after it (it is durable, the caller never
 //   hears). A crash can also be asked for from outside (CrashNow: e.g. right after an
@@ -17,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -54,6 +57,8 @@ class SimLog final : public eventlog::EventLog {
   // may die there (drawn). true: it died.
   bool AfterEffect();
   bool dead() const;
+  // Runs every queued callback now (after the scheduler that would have run them stopped).
+  void FlushCallbacks();
   CrashKind last_crash() const;
   // No more faults from now on (the calm phase).
   void Calm();
@@ -92,6 +97,7 @@ class SimLog final : public eventlog::EventLog {
   LogFaultRates rates_;
   eventlog::EventLog* real_ = nullptr;
   Post post_;
+  std::deque<std::function<void()>> callbacks_;  // waiting for their task
   bool dead_ = true;  // until the first Attach
   bool calm_ = false;
   CrashKind last_crash_ = CrashKind::kNone;

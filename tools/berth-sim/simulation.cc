@@ -223,6 +223,7 @@ bool Simulation::Restart() {
                     log_.counters().crashes, CrashKindName(log_.last_crash())));
   // Dead process first: nothing it queued runs, its threads end, its log closes.
   if (sched_) sched_->Stop();
+  log_.FlushCallbacks();
   engine_.reset();
   sched_.reset();
   log_.Detach();
@@ -251,6 +252,7 @@ bool Simulation::Restart() {
 
 void Simulation::Teardown() {
   if (sched_) sched_->Stop();
+  log_.FlushCallbacks();
   engine_.reset();
   sched_.reset();
   log_.Detach();
@@ -440,7 +442,7 @@ bool Simulation::CheckOutcome(const Running& r, const engine::WorkflowSummary& s
   }
   if (sum.status == RunStatus::kCancelled && r.op.kind != Op::kCancelledDeploy)
     return Fail("deploy " + r.id + " ended cancelled, but nobody cancelled it");
-  auto st = FoldWorkflow(log_, r.id);
+  auto st = engine::FoldWorkflow(log_, r.id);
   if (!st.ok()) return Fail("folding " + r.id + ": " + st.status().ToString());
   if (std::string v = CheckUndone(docker_, *st); !v.empty()) return Fail(v);
   if (calm && !bad && sum.status == RunStatus::kFailed)
