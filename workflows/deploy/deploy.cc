@@ -151,7 +151,7 @@ class DeployWorkflow final : public engine::Workflow {
     for (const auto& c : obs.containers) {
       if (c.service != svc.name || c.scratch) continue;
       bool fits = c.index >= 1 && c.index <= svc.replicas && c.config == config &&
-                  c.image_id == image_id && !kept.count(c.index);
+                  c.image_id == image_id && !c.removing && !kept.count(c.index);
       if (fits) {
         kept[c.index] = &c;
         continue;
