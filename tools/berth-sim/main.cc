@@ -45,7 +45,7 @@ int One(uint64_t seed, bool verbose, bool determinism, bool threaded) {
   int rc = 0;
   if (!r.ok) {
     std::cout << fmt::format("FAILED seed {}: {}\n  replay: berth-sim --seed {} -v\n", seed, r.failure, seed);
-    if (const KnownBug* b = MatchKnown(r.failure)) std::cout << "  known bug " << b->id << ": " << b->title << "\n";
+    if (const KnownBug* b = FindKnownBug(r.known_bug)) std::cout << "  known bug " << b->id << ": " << b->title << "\n";
     rc = 1;
   } else {
     std::cout << fmt::format("seed {}: ok ({} events, digest {})\n", seed, r.events, r.digest.substr(0, 16));
@@ -92,7 +92,7 @@ int Many(uint64_t from, uint64_t n, unsigned jobs, bool strict, bool threaded) {
       events += double(r.events);
       sim_s += double(r.sim_us) / 1e6;
       if (r.ok) continue;
-      const KnownBug* b = MatchKnown(r.failure);
+      const KnownBug* b = FindKnownBug(r.known_bug);
       std::cout << fmt::format("FAILED seed {}: {}\n  replay: berth-sim --seed {} -v{}\n", r.seed, r.failure,
                                r.seed, b ? std::string("\n  known bug ") + b->id : "")
                 << std::flush;
@@ -124,7 +124,7 @@ int Many(uint64_t from, uint64_t n, unsigned jobs, bool strict, bool threaded) {
     out["failures"].push_back({{"seed", f.seed}, {"message", f.failure},
                                {"replay", fmt::format("berth-sim --seed {} -v", f.seed)}});
   for (const auto& f : known)
-    out["known_failures"].push_back({{"seed", f.seed}, {"bug", MatchKnown(f.failure)->id}, {"message", f.failure}});
+    out["known_failures"].push_back({{"seed", f.seed}, {"bug", f.known_bug}, {"message", f.failure}});
   for (const auto& b : KnownBugs()) out["known_bugs"].push_back({{"id", b.id}, {"title", b.title}});
   std::cout << out.dump(2) << "\n";
   return failures.empty() ? 0 : 1;

@@ -16,6 +16,7 @@
 #include "engine/events.h"
 #include "replay/describe.h"
 #include "tools/berth-sim/checker.h"
+#include "tools/berth-sim/known_bugs.h"
 #include "tools/berth-sim/scenario.h"
 #include "tools/berth-sim/sim_docker.h"
 #include "tools/berth-sim/sim_log.h"
@@ -499,6 +500,10 @@ RunResult Simulation::Run() {
     });
   }
   result_.digest = digest.Hex();
+  if (!result_.ok && real_) {
+    result_.known_bug = ClassifyKnown(result_.failure, *real_, registry_);
+    if (!result_.known_bug.empty()) Say("known bug: " + result_.known_bug);
+  }
   if (opt_.history) PrintHistory();
   auto dc = docker_.counters();
   auto lc = log_.counters();

@@ -34,6 +34,7 @@ struct RunResult {
   uint64_t seed = 0;
   bool ok = true;
   std::string failure;    // the first violation
+  std::string known_bug;  // the id of the known bug behind it (known_bugs.h), or ""
   std::string output;     // narration and history, when asked for
   std::string digest;     // SHA-256 (hex) over every event (see EventDigest)
   bool simulated = false; // the engine ran on the SimScheduler (the run is reproducible)
