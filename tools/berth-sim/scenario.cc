@@ -171,7 +171,21 @@ AppScenario DrawAppScenario(Rng& rng, const std::string& name) {
                 (op.what.empty() ? "re-deploy" : op.what);
       // The cancel may come too late: the model is then deployed, so it becomes the
       // declaration only if the simulator sees the deploy complete.
-    } else if (r < 88) {
+    } else if (r < 80) {
+      Op first = rng.Chance(0.5) ? Change(rng, good) : Op{Op::kDeploy, name, "re-deploy", good, 0, ""};
+      op = first;
+      op.kind = Op::kRacing;
+      op.then_undeploy = rng.Chance(0.3);
+      if (op.then_undeploy) {
+        op.what = first.what + ", and at once undeploy";
+        up = false;
+      } else {
+        Op second = Change(rng, first.model);
+        op.then_model = second.model;
+        op.what = first.what + ", and at once " + second.what;
+        good = second.model;
+      }
+    } else if (r < 90) {
       op.kind = Op::kUndeploy;
       op.what = "undeploy";
       up = false;

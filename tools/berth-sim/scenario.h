@@ -45,12 +45,16 @@ struct AppModel {
 };
 
 struct Op {
-  enum Kind { kDeploy, kUndeploy, kCancelledDeploy, kOperatorStop } kind = kDeploy;
+  // kRacing: two of the app's workflows started back to back (`berth up` twice, or up and
+  // then down): `model`'s deploy, then `then` (a deploy of `then_model`, or an undeploy).
+  enum Kind { kDeploy, kUndeploy, kCancelledDeploy, kOperatorStop, kRacing } kind = kDeploy;
   std::string app;
   std::string what;  // "deploy", "re-deploy unchanged", "scale web 1->3", ...
   AppModel model;    // for the deploys
   int cancel_after_events = 0;
   std::string container;  // kOperatorStop: which one (may not exist by then)
+  bool then_undeploy = false;  // kRacing
+  AppModel then_model;         // kRacing, when !then_undeploy
 };
 
 struct AppScenario {

@@ -103,6 +103,7 @@ class Simulation {
     workflows::Blueprint bp;
     int64_t started_us = 0;
     bool cancel_sent = false;
+    bool superseded = false;  // a later workflow of the same app ran after it (kRacing)
   };
 
   // World lifecycle.
@@ -408,11 +409,41 @@ bool Simulation::RunStep(std::vector<std::pair<size_t, Op>> ops, bool calm) {
       Say(op.what + (stopped ? "" : " (it was not running)"));
       continue;
     }
+    if (op.kind == Op::kRacing) {
+      Op first = op, then = op;
+      first.kind = Op::kDeploy;
+      then.kind = op.then_undeploy ? Op::kUndeploy : Op::kDeploy;
+      then.model = op.then_model;
+      Running a, b;
+      if (!StartOp(app, first, &a) || !StartOp(app, then, &b)) return false;
+      a.superseded = true;
+      running.push_back(std::move(a));
+      running.push_back(std::move(b));
+      continue;
+    }
     Running r;
     if (!StartOp(app, op, &r)) return false;
     running.push_back(std::move(r));
   }
   if (!WaitEnded(running)) return false;
+  // One deploy or undeploy of an app at a time: a racing second one starts its first step
+  // only after the first one's end is in the log.
+  for (size_t i = 0; i + 1 < running.size(); ++i) {
+    if (!running[i].superseded) continue;
+    uint64_t first_end = 0, second_step = 0;
+    (void)log_.ScanWorkflow(running[i].id, [&](const eventlog::Event& e) {
+      if (IsTerminalType(e.type)) first_end = e.seq;
+      return true;
+    });
+    (void)log_.ScanWorkflow(running[i + 1].id, [&](const eventlog::Event& e) {
+      if (e.type == engine::ev::kActivityStarted && !second_step) second_step = e.seq;
+      return !second_step;
+    });
+    if (second_step && second_step < first_end)
+      return Fail(fmt::format("exclusive: {} ran step seq {} before {} ended (seq {}); one "
+                              "deploy or undeploy of an app at a time",
+                              running[i + 1].id, second_step, running[i].id, first_end));
+  }
   for (const auto& r : running) {
     auto sum = Summary(r.id);
     if (!sum) return Fail("workflow " + r.id + " ended but has no summary row");
@@ -426,6 +457,14 @@ bool Simulation::RunStep(std::vector<std::pair<size_t, Op>> ops, bool calm) {
 
 bool Simulation::CheckOutcome(const Running& r, const engine::WorkflowSummary& sum, bool calm) {
   using engine::RunStatus;
+  if (r.superseded) {
+    // The world is the later workflow's now; what must hold of this one is its own end.
+    if (sum.status == RunStatus::kCompleted && r.op.model.Bad())
+      return Fail("deploy " + r.id + " of a broken blueprint (" + r.op.what + ") completed");
+    if (sum.status == RunStatus::kCancelled)
+      return Fail("deploy " + r.id + " ended cancelled, but nobody cancelled it");
+    return true;
+  }
   if (r.type == "undeploy") {
     if (sum.status == RunStatus::kCompleted) {
       if (std::string v = CheckUndeployed(docker_, r.op.app); !v.empty()) return Fail(v);
