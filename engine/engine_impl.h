@@ -24,6 +24,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   // Resumes after recovery: reconciles in-doubt activities, re-arms timers and retries.
   void Resume();
   void Pump();
+  void Decide();
   void Deliver(eventlog::EventDraft draft);  // enqueue an externally caused event
   void OnChildEnded(const std::string& child, RunStatus status, const std::string& text);
   // First run after Launch: Resume() (after recovery) or Pump() (a new start).
@@ -86,11 +87,17 @@ class Instance : public std::enable_shared_from_this<Instance> {
   bool ending_ = false;
   bool halted_ = false;  // the log cannot take this workflow's events; it stays unfinished
   bool resume_pending_ = false;  // parked before its Resume()
+  // Decision pacing (see Pump): what the last Decide cost and when it ended (engine clock).
+  int64_t decide_cost_us_ = 0, decided_at_us_ = 0;
+  bool decide_armed_ = false;
   int64_t append_backoff_ms_ = 0;
   int64_t append_failing_since_us_ = 0;
   std::unordered_set<std::string> queued_;  // kind+name of commands enqueued, not yet durable
   std::map<std::string, uint32_t> awaiting_;  // step -> attempt whose outcome is awaited
   std::map<std::string, Inflight> inflight_;  // step -> attempt still running somewhere
+  // Steps running or waiting to retry when the cancel request came: they are not tried
+  // again. Steps a workflow schedules after it (a deploy's undo) retry as usual.
+  std::unordered_set<std::string> cut_by_cancel_;
 };
 
 class Engine::Impl {

@@ -95,12 +95,52 @@ class Parent final : public Workflow {
   std::string child_type_;
 };
 
+// Fails its first attempt (retryably), then succeeds.
+class FlakyActivity final : public Activity {
+ public:
+  std::string name() const override { return "flaky"; }
+  RetryPolicy retry_policy() const override {
+    RetryPolicy p;
+    p.backoff_initial_ms = 1;
+    p.backoff_max_ms = 2;
+    return p;
+  }
+  Result<std::string> Run(const ActivityContext&) override {
+    if (++runs == 1) return Status(Code::kUnavailable, "first attempt fails");
+    return std::string("undone");
+  }
+  Result<std::optional<std::string>> Reconcile(const ActivityContext&) override {
+    return std::optional<std::string>();
+  }
+  std::atomic<int> runs{0};
+};
+
+// Runs "s"; on a cancel request, undoes with step "undo" (like a deploy's undo).
+class UndoOnCancel final : public Workflow {
+ public:
+  std::string type() const override { return "undo-on-cancel"; }
+  bool HandlesCancel() const override { return true; }
+  std::vector<Command> Decide(const WorkflowState& s) const override {
+    if (s.cancel_requested) {
+      if (!s.steps.count("undo")) return {ScheduleActivity{"undo", "flaky", ""}};
+      return {};
+    }
+    if (!s.steps.count("s")) return {ScheduleActivity{"s", "hold", ""}};
+    if (s.StepDone("s")) return {CompleteWorkflow{"done"}};
+    return {};
+  }
+};
+
 class EngineRegressTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto act = std::make_unique<HoldActivity>();
     act_ = act.get();
     registry_.Add(std::move(act));
+    auto flaky = std::make_unique<FlakyActivity>();
+    flaky_ = flaky.get();
+    registry_.Add(std::move(flaky));
+    registry_.Add(std::make_unique<UndoOnCancel>());
     registry_.Add(std::make_unique<HoldStep>());
     registry_.Add(std::make_unique<HoldStep>("keyed", "app:shop"));
     registry_.Add(std::make_unique<HoldStep>("long-subject", "", "container:" + std::string(300, 'x')));
@@ -158,6 +198,7 @@ class EngineRegressTest : public ::testing::Test {
   berth::testing::ScratchDir scratch_{"engine-regress"};
   Registry registry_;
   HoldActivity* act_ = nullptr;
+  FlakyActivity* flaky_ = nullptr;
   std::unique_ptr<eventlog::EventLog> log_;
   std::unique_ptr<Engine> engine_;
 };
@@ -229,6 +270,20 @@ TEST_F(EngineRegressTest, CancelReachesEveryDescendantAndInterruptsItsStep) {
   EXPECT_EQ(WaitFor("g/kid/kid").status, RunStatus::kCancelled);
   EXPECT_EQ(act_->saw_abandoned.load(), 1) << "the running step was interrupted, not waited for";
   EXPECT_EQ(act_->runs.load(), 1) << "nothing ran again after the cancel";
+}
+
+TEST_F(EngineRegressTest, StepsScheduledAfterACancelAreStillRetried) {
+  // Found by berth-sim: a deploy's undo that failed once was not retried after a cancel.
+  act_->hold = true;
+  ASSERT_TRUE(engine().Start({"undo-on-cancel", "w", "", eventlog::Actor::kUser, true}).ok());
+  WaitRuns(1);
+  ASSERT_TRUE(engine().Cancel("w").ok());
+  EXPECT_EQ(WaitFor("w").status, RunStatus::kCancelled);
+  EXPECT_EQ(flaky_->runs.load(), 2) << "the undo's failed first attempt was retried";
+  auto folded = FoldWorkflow(*log_, "w");
+  ASSERT_TRUE(folded.ok());
+  EXPECT_TRUE(folded->StepDone("undo"));
+  EXPECT_EQ(act_->runs.load(), 1) << "the interrupted step did not run again";
 }
 
 TEST_F(EngineRegressTest, CancelOfAParentNotLoadedReachesItsChildren) {

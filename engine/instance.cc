@@ -157,10 +157,40 @@ void Instance::Pump() {
                 [this] { Finished(); });
       }
     } else {
-      EnqueueCommands(def_->Decide(state_));
+      Decide();
     }
   }
   if (!outbox_.empty()) SendFront();
+}
+
+namespace {
+// A decision that cost more than kDecidePaceMinUs is followed by a pause of kDecidePace times
+// its cost before the next one; events arriving meanwhile are decided together. A decision
+// function whose cost grows with the workflow (a deploy walks its containers) then takes at
+// most 1/(1 + kDecidePace) of a thread, however many events there are, instead of one
+// full walk per event.
+constexpr int64_t kDecidePaceMinUs = 500;
+constexpr int64_t kDecidePace = 4;
+}  // namespace
+
+void Instance::Decide() {
+  int64_t now = engine_->NowUs();
+  if (decide_cost_us_ > kDecidePaceMinUs) {
+    int64_t next = decided_at_us_ + decide_cost_us_ * kDecidePace;
+    if (now < next) {
+      if (!decide_armed_) {
+        decide_armed_ = true;
+        ArmAt(next, [this] {
+          decide_armed_ = false;
+          Pump();
+        });
+      }
+      return;
+    }
+  }
+  EnqueueCommands(def_->Decide(state_));
+  decided_at_us_ = engine_->NowUs();
+  decide_cost_us_ = decided_at_us_ - now;
 }
 
 void Instance::SendFront() {
@@ -210,6 +240,10 @@ void Instance::OnDurable(const Status& s, uint64_t seq) {
     BERTH_CHECK_MSG(applied.ok(), applied.ToString().c_str());
     if (engine_->options.observer) engine_->options.observer(e);
     if (e.type == ev::kCancelRequested) {
+      for (const auto& [step, f] : inflight_) cut_by_cancel_.insert(step);
+      if (state_.open_steps > inflight_.size())  // some wait to retry: once per cancel
+        for (const auto& [step, st] : state_.steps)
+          if (st.phase == StepState::kRetryWait) cut_by_cancel_.insert(step);
       AbandonAll("cancelled");
       CancelChildren();
     }
@@ -263,7 +297,7 @@ void Instance::RunActivity(const std::string& step, bool reconcile_first) {
     return;
   }
   BERTH_CHECK_MSG(!inflight_.count(step), step.c_str());  // StartAttempt waits for it
-  auto abandoned = std::make_shared<std::atomic<bool>>(state_.cancel_requested);
+  auto abandoned = std::make_shared<std::atomic<bool>>(false);
   inflight_[step] = Inflight{attempt, abandoned, false};
   ActivityContext ctx{state_.id, step,      state_.id + "/" + step, st.input, attempt, 0,
                       abandoned,  engine_->stopping_flag};
@@ -341,8 +375,8 @@ void Instance::OnActivityDone(const std::string& step, uint32_t attempt, Outcome
   const Status& err = out.result.status();
   Activity* act = engine_->registry->FindActivity(st.activity);
   RetryPolicy policy = act ? act->retry_policy() : RetryPolicy();
-  // After a cancel request nothing is tried again: the step ends with this failure.
-  bool retry = act && !state_.cancel_requested && policy.Retryable(err.code()) &&
+  // A step the cancel interrupted is not tried again: it ends with this failure.
+  bool retry = act && !cut_by_cancel_.count(step) && policy.Retryable(err.code()) &&
                attempt < policy.attempts_max;
   ActivityFailedP f{step, err.message(), attempt, static_cast<int32_t>(err.code()), !retry, 0};
   if (retry) {
@@ -369,7 +403,7 @@ void Instance::StartAttempt(const std::string& step, bool reconcile_first) {
     it->second.retry_waiting = true;  // the given-up attempt is still running: wait for it
     return;
   }
-  if (state_.cancel_requested) {
+  if (cut_by_cancel_.count(step)) {
     // Cancelled while waiting to retry: the step ends failed instead of running again.
     Enqueue(ev::kActivityFailed,
             EncodePayload(ActivityFailedP{step, "not retried: the workflow was cancelled",

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,9 @@ struct ExecSpec {
   std::string working_dir;
   int64_t timeout_ms = 60'000;          // whole call, including the command's run
   int64_t output_bytes_max = 16 << 20;  // per stream; the rest is dropped
+  // Polled while the command runs (about once a second); true ends the call with
+  // kCancelled. The command itself keeps running in the container: the caller stops it.
+  std::function<bool()> cancelled;
 };
 
 struct ExecResult {

@@ -46,6 +46,7 @@ Result<ExecResult> EngineClient::Exec(const std::string& container, const ExecSp
   HttpRequest start = Request("POST", "/exec/" + exec_id + "/start",
                               json{{"Detach", false}, {"Tty", false}}.dump());
   start.timeout_ms = remaining_ms();
+  start.cancelled = spec.cancelled;
   start.on_data = [&](std::string_view chunk) {
     feed = demux.Feed(chunk);
     return feed.ok();
@@ -59,6 +60,7 @@ Result<ExecResult> EngineClient::Exec(const std::string& container, const ExecSp
   for (int poll = 0; poll < kExitCodePollsMax; ++poll) {
     HttpRequest inspect = Request("GET", "/exec/" + exec_id + "/json");
     inspect.timeout_ms = remaining_ms();
+    inspect.cancelled = spec.cancelled;
     Result<json> state = CallJson(std::move(inspect));
     if (!state.ok()) return state.status().WithContext(what);
     if (!BoolField(*state, "Running")) {

@@ -40,7 +40,8 @@ size_t OnWrite(char* data, size_t size, size_t count, void* user) {
 
 int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* ex = static_cast<Exchange*>(user);
-  return ex->request->stop.stop_requested() ? 1 : 0;  // non-zero aborts
+  const HttpRequest& r = *ex->request;
+  return r.stop.stop_requested() || (r.cancelled && r.cancelled()) ? 1 : 0;  // non-zero aborts
 }
 
 void InitCurlOnce() {

@@ -34,6 +34,8 @@ struct HttpRequest {
   // HttpResponse::body. Returning false ends the exchange early, successfully.
   std::function<bool(std::string_view)> on_data;
   std::stop_token stop;  // checked about once a second while waiting
+  // Also checked then: true ends the exchange with kCancelled (an abandoned step).
+  std::function<bool()> cancelled;
 };
 
 struct HttpResponse {

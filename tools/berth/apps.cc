@@ -114,16 +114,16 @@ class StepPrinter {
   size_t drawn_ = 0;
 };
 
-// Finishes whatever an earlier, interrupted berth left running, so a new deploy starts
-// from a settled engine.
-Status SettleUnfinished(Context& ctx) {
+// Resumes whatever an earlier, interrupted berth left unfinished. They run beside this
+// command's own workflow and are not waited for: a stuck workflow of another app never
+// blocks this one. An unfinished deploy or undeploy of the same app runs first (the
+// workflows' exclusive key); whatever is still running when this command ends stays
+// unfinished in the log for the next command (`berth resume` waits for all of them).
+Status ResumeUnfinished(Context& ctx) {
   size_t n = 0;
   Status s = ctx.engine().Recover(&n);
   if (!s.ok()) return s;
-  if (n > 0) {
-    std::cerr << fmt::format("berth: finishing {} unfinished workflow(s) first\n", n);
-    ctx.engine().WaitIdle();
-  }
+  if (n > 0) std::cerr << fmt::format("berth: resuming {} unfinished workflow(s) alongside\n", n);
   return Status::Ok();
 }
 
@@ -135,7 +135,7 @@ int RunApp(const Globals& g, const std::string& type, const std::string& app, co
   std::string id = type + "-" + app + "-" + RandomHex(8);
   StepPrinter printer(id);
   auto& eng = (*ctx)->engine([&](const eventlog::Event& e) { printer.OnEvent(e); });
-  if (Status s = SettleUnfinished(**ctx); !s.ok()) return Fail(s);
+  if (Status s = ResumeUnfinished(**ctx); !s.ok()) return Fail(s);
   engine::StartRequest req{type, id, input.dump(), eventlog::Actor::kUser, !detach};
   auto started = eng.Start(req);
   if (!started.ok()) return Fail(started.status());
@@ -145,7 +145,6 @@ int RunApp(const Globals& g, const std::string& type, const std::string& app, co
     return 0;
   }
   auto r = eng.Wait(id);
-  eng.WaitIdle();
   printer.Done();
   if (!r.ok()) return Fail(r.status());
   json result = json::object();

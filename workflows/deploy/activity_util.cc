@@ -33,7 +33,9 @@ R WithInput(const engine::ActivityContext& ctx, const DockerProvider& docker, Bo
   if (!d.ok()) return d.status();
   try {
     return body(in, **d);
-  } catch (const std::exception& e) {
+  } catch (const json::exception& e) {
+    // A recorded input without a field the activity needs, or of the wrong type: bad input.
+    // Any other exception is a programmer error and is not caught: it crashes loudly.
     return InvalidArgument("step " + ctx.step + ": " + e.what());
   }
 }

@@ -226,6 +226,18 @@ bool Revive(DockerClient& d, const std::string& name, uint32_t attempt) {
 // ---- exec (customize, install without the cache) --------------------------------------------
 
 std::string MarkerPath(const json& in) { return "/.berth/" + Str(in, "marker"); }
+std::string PidPath(const json& in) { return "/.berth/" + Str(in, "marker") + ".pid"; }
+// Each exec'd command runs at most this long (docs/deploy.md).
+constexpr int64_t kCommandTimeoutMs = 30 * 60 * 1000;
+
+// Kills the command an abandoned exec left running (best effort: it may have ended).
+void StopCommand(DockerClient& d, const std::string& container, const json& in) {
+  docker::ExecSpec kill;
+  kill.cmd = {"sh", "-c", "p=$(cat " + PidPath(in) + " 2>/dev/null) && kill -KILL \"$p\" 2>/dev/null; true"};
+  kill.user = "0";
+  kill.timeout_ms = 10'000;
+  (void)d.Exec(container, kill);
+}
 
 class Exec final : public DockerActivity {
  public:
@@ -236,15 +248,39 @@ class Exec final : public DockerActivity {
     std::string name = Str(in, "name"), what = Str(in, "what");
     auto commands = in.at("commands").get<std::vector<std::string>>();
     bool revived = false;
+    {
+      // /.berth, writable by the service's user too, for the pid file (as root: the
+      // service may run as a user who cannot write to /).
+      docker::ExecSpec dir;
+      dir.cmd = {"sh", "-c", "mkdir -p /.berth && chmod 1777 /.berth"};
+      dir.user = "0";
+      auto r = d.Exec(name, dir);
+      if (!r.ok() && r.status().code() == Code::kConflict && Revive(d, name, ctx.attempt)) {
+        revived = true;
+        r = d.Exec(name, dir);
+      }
+      if (!r.ok()) return r.status().WithContext(what + ": preparing /.berth");
+    }
     for (size_t i = 0; i < commands.size(); ++i) {
+      if (ctx.Abandoned()) return Status(Code::kCancelled, what + ": given up before command " + std::to_string(i + 1));
       docker::ExecSpec e;
-      e.cmd = {"sh", "-c", commands[i]};
-      e.timeout_ms = 30 * 60 * 1000;
+      // The shell records its pid, then becomes the command: an abandoned step (cancel,
+      // timeout, shutdown) can stop exactly what it started.
+      e.cmd = {"sh", "-c", "echo $$ > " + PidPath(in) + " 2>/dev/null; exec sh -c \"$0\"", commands[i]};
+      e.timeout_ms = kCommandTimeoutMs;
+      e.cancelled = [&ctx] { return ctx.Abandoned(); };
       auto r = d.Exec(name, e);
       if (!r.ok() && r.status().code() == Code::kConflict && !revived &&
           Revive(d, name, ctx.attempt)) {
         revived = true;
         r = d.Exec(name, e);
+      }
+      if (!r.ok() && (r.status().code() == Code::kCancelled ||
+                      r.status().code() == Code::kUnknownOutcome)) {
+        StopCommand(d, name, in);  // it may still be running in the container
+        return Status(r.status().code() == Code::kCancelled ? Code::kCancelled : Code::kUnknownOutcome,
+                      what + " command " + std::to_string(i + 1) + " (`" + commands[i] +
+                          "`) was stopped: " + r.status().message());
       }
       if (!r.ok()) return r.status().WithContext(what + " command " + std::to_string(i + 1));
       if (r->exit_code != 0)
@@ -294,6 +330,7 @@ class Healthy final : public DockerActivity {
     int delay_ms = 20;
     bool restarted = false;
     for (;;) {
+      if (ctx.Abandoned()) return Status(Code::kCancelled, "waiting for " + name + " given up");
       auto info = d.InspectContainer(name);
       if (!info.ok()) return info.status();
       const auto& st = info->state;

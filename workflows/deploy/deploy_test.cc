@@ -108,7 +108,7 @@ TEST_F(DeployTest, DeploysInDependencyOrderWithOneInstall) {
   // One scratch container installed for the three replicas, then one commit.
   EXPECT_EQ(docker_.Count("commit berth-cache/web:"), 1);
   EXPECT_EQ(docker_.Count("exec scratch-"), 2);  // the two install commands, once
-  EXPECT_EQ(docker_.Count("exec shop-web-"), 6);  // customize + its marker, per replica
+  EXPECT_EQ(docker_.Count("exec shop-web-"), 9);  // /.berth, customize and its marker, per replica
   // web waits for db.
   EXPECT_LT(At("start shop-db-1"), At("create shop-web-1"));
   for (const auto& name : {"shop-web-1", "shop-web-2", "shop-web-3"}) {
