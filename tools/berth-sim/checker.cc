@@ -64,6 +64,14 @@ std::string CheckDeployed(const SimDocker& docker, const workflows::Blueprint& b
     if (LabelValue(c.labels, wf::kLabelConfig) != wf::ServiceConfigHash(*s))
       return "stale: " + Describe(c) + " has config " + LabelValue(c.labels, wf::kLabelConfig) +
              ", the blueprint declares " + wf::ServiceConfigHash(*s);
+    // Made completely: whatever the service's install (cached in the image, or run in the
+    // container) and customize commands write is there.
+    for (const auto* cmds : {&s->install, &s->customize})
+      for (const auto& cmd : *cmds)
+        for (const auto& f : SimDocker::FilesOf(cmd))
+          if (!c.files.count(f))
+            return "half-made: " + Describe(c) + " is kept as a replica but lacks " + f +
+                   " (written by `" + cmd + "`)";
     bool excused = !strict && (c.stop_cause == "daemon-restart" ||
                                (c.stop_cause == "operator" && c.stop_us >= since_us));
     if (!c.running && !excused) return "not running: " + Describe(c) + " after deploy completed";

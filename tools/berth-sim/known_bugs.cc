@@ -9,13 +9,12 @@ namespace berth::sim {
 
 const std::vector<KnownBug>& KnownBugs() {
   static const std::vector<KnownBug> bugs = {
-      {"engine-cancel-stops-undo",
-       "engine/instance.cc: after a cancel request no step is retried (OnActivityDone requires "
-       "!cancel_requested to retry; StartAttempt fails a step waiting to retry), and every "
-       "attempt started after it begins abandoned. That includes the undo steps a HandlesCancel "
-       "workflow (deploy) schedules after the cancel, so one transient Docker error in an undo "
-       "after `berth cancel` (unreachable engine, lost answer, a removal in progress) leaves the "
-       "half-made container, or a container mid-removal that the next deploy cannot start"},
+      {"engine-cancel-interrupts-undo",
+       "engine/instance.cc (after f18b4f6): a cancel still ends the steps it interrupts (a "
+       "running attempt or one waiting to retry is not retried: 'not retried: the workflow "
+       "was cancelled'). For a HandlesCancel workflow that is already undoing (a deploy whose "
+       "step failed has scheduled undo/<container>), a cancel that arrives while an undo step "
+       "waits to retry ends that undo, and the half-made container is left"},
   };
   return bugs;
 }
@@ -28,7 +27,7 @@ const KnownBug* FindKnownBug(const std::string& id) {
 
 namespace {
 
-// engine-cancel-stops-undo: a step that failed for good after its workflow's cancel request
+// engine-cancel-interrupts-undo: a step that failed for good after its workflow's cancel request
 // with attempts left and a code its policy retries (or "not retried: ... cancelled").
 // Returns the workflows and containers (subjects) where that happened.
 std::set<std::string> CancelStoppedRetries(const eventlog::EventLog& log,
@@ -67,7 +66,7 @@ std::string ClassifyKnown(const std::string& failure, const eventlog::EventLog& 
   for (const auto& name : CancelStoppedRetries(log, registry))
     if (failure.find(name + " ") != std::string::npos || failure.find(name + ":") != std::string::npos ||
         failure.find(name + "/") != std::string::npos)
-      return "engine-cancel-stops-undo";
+      return "engine-cancel-interrupts-undo";
   return "";
 }
 

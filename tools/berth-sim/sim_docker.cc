@@ -356,6 +356,7 @@ std::vector<SimDocker::ContainerView> SimDocker::Containers() const {
     v.stop_cause = c.stop_cause;
     v.stop_us = c.stop_us;
     v.started_us = c.started_us;
+    v.files = c.files;
     out.push_back(std::move(v));
   }
   return out;
@@ -372,6 +373,12 @@ std::vector<docker::NetworkInfo> SimDocker::Networks() const {
   for (const auto& [name, n] : nets_)
     if (name != "bridge") out.push_back(n.info);
   return out;
+}
+
+std::set<std::string> SimDocker::FilesOf(const std::string& command) {
+  std::set<std::string> files;
+  FilesWritten(command, &files);
+  return files;
 }
 
 SimDocker::Counters SimDocker::counters() const {

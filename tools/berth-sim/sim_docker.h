@@ -81,7 +81,10 @@ class SimDocker final : public docker::DockerClient {
     int exit_code = 0;
     std::string stop_cause;  // "", "stop", "daemon-restart", "operator", "kill"
     int64_t stop_us = 0, started_us = 0;
+    std::set<std::string> files;  // written by exec'd commands (or the image's)
   };
+  // The files a shell command line leaves behind (`touch PATH`, `> PATH`), as Exec records.
+  static std::set<std::string> FilesOf(const std::string& command);
   std::vector<ContainerView> Containers() const;  // by id
   // Every container ever created (id -> name, labels), removed or not.
   struct Held {

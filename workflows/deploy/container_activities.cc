@@ -247,6 +247,12 @@ class Exec final : public DockerActivity {
   Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
     std::string name = Str(in, "name"), what = Str(in, "what");
     auto commands = in.at("commands").get<std::vector<std::string>>();
+    if (in.value("once", false)) {
+      // A kept container: done already unless it was left half-made.
+      Adopt done = Find(ctx, in, d);
+      if (!done.ok()) return done.status();
+      if (done->has_value()) return **done;
+    }
     bool revived = false;
     {
       // /.berth, writable by the service's user too, for the pid file (as root: the
@@ -363,6 +369,15 @@ class Healthy final : public DockerActivity {
 class Remove final : public DockerActivity {
  public:
   explicit Remove(DockerProvider d) : DockerActivity("docker.remove", std::move(d)) {}
+  // A removal undoes what a failed deploy made: it outlasts an engine away for minutes
+  // (3.4 of backoff on average, 2.7 at the least), not only a restart, before it leaves a
+  // half-made container.
+  engine::RetryPolicy retry_policy() const override {
+    engine::RetryPolicy p = DockerActivity::retry_policy();
+    p.attempts_max = 20;
+    p.backoff_max_ms = 15'000;
+    return p;
+  }
 
  protected:
   Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {

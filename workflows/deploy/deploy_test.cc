@@ -330,5 +330,42 @@ TEST_F(DeployTest, ContainerBeingRemovedIsReplacedNotStarted) {
   EXPECT_TRUE(docker_.containers.at("shop-web-1").running);
 }
 
+// berth-sim seed 39 (a daemon restarting every minute): an undo gave up after 10 attempts
+// and left a half-made container; removals now retry for minutes.
+TEST_F(DeployTest, RemovalRetriesOutlastAnEngineAwayForMinutes) {
+  engine::RetryPolicy p = registry_.FindActivity("docker.remove")->retry_policy();
+  double waited_ms = 0, backoff = double(p.backoff_initial_ms);
+  for (uint32_t a = 1; a < p.attempts_max; ++a, backoff *= p.backoff_multiplier)
+    waited_ms += std::min(backoff, double(p.backoff_max_ms)) * (1.0 - p.jitter);
+  EXPECT_GE(waited_ms, 120'000.0) << "two minutes of backoff even with the shortest jitter";
+}
+
+// Found with berth-sim's "half-made" check: a container left half-made (created and
+// started, customize never ran: its deploy's undo gave up) fits the definition, so the next
+// deploy kept it and only started it.
+TEST_F(DeployTest, HalfMadeContainerIsCustomizedBeforeItIsKept) {
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);
+  {
+    std::lock_guard<std::mutex> g(docker_.mu);
+    auto& c = docker_.containers.at("shop-web-1");
+    c.running = false;
+    c.markers.clear();  // as a container whose customize never ran
+  }
+  int customized = docker_.Count("exec shop-web-1 echo CUSTOM");
+  auto s = Up(App(1));
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  EXPECT_EQ(docker_.Count("exec shop-web-1 echo CUSTOM"), customized + 1);
+  EXPECT_TRUE(docker_.containers.at("shop-web-1").running);
+}
+
+TEST_F(DeployTest, StoppedContainerWhoseCustomizeRanIsNotCustomizedAgain) {
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);
+  docker_.containers.at("shop-web-1").running = false;  // a daemon restart
+  int customized = docker_.Count("exec shop-web-1 echo CUSTOM");
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);
+  EXPECT_EQ(docker_.Count("exec shop-web-1 echo CUSTOM"), customized);
+  EXPECT_TRUE(docker_.containers.at("shop-web-1").running);
+}
+
 }  // namespace
 }  // namespace berth::workflows

@@ -23,6 +23,7 @@ class FakeDocker final : public docker::DockerClient {
     docker::ContainerSpec spec;
     std::string id, image_id;
     bool running = false;
+    std::set<std::string> markers;  // files `touch`ed by exec'd commands
   };
   struct Image {
     std::string id;
@@ -136,7 +137,9 @@ class FakeDocker final : public docker::DockerClient {
       r.exit_code = 3;
       r.stderr_text = "broken";
     }
-    if (spec.cmd.size() == 3 && spec.cmd[0] == "test") r.exit_code = 1;  // no markers kept
+    // Marker files: `touch PATH` leaves one, `test -f PATH` finds it.
+    if (size_t t = cmd.find("touch "); t != std::string::npos) c->markers.insert(cmd.substr(t + 6));
+    if (spec.cmd.size() == 3 && spec.cmd[0] == "test") r.exit_code = c->markers.count(spec.cmd[2]) ? 0 : 1;
     return r;
   }
   Result<std::string> Commit(const docker::CommitSpec& spec) override {
