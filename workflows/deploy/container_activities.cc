@@ -34,7 +34,8 @@ class Observe final : public DockerActivity {
                             {"image_id", c.image_id},
                             {"level", std::atoi(label(kLabelLevel).c_str())},
                             {"stop_timeout", std::atoi(label(kLabelStopTimeout).c_str())},
-                            {"running", c.state.running}});
+                            {"running", c.state.running},
+                            {"status", c.state.status}});
     }
     auto nets = d.ListNetworks({{kLabelApp, app}});
     if (!nets.ok()) return nets.status().WithContext("listing the networks of " + app);
@@ -246,6 +247,12 @@ class Exec final : public DockerActivity {
   Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
     std::string name = Str(in, "name"), what = Str(in, "what");
     auto commands = in.at("commands").get<std::vector<std::string>>();
+    if (in.value("once", false)) {
+      // A kept container: done already unless it was left half-made.
+      Adopt done = Find(ctx, in, d);
+      if (!done.ok()) return done.status();
+      if (done->has_value()) return **done;
+    }
     bool revived = false;
     {
       // /.berth, writable by the service's user too, for the pid file (as root: the
@@ -362,15 +369,29 @@ class Healthy final : public DockerActivity {
 class Remove final : public DockerActivity {
  public:
   explicit Remove(DockerProvider d) : DockerActivity("docker.remove", std::move(d)) {}
+  // A removal undoes what a failed deploy made: it outlasts an engine away for minutes
+  // (3.4 of backoff on average, 2.7 at the least), not only a restart, before it leaves a
+  // half-made container.
+  engine::RetryPolicy retry_policy() const override {
+    engine::RetryPolicy p = DockerActivity::retry_policy();
+    p.attempts_max = 20;
+    p.backoff_max_ms = 15'000;
+    return p;
+  }
 
  protected:
   Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
     std::string name = Str(in, "name");
     int timeout_s = in.contains("timeout_s") ? int(Int(in, "timeout_s")) : 10;
+    // A removal is what undoes a half-made deploy: an engine's 500 (kFailed) on the way is
+    // the engine's trouble, retried like an unreachable engine (as network-remove does).
+    auto retried = [](const Status& s) {
+      return s.code() == Code::kFailed ? Status(Code::kUnavailable, s.message()) : s;
+    };
     if (std::string key = Str(in, "key"); !key.empty()) {
       // Only the container that step made (by its berth.key), never one merely named alike.
       auto list = d.ListContainers({{kLabelKey, key}});
-      if (!list.ok()) return list.status();
+      if (!list.ok()) return retried(list.status());
       if (list->empty()) return std::string("gone");
       name = list->front().id;
     }
@@ -379,10 +400,10 @@ class Remove final : public DockerActivity {
     // container being removed may also refuse the stop with another 409: retried as well.
     if (stop.code() == Code::kNotFound) return std::string("gone");
     if (stop.code() == Code::kConflict) return Status(Code::kUnavailable, stop.message());
-    if (!stop.ok()) return stop.WithContext("stopping " + name);
+    if (!stop.ok()) return retried(stop).WithContext("stopping " + name);
     Status rm = d.RemoveContainer(name, /*force=*/true);
     if (rm.code() == Code::kNotFound) return std::string("gone");
-    if (!rm.ok()) return rm.WithContext("removing " + name);
+    if (!rm.ok()) return retried(rm).WithContext("removing " + name);
     return std::string("removed");
   }
 };

@@ -151,7 +151,7 @@ class DeployWorkflow final : public engine::Workflow {
     for (const auto& c : obs.containers) {
       if (c.service != svc.name || c.scratch) continue;
       bool fits = c.index >= 1 && c.index <= svc.replicas && c.config == config &&
-                  c.image_id == image_id && !kept.count(c.index);
+                  c.image_id == image_id && !c.removing && !kept.count(c.index);
       if (fits) {
         kept[c.index] = &c;
         continue;
@@ -190,14 +190,19 @@ class DeployWorkflow final : public engine::Workflow {
         chain.Step("create" + sfx, "docker.create", ci, cs);
       }
       chain.Step("start" + sfx, "docker.start", [&] { return json{{"name", name}}; }, subjects);
-      if (k == kept.end() && image.value("how", "") == "install-per-container")
-        chain.Step("install" + sfx, "docker.exec",
-                   [&] { return json{{"name", name}, {"what", "install"}, {"commands", svc.install}, {"marker", "install"}}; },
-                   subjects);
-      if (k == kept.end() && !svc.customize.empty())
-        chain.Step("customize" + sfx, "docker.exec",
-                   [&] { return json{{"name", name}, {"what", "customize"}, {"commands", svc.customize}, {"marker", "customize"}}; },
-                   subjects);
+      // A kept container that is not running may have been left half-made (a failed
+      // deploy whose undo gave up): its install and customize run unless their markers say
+      // they did ("once"), so one stopped by a daemon restart is not customized again.
+      bool kept_stopped = k != kept.end();
+      auto exec_in = [&](const char* what, const std::vector<std::string>& cmds) {
+        json j = {{"name", name}, {"what", what}, {"commands", cmds}, {"marker", what}};
+        if (kept_stopped) j["once"] = true;
+        return j;
+      };
+      if (image.value("how", "") == "install-per-container")
+        chain.Step("install" + sfx, "docker.exec", [&] { return exec_in("install", svc.install); }, subjects);
+      if (!svc.customize.empty())
+        chain.Step("customize" + sfx, "docker.exec", [&] { return exec_in("customize", svc.customize); }, subjects);
       chain.Step("healthy" + sfx, "docker.healthy",
                  [&] {
                    return json{{"name", name}, {"timeout_ms", HealthTimeoutMs(svc)},

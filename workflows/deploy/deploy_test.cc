@@ -254,5 +254,118 @@ TEST_F(DeployTest, ResumesAfterStopMidDeployWithoutDuplicates) {
   EXPECT_EQ(docker_.Count("create shop-web-1"), 1);
 }
 
+// Bugs found by the simulator (tools/berth-sim), one test each.
+
+bool IsScratch(const testing::FakeDocker::Container& c) {
+  auto it = c.spec.labels.find("berth.role");
+  return it != c.spec.labels.end() && it->second == "install";
+}
+
+// berth-sim seeds 41, 61: the removal of the install's scratch container after the commit
+// failed, was ignored, and the completed deploy left the container running for good.
+TEST_F(DeployTest, InstallScratchIsRemovedWhenItsRemovalAfterTheCommitFails) {
+  int refused = 0;
+  docker_.remove_fault = [&](const testing::FakeDocker::Container& c) {
+    if (IsScratch(c) && refused++ == 0) return Status(Code::kUnavailable, "engine restarting");
+    return Status::Ok();
+  };
+  auto s = Up(App(2));
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  EXPECT_EQ(refused, 2) << "the scratch container's removal was not tried again";
+  EXPECT_EQ(docker_.Count("commit "), 1) << "the retry installed again instead of a cache hit";
+  for (const auto& n : Names()) EXPECT_EQ(n.rfind("scratch-", 0), std::string::npos) << n << " left behind";
+}
+
+// berth-sim seed 166: an install that failed for good, whose own cleanup failed too, left
+// its scratch container after the deploy failed.
+TEST_F(DeployTest, FailedInstallWhoseCleanupFailedLeavesNoScratchContainer) {
+  int refused = 0;
+  docker_.remove_fault = [&](const testing::FakeDocker::Container& c) {
+    if (IsScratch(c) && refused++ == 0) return Status(Code::kUnavailable, "engine restarting");
+    return Status::Ok();
+  };
+  std::string text = App(1);
+  text.replace(text.find("echo hi > /srv/index.html"), 25, "exit 3");
+  auto s = Up(text);
+  ASSERT_EQ(s.status, engine::RunStatus::kFailed);
+  EXPECT_NE(s.error.find("step image/web: install command 2 of 2"), std::string::npos) << s.error;
+  EXPECT_EQ(Names(), (std::vector<std::string>{"shop-db-1"}));
+  replay::VerifyReport report;
+  Status v = replay::Verify(*log_, registry_, last_id_, &report);
+  EXPECT_TRUE(v.ok()) << v.ToString();
+}
+
+// berth-sim seeds 17, 86, 356, 363, 485: a 500 from the engine while the undo removed a
+// half-made container ended the undo (kFailed is final) and left the container.
+TEST_F(DeployTest, UndoRetriesARemovalThatAnswered500) {
+  docker_.fail_start = {"shop-web-2"};
+  int refused = 0;
+  docker_.remove_fault = [&](const testing::FakeDocker::Container& c) {
+    if (c.spec.name == "shop-web-2" && refused++ == 0)
+      return Status(Code::kFailed, "DELETE /containers/shop-web-2: context deadline exceeded (HTTP 500)");
+    return Status::Ok();
+  };
+  auto s = Up(App(2));
+  ASSERT_EQ(s.status, engine::RunStatus::kFailed);
+  EXPECT_NE(s.error.find("step start/web/2: port is already allocated"), std::string::npos) << s.error;
+  EXPECT_EQ(s.error.find("undo/"), std::string::npos) << "the undo failed: " << s.error;
+  EXPECT_EQ(docker_.containers.count("shop-web-2"), 0u) << "the half-made container was left";
+}
+
+// berth-sim seed 374: a container the engine was still removing (a removal that outlived
+// its call) was kept as the service's replica; its start answered 409 and the deploy failed.
+TEST_F(DeployTest, ContainerBeingRemovedIsReplacedNotStarted) {
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);
+  std::string old_id;
+  {
+    std::lock_guard<std::mutex> g(docker_.mu);
+    old_id = docker_.containers.at("shop-web-1").id;
+    docker_.removing["shop-web-1"] = 2;
+  }
+  auto s = Up(App(1));
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  std::lock_guard<std::mutex> g(docker_.mu);
+  ASSERT_EQ(docker_.containers.count("shop-web-1"), 1u);
+  EXPECT_NE(docker_.containers.at("shop-web-1").id, old_id) << "the container being removed was kept";
+  EXPECT_TRUE(docker_.containers.at("shop-web-1").running);
+}
+
+// berth-sim seed 39 (a daemon restarting every minute): an undo gave up after 10 attempts
+// and left a half-made container; removals now retry for minutes.
+TEST_F(DeployTest, RemovalRetriesOutlastAnEngineAwayForMinutes) {
+  engine::RetryPolicy p = registry_.FindActivity("docker.remove")->retry_policy();
+  double waited_ms = 0, backoff = double(p.backoff_initial_ms);
+  for (uint32_t a = 1; a < p.attempts_max; ++a, backoff *= p.backoff_multiplier)
+    waited_ms += std::min(backoff, double(p.backoff_max_ms)) * (1.0 - p.jitter);
+  EXPECT_GE(waited_ms, 120'000.0) << "two minutes of backoff even with the shortest jitter";
+}
+
+// Found with berth-sim's "half-made" check: a container left half-made (created and
+// started, customize never ran: its deploy's undo gave up) fits the definition, so the next
+// deploy kept it and only started it.
+TEST_F(DeployTest, HalfMadeContainerIsCustomizedBeforeItIsKept) {
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);
+  {
+    std::lock_guard<std::mutex> g(docker_.mu);
+    auto& c = docker_.containers.at("shop-web-1");
+    c.running = false;
+    c.markers.clear();  // as a container whose customize never ran
+  }
+  int customized = docker_.Count("exec shop-web-1 echo CUSTOM");
+  auto s = Up(App(1));
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  EXPECT_EQ(docker_.Count("exec shop-web-1 echo CUSTOM"), customized + 1);
+  EXPECT_TRUE(docker_.containers.at("shop-web-1").running);
+}
+
+TEST_F(DeployTest, StoppedContainerWhoseCustomizeRanIsNotCustomizedAgain) {
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);
+  docker_.containers.at("shop-web-1").running = false;  // a daemon restart
+  int customized = docker_.Count("exec shop-web-1 echo CUSTOM");
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);
+  EXPECT_EQ(docker_.Count("exec shop-web-1 echo CUSTOM"), customized);
+  EXPECT_TRUE(docker_.containers.at("shop-web-1").running);
+}
+
 }  // namespace
 }  // namespace berth::workflows

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -22,6 +23,7 @@ class FakeDocker final : public docker::DockerClient {
     docker::ContainerSpec spec;
     std::string id, image_id;
     bool running = false;
+    std::set<std::string> markers;  // files `touch`ed by exec'd commands
   };
   struct Image {
     std::string id;
@@ -47,6 +49,11 @@ class FakeDocker final : public docker::DockerClient {
   std::map<std::string, Image> images;          // by ref; ids resolve too
   std::map<std::string, docker::NetworkInfo> networks;
   std::set<std::string> fail_start;  // container names whose start fails (a port in use)
+  // Called (under mu) before each removal; a non-ok answer is returned instead of removing.
+  std::function<Status(const Container&)> remove_fault;
+  // Containers the engine is removing (a removal that outlived its call): name -> how many
+  // more calls answer "already in progress" before the container is gone.
+  std::map<std::string, int> removing;
   std::atomic<bool> hold_starts{false};  // starts wait while set (a deploy caught mid-way)
   std::vector<std::string> calls;
   int next_id = 1;
@@ -71,6 +78,8 @@ class FakeDocker final : public docker::DockerClient {
     std::lock_guard<std::mutex> g(mu);
     Container* c = Find(id);
     if (!c) return NotFound("no such container " + id);
+    if (removing.count(c->spec.name))
+      return Status(Code::kConflict, "container is marked for removal and cannot be started");
     if (fail_start.count(c->spec.name)) return Failed("port is already allocated");
     c->running = true;
     calls.push_back("start " + c->spec.name);
@@ -88,6 +97,15 @@ class FakeDocker final : public docker::DockerClient {
     std::lock_guard<std::mutex> g(mu);
     Container* c = Find(id);
     if (!c) return NotFound("no such container " + id);
+    if (auto r = removing.find(c->spec.name); r != removing.end()) {
+      if (--r->second > 0)
+        return Status(Code::kUnavailable, "removal of container " + r->first + " is already in progress");
+      containers.erase(r->first);  // the engine's own removal finished
+      removing.erase(r);
+      return NotFound("no such container " + id);
+    }
+    if (remove_fault)
+      if (Status f = remove_fault(*c); !f.ok()) return f;
     calls.push_back("remove " + c->spec.name);
     containers.erase(c->spec.name);
     return Status::Ok();
@@ -119,7 +137,9 @@ class FakeDocker final : public docker::DockerClient {
       r.exit_code = 3;
       r.stderr_text = "broken";
     }
-    if (spec.cmd.size() == 3 && spec.cmd[0] == "test") r.exit_code = 1;  // no markers kept
+    // Marker files: `touch PATH` leaves one, `test -f PATH` finds it.
+    if (size_t t = cmd.find("touch "); t != std::string::npos) c->markers.insert(cmd.substr(t + 6));
+    if (spec.cmd.size() == 3 && spec.cmd[0] == "test") r.exit_code = c->markers.count(spec.cmd[2]) ? 0 : 1;
     return r;
   }
   Result<std::string> Commit(const docker::CommitSpec& spec) override {
@@ -209,15 +229,15 @@ class FakeDocker final : public docker::DockerClient {
       if (im.id == ref) return &im;
     return nullptr;
   }
-  static docker::ContainerInfo Info(const Container& c) {
+  docker::ContainerInfo Info(const Container& c) const {
     docker::ContainerInfo i;
     i.id = c.id;
     i.name = c.spec.name;
     i.image = c.spec.image;
     i.image_id = c.image_id;
     i.labels = c.spec.labels;
-    i.state.running = c.running;
-    i.state.status = c.running ? "running" : "created";
+    i.state.running = c.running && !removing.count(c.spec.name);
+    i.state.status = removing.count(c.spec.name) ? "removing" : c.running ? "running" : "created";
     return i;
   }
 };

@@ -95,13 +95,19 @@ std::string JsonList(const std::optional<std::vector<std::string>>& v) {
   return json(v.value_or(std::vector<std::string>{})).dump();
 }
 
+// The engine's 500 (kFailed) while removing is its own trouble, not the step's: retried.
+Status Retryable(Status s) {
+  return s.code() == Code::kFailed ? Status(Code::kUnavailable, s.message()) : s;
+}
+
 Status RemoveScratch(DockerClient& d, const std::string& key) {
   auto list = d.ListContainers({{kLabelKey, key}, {kLabelRole, "install"}});
-  if (!list.ok()) return list.status();
+  if (!list.ok()) return Retryable(list.status());
   for (const auto& c : *list) {
     Status s = d.RemoveContainer(c.id, /*force=*/true);
     // A removal the dead attempt started answers kUnavailable: retried until gone.
-    if (!s.ok() && s.code() != Code::kNotFound) return s;
+    if (!s.ok() && s.code() != Code::kNotFound)
+      return Retryable(s).WithContext("removing the install container of an earlier attempt");
   }
   return Status::Ok();
 }
@@ -110,9 +116,6 @@ Status RemoveScratch(DockerClient& d, const std::string& key) {
 Result<std::string> Install(const ActivityContext& ctx, const std::string& app, const ServiceDef& s,
                             const Base& base, const std::string& key, const std::string& ref,
                             DockerClient& d) {
-  // A scratch container of an earlier attempt of this step (its cleanup failed, e.g. while
-  // the engine restarted) goes first: this step leaves at most one behind, never more.
-  if (Status s = RemoveScratch(d, ctx.idempotency_key); !s.ok()) return s;
   auto base_info = d.InspectImage(base.id);
   if (!base_info.ok()) return base_info.status();
   docker::ContainerSpec c;
@@ -168,7 +171,11 @@ Result<std::string> Install(const ActivityContext& ctx, const std::string& app, 
   commit.comment = "berth install for " + app + "/" + s.name;
   auto image = d.Commit(commit);
   if (!image.ok()) return fail(image.status().WithContext("committing the install"));
-  (void)d.RemoveContainer(*id, /*force=*/true);
+  // Not done while the scratch container is there: a failed removal is retried, and the
+  // retry finds the committed image (a cache hit) after removing the container.
+  Status rm = d.RemoveContainer(*id, /*force=*/true);
+  if (!rm.ok() && rm.code() != Code::kNotFound)
+    return Retryable(rm).WithContext("removing the install container after the commit");
   return *image;
 }
 
@@ -203,6 +210,10 @@ class Image final : public DockerActivity {
     }
     std::string ref = CacheRepo(s->name) + ":" + key.substr(0, 12);
     std::lock_guard<std::mutex> one_install(KeyMutex(key));
+    // A scratch container of an earlier attempt of this step (its cleanup failed, e.g. while
+    // the engine restarted) goes first, also when the commit had happened (a cache hit
+    // below): the step ends with none of its scratch containers left.
+    if (Status st = RemoveScratch(d, ctx.idempotency_key); !st.ok()) return st;
     if (auto have = d.InspectImage(ref); have.ok()) {
       if (docker::LabelValue(have->labels, kLabelCacheKey) == key)
         return json{{"ref", ref}, {"id", have->id}, {"how", "cache-hit"}, {"key", key}}.dump();

@@ -40,6 +40,8 @@ Result<Observed> ParseObservedUncached(const std::string& result) {
     x.level = c.value("level", 0);
     x.stop_timeout = c.value("stop_timeout", 10);
     x.running = c.value("running", false);
+    std::string status = c.value("status", "");  // absent in results recorded before it
+    x.removing = status == "removing" || status == "dead";
     x.scratch = c.value("scratch", false);
     o.containers.push_back(std::move(x));
   }
@@ -138,6 +140,16 @@ std::vector<engine::Command> Plan::Finish() {
       out.push_back(engine::ScheduleActivity{step, "docker.remove", in.dump(), u.subjects});
       waiting = true;
     }
+  }
+  // An install whose last attempt failed, and whose own cleanup failed too, leaves its
+  // scratch container: it goes by the image step's key, as a half-made container does.
+  for (const auto& name : s_.steps_failed) {
+    if (name.rfind("image/", 0) != 0) continue;
+    std::string step = "undo-install/" + name.substr(6);
+    if (Find(step)) continue;
+    json in = {{"name", ""}, {"key", s_.id + "/" + name}, {"timeout_s", 0}};
+    out.push_back(engine::ScheduleActivity{step, "docker.remove", in.dump(), s_.steps.at(name).subjects});
+    waiting = true;
   }
   if (s_.open_steps > 0) waiting = true;
   if (!waiting && !cancelled_) out.push_back(engine::FailWorkflow{failure_});

@@ -23,6 +23,9 @@ struct Observed {
     std::string name, id, service, config, image_id;
     int index = 0, level = 0, stop_timeout = 10;
     bool running = false;
+    // The engine is removing it (a removal that outlived its call) or failed to ("dead"):
+    // it cannot be started again, only removed.
+    bool removing = false;
     bool scratch = false;  // an install step's scratch container (left by a dead attempt)
   };
   std::vector<Container> containers;
