@@ -183,6 +183,16 @@ class EventLog {
       const std::string& prefix,
       const std::function<bool(const std::string& key, const std::string& value)>& visit)
       const = 0;
+  // Rows of `prefix` whose key sorts after `after` (a full key; "" for the first), in key
+  // order: a page of a listing without reading the rows before it.
+  virtual Status ScanProjectionsAfter(
+      const std::string& prefix, const std::string& after,
+      const std::function<bool(const std::string& key, const std::string& value)>& visit)
+      const {
+    return ScanProjections(prefix, [&](const std::string& k, const std::string& v) {
+      return k <= after || visit(k, v);
+    });
+  }
 
   virtual LogStats Stats() const = 0;
 };

@@ -264,4 +264,17 @@ Status RocksEventLog::ScanProjections(
   return FromRocks(it->status(), "scanning projections");
 }
 
+Status RocksEventLog::ScanProjectionsAfter(
+    const std::string& prefix, const std::string& after,
+    const std::function<bool(const std::string&, const std::string&)>& visit) const {
+  std::shared_lock<std::shared_mutex> lock;
+  if (Status l = LockForRead(&lock); !l.ok()) return l;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfProjections]));
+  it->Seek(after.empty() || after < prefix ? prefix : after);
+  if (it->Valid() && !after.empty() && it->key().ToStringView() == after) it->Next();
+  for (; it->Valid() && it->key().starts_with(prefix); it->Next())
+    if (!visit(it->key().ToString(), it->value().ToString())) break;
+  return FromRocks(it->status(), "scanning projections");
+}
+
 }  // namespace berth::eventlog

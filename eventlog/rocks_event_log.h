@@ -42,6 +42,9 @@ class RocksEventLog final : public EventLog {
   Status VerifyIndexes() const override;
   Status VerifyAll(uint64_t* checked, const Visitor& visit) const override;
   Status GetProjection(const std::string& key, std::string* value) const override;
+  Status ScanProjectionsAfter(
+      const std::string& prefix, const std::string& after,
+      const std::function<bool(const std::string&, const std::string&)>& visit) const override;
   Status ScanProjections(
       const std::string& prefix,
       const std::function<bool(const std::string&, const std::string&)>& visit) const override;
