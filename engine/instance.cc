@@ -305,7 +305,9 @@ void Instance::RunActivity(const std::string& step, bool reconcile_first) {
     return;
   }
   BERTH_CHECK_MSG(!inflight_.count(step), step.c_str());  // StartAttempt waits for it
-  auto abandoned = std::make_shared<std::atomic<bool>>(false);
+  // An attempt in doubt resumed after a cancel request (the cancel came while berth was
+  // down) starts given up: it may reconcile, but a long command must not start over.
+  auto abandoned = std::make_shared<std::atomic<bool>>(reconcile_first && state_.cancel_requested);
   inflight_[step] = Inflight{attempt, abandoned, false};
   ActivityContext ctx{state_.id, step,      state_.id + "/" + step, st.input, attempt, 0,
                       abandoned,  engine_->stopping_flag};

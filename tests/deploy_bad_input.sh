@@ -2,14 +2,14 @@
 # Bad input to `berth up`, each answered with a clear error, a non-zero exit and nothing
 # half-made: malformed YAML (file:line:col), every problem of an invalid file at once, an
 # image that does not exist, no Docker engine, a published port already taken, an install
-# command that fails. Failures of a started deploy are in the log (a failed workflow whose
+# command that fails, a customize command that never ends (cancelled). Failures of a started deploy are in the log (a failed workflow whose
 # error names the service and the step).
 BERTH=${1:?usage: deploy_bad_input.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
 work=$(mktemp -d /tmp/berth-deploy-bad-XXXXXX)
 A=badin
-trap 'wipe_app $A; wipe_app ${A}2; rm -rf "$work"' EXIT
+trap 'wipe_app $A; wipe_app ${A}2; wipe_app ${A}3; rm -rf "$work"' EXIT
 D="$work/data"
 checks=0
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
@@ -114,6 +114,43 @@ EOF
 expect 1 'service web: step image/web: install command 2 of 2 .*exited with 3: broken' -- up "$work/install.yaml" -p ${A}2
 [ -z "$(docker ps -aq --filter label=berth.app=${A}2)" ] || fail "failing install left containers: $(docker ps -a --filter label=berth.app=${A}2)"
 ok "failing install: $(grep 'deploy of' "$work/err" | cut -c1-160)"
+
+# A customize command that never ends, berth killed while it runs, then `berth cancel`: the
+# cancel interrupts the step (the command is killed in the container, not run again) and
+# undoes the container instead of waiting for it (issue 7: "one stuck workflow").
+cat >"$work/stuck.yaml" <<'EOF'
+services:
+  web:
+    image: berth/busybox:test
+    command: ["sleep", "100000"]
+    x-berth:
+      customize: ["sleep 100001"]
+EOF
+S="$work/stuck-data"
+"$BERTH" --data-dir "$S" up "$work/stuck.yaml" -p ${A}3 >"$work/stuck.out" 2>&1 &
+up_pid=$!
+started=""
+for _ in $(seq 600); do
+  c=$(docker ps -q --filter label=berth.app=${A}3)
+  if [ -n "$c" ] && docker top "$c" 2>/dev/null | grep -q "sleep 100001"; then started=1; break; fi
+  sleep 0.1
+done
+[ -n "$started" ] || { cat "$work/stuck.out" >&2; fail "stuck customize: the command never started"; }
+kill -9 $up_pid; wait $up_pid 2>/dev/null || true
+wf=$("$BERTH" --data-dir "$S" -o json workflows --type deploy | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+set +e
+timeout 120 "$BERTH" --data-dir "$S" cancel "$wf" >"$work/cancel.out" 2>&1
+rc=$?
+set -e
+[ $rc -eq 0 ] || { cat "$work/cancel.out" >&2; fail "stuck customize: cancel exit $rc (124: it hung)"; }
+grep -q cancelled "$work/cancel.out" || fail "stuck customize: cancel says $(cat "$work/cancel.out")"
+[ -z "$(docker ps -aq --filter label=berth.app=${A}3)" ] || fail "stuck customize: the half-made container was left"
+runs=$("$BERTH" --data-dir "$S" -o json history "$wf" | python3 -c '
+import json, sys
+print(sum(1 for e in json.load(sys.stdin) if e["type"] == "ActivityStarted" and e["summary"].startswith("customize/")))')
+[ "$runs" -le 2 ] || fail "stuck customize: the step was started $runs times"
+ok "stuck customize: cancel after kill -9 interrupted it and undid the container ($runs attempt(s) recorded)"
+wipe_app ${A}3
 
 "$BERTH" --data-dir "$D" replay --verify >/dev/null || fail "replay --verify after the failures"
 ok "replay --verify passes over the failed deploys"
