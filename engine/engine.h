@@ -48,6 +48,10 @@ struct EngineOptions {
   // (0: no cap). A given-up attempt is abandoned (ActivityContext::Abandoned) and its retry
   // starts only once it has returned, reconciling first.
   int64_t attempt_timeout_cap_ms = 60 * 60 * 1000;
+  // After a Decide that cost over 0.5 ms (monotonic time) the next one of that workflow
+  // waits 4x its cost (at most 250 ms), so a decision function that walks a big state takes
+  // at most a fifth of a thread. Off in the simulator (its runs must be deterministic).
+  bool pace_decisions = true;
   // Called right after each activity side effect returns, before its completion is
   // appended, with the count of side effects so far (1-based). The crash-test fault hook.
   std::function<void(uint64_t effects)> after_effect;

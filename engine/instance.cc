@@ -1,4 +1,5 @@
 // One workflow's life on its lane: decide, append, run, repeat. See engine.h.
+#include <chrono>
 #include <cmath>
 
 #include "engine/engine_impl.h"
@@ -171,16 +172,24 @@ namespace {
 // full walk per event.
 constexpr int64_t kDecidePaceMinUs = 500;
 constexpr int64_t kDecidePace = 4;
+constexpr int64_t kDecidePaceMaxUs = 250'000;
 }  // namespace
 
 void Instance::Decide() {
-  int64_t now = engine_->NowUs();
-  if (decide_cost_us_ > kDecidePaceMinUs) {
-    int64_t next = decided_at_us_ + decide_cost_us_ * kDecidePace;
-    if (now < next) {
+  // Measured on the monotonic clock, not the engine's (a wall-clock step during a Decide
+  // must not pause the workflow), and the pause is capped. The simulator turns pacing off:
+  // its runs must not depend on how fast this machine decides.
+  using Mono = std::chrono::steady_clock;
+  auto mono_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Mono::now().time_since_epoch()).count();
+  };
+  if (engine_->options.pace_decisions && decide_cost_us_ > kDecidePaceMinUs) {
+    int64_t wait_us = std::min<int64_t>(decide_cost_us_ * kDecidePace, kDecidePaceMaxUs);
+    int64_t left_us = decided_at_us_ + wait_us - mono_us();
+    if (left_us > 0) {
       if (!decide_armed_) {
         decide_armed_ = true;
-        ArmAt(next, [this] {
+        ArmAt(engine_->NowUs() + left_us, [this] {
           decide_armed_ = false;
           Pump();
         });
@@ -188,9 +197,10 @@ void Instance::Decide() {
       return;
     }
   }
+  int64_t t0 = mono_us();
   EnqueueCommands(def_->Decide(state_));
-  decided_at_us_ = engine_->NowUs();
-  decide_cost_us_ = decided_at_us_ - now;
+  decided_at_us_ = mono_us();
+  decide_cost_us_ = decided_at_us_ - t0;
 }
 
 void Instance::SendFront() {
