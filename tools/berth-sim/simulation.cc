@@ -524,6 +524,9 @@ RunResult Simulation::Run() {
     ok = RunStep(up, true) && RunStep(down, true);
   }
   if (ok && log_.dead()) ok = Restart();
+  if (ok && sched_)
+    Say(fmt::format("end: {} timer(s) still armed with no workflow running (attempt time limits "
+                    "of finished attempts; each holds its workflow's instance)", sched_->TimerCount()));
   if (ok) {
     if (engine_->Running() != 0)
       ok = Fail(fmt::format("the engine still runs {} workflow(s) at the end", engine_->Running()));
