@@ -95,8 +95,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
   std::unordered_set<std::string> queued_;  // kind+name of commands enqueued, not yet durable
   std::map<std::string, uint32_t> awaiting_;  // step -> attempt whose outcome is awaited
   std::map<std::string, Inflight> inflight_;  // step -> attempt still running somewhere
-  // Steps running or waiting to retry when the cancel request came: they are not tried
-  // again. Steps a workflow schedules after it (a deploy's undo) retry as usual.
+  // Steps running or waiting to retry when the cancel request came (for a workflow that
+  // does not handle its cancel): they are not tried again.
   std::unordered_set<std::string> cut_by_cancel_;
 };
 

@@ -240,10 +240,15 @@ void Instance::OnDurable(const Status& s, uint64_t seq) {
     BERTH_CHECK_MSG(applied.ok(), applied.ToString().c_str());
     if (engine_->options.observer) engine_->options.observer(e);
     if (e.type == ev::kCancelRequested) {
-      for (const auto& [step, f] : inflight_) cut_by_cancel_.insert(step);
-      if (state_.open_steps > inflight_.size())  // some wait to retry: once per cancel
-        for (const auto& [step, st] : state_.steps)
-          if (st.phase == StepState::kRetryWait) cut_by_cancel_.insert(step);
+      // A workflow that handles its cancel (a deploy) may be undoing already: its steps keep
+      // their retries, and an interrupted attempt ends by what it returns (kCancelled is
+      // final). Any other workflow's open steps end here.
+      if (!def_->HandlesCancel()) {
+        for (const auto& [step, f] : inflight_) cut_by_cancel_.insert(step);
+        if (state_.open_steps > inflight_.size())  // some wait to retry: once per cancel
+          for (const auto& [step, st] : state_.steps)
+            if (st.phase == StepState::kRetryWait) cut_by_cancel_.insert(step);
+      }
       AbandonAll("cancelled");
       CancelChildren();
     }
@@ -274,7 +279,10 @@ void Instance::OnRefused(const Status& s) {
     return;
   }
   if (append_failing_since_us_ == 0) append_failing_since_us_ = now;
+  // kCorruption, kFailed (the log stopped taking appends after a write kept failing):
+  // retrying in this process cannot help.
   if (s.code() == Code::kInvalidArgument || s.code() == Code::kCorruption ||
+      s.code() == Code::kFailed ||
       now - append_failing_since_us_ > engine_->options.append_give_up_ms * 1000) {
     halted_ = true;
     AbandonAll("halted");

@@ -1,22 +1,17 @@
-// RocksDB implementation of EventLog. See event_log.h for the contract.
-#include "eventlog/event_log.h"
-
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-#include <rocksdb/write_batch.h>
+// RocksDB implementation of EventLog: opening, appending, the committer. See event_log.h
+// for the contract, rocks_event_log.h for the class; reads are in event_log_read.cc.
 #include <linux/futex.h>
+#include <rocksdb/options.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <condition_variable>
-#include <deque>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <mutex>
-#include <shared_mutex>
-#include <thread>
 
-#include "eventlog/event_codec.h"
+#include "eventlog/rocks_event_log.h"
 
 namespace berth::eventlog {
 namespace {
@@ -25,20 +20,15 @@ constexpr const char* kFormatValue = "berth-eventlog 1";
 constexpr int kFormatVersion = 1;
 constexpr size_t kFamilyCount = std::size(kColumnFamilies);
 
-// RocksDB's own info LOG file is of no use to Berth users and, on a full disk, Debian's
-// assert-enabled RocksDB aborts on its second failed write. Keep it out of the data dir.
-class SilentLogger final : public rocksdb::Logger {
- public:
-  using rocksdb::Logger::Logv;
-  void Logv(const char*, va_list) override {}
-};
-
-Status FromRocks(const rocksdb::Status& s, const std::string& where) {
-  if (s.ok()) return Status::Ok();
-  if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace)
-    return Status(Code::kNoSpace, where + ": disk full (" + s.ToString() + "); free space and retry");
-  if (s.IsCorruption()) return Corruption(where + ": " + s.ToString());
-  return IOError(where + ": " + s.ToString());
+// Roughly what a request adds to its WriteBatch: records, index entries, projections.
+size_t RequestBytes(const AppendRequest& req, const std::vector<EncodedBody>& bodies) {
+  size_t n = 0;
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    n += bodies[i].bytes.size() + kRecordHeaderSize + 2 * 8 + req.events[i].workflow_id.size();
+    for (const auto& subj : req.events[i].subjects) n += subj.size() + 8;
+  }
+  for (const auto& pr : req.projections) n += pr.key.size() + pr.value.size();
+  return n;
 }
 
 int64_t NowUs() {
@@ -47,163 +37,145 @@ int64_t NowUs() {
       .count();
 }
 
-class RocksEventLog final : public EventLog {
- public:
-  ~RocksEventLog() override { Shutdown(); }
+int64_t MsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now() - t)
+      .count();
+}
 
-  Status OpenDb(const std::string& dir, const Options& options);
-
-  Status Append(AppendRequest request, AppendResult* result) override {
-    // A futex on the caller's stack instead of a std::promise (which allocates a shared
-    // state per append), waited on without spinning: with hundreds of producers on a few
-    // cores, spin-then-yield waiting (std::atomic::wait) burns the CPU the writer needs.
-    // A wake that arrives after the waiter returned only hits a futex nobody waits on.
-    struct Waiter {
-      std::atomic<uint32_t> done{0};
-      Status s;
-      AppendResult r;
-    } w;
-    AppendAsync(std::move(request), [&w](const Status& s, AppendResult r) {
-      w.s = s;
-      w.r = r;
-      w.done.store(1, std::memory_order_release);
-      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&w.done), FUTEX_WAKE_PRIVATE, 1, nullptr,
-              nullptr, 0);
-    });
-    while (w.done.load(std::memory_order_acquire) == 0)
-      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&w.done), FUTEX_WAIT_PRIVATE, 0, nullptr,
-              nullptr, 0);
-    if (result) *result = w.r;
-    return w.s;
-  }
-
-  void AppendAsync(AppendRequest request, AppendCallback done) override;
-  uint64_t LastSeq() const override { return durable_seq_.load(); }
-  Status Get(uint64_t seq, Event* out) const override;
-  Status GetLocked(uint64_t seq, Event* out) const;
-  Status ScanRange(uint64_t from, uint64_t to, const Visitor& visit) const override;
-  Status ScanWorkflow(const std::string& wf, const Visitor& visit) const override;
-  Status ScanSubject(const std::string& subject, const Visitor& visit) const override;
-  Status VerifyChain(uint64_t* checked) const override;
-  Status VerifyIndexes() const override;
-  Status GetProjection(const std::string& key, std::string* value) const override;
-  Status ScanProjections(
-      const std::string& prefix,
-      const std::function<bool(const std::string&, const std::string&)>& visit) const override;
-  LogStats Stats() const override {
-    std::lock_guard<std::mutex> l(stats_mu_);
-    return stats_;
-  }
-
- private:
-  struct Pending {
-    AppendRequest req;
-    std::vector<EncodedBody> bodies;
-    AppendCallback done;
-    uint64_t first_seq = 0;
-  };
-  struct Sealed {
-    rocksdb::WriteBatch batch;
-    std::vector<Pending> reqs;
-    uint64_t last_seq = 0;
-    size_t events = 0;
-  };
-
-  struct Done {
-    std::vector<Pending> reqs;
-    Status status;
-  };
-
-  void CommitterLoop();
-  void NotifierLoop();
-  void Notify(std::vector<Pending>* reqs, const Status& st);
-  void Seal(Pending* p, Sealed* out);
-  void Commit(Sealed* s);
-  void FailAll(std::deque<Sealed>* batches, const Status& why);
-  bool ShuttingDown();
-  Status OpenRocks();  // DB::Open with our column families; caller holds db_mu_ (or is Open)
-  Status ReadTail(uint64_t* seq, Digest* hash);  // last durable event on disk
-  Status Reopen();
-  void CloseRocks();  // releases the handles and closes db_, if open
-  // Takes db_mu_ shared for a reader; kUnavailable while a failed Reopen left no database.
-  Status LockForRead(std::shared_lock<std::shared_mutex>* lock) const;
-  // Visits the events an index (by_workflow or by_subject) lists under `prefix`.
-  Status ScanIndex(int family, const std::string& prefix, const Visitor& visit) const;
-  void Shutdown();
-
-  Options options_;
-  std::string dir_;
-  // db_ is replaced by Reopen after a failed write; every user holds db_mu_ (shared).
-  mutable std::shared_mutex db_mu_;
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> cf_;
-  rocksdb::Options rocks_options_;
-  uint64_t durable_on_disk_ = 0;  // committer thread only
-  Status reopen_error_;           // why db_ is null after a failed Reopen
-
-  // Producers seal their own events (seq, hash chain, WriteBatch puts) under in_mu_ into
-  // the last batch of ready_; the committer takes the front batch whenever it is idle. So a
-  // write carries everything that arrived during the previous fsync, with no thread hop
-  // between a producer and the writer.
-  std::mutex in_mu_;
-  std::condition_variable in_cv_;  // the committer waits here for work
-  std::deque<Sealed> ready_;       // sealed, not yet written; each <= batch_events_max
-  bool stopping_ = false;
-  bool committer_wants_ = false;  // the committer is idle, waiting for a batch
-  Status broken_;  // set after a fatal write error; every later append fails with it
-
-  // Chain state, guarded by in_mu_.
-  uint64_t next_seq_ = 1;
-  Digest last_hash_{};
-
-  std::atomic<uint64_t> durable_seq_{0};
-  uint64_t requests_durable_ = 0;
-
-  mutable std::mutex stats_mu_;
-  LogStats stats_;
-
-  // Committer -> notifier: callbacks run off the committer thread, so the next write starts
-  // as soon as the previous one is durable instead of after ~100 wake-ups.
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;
-  std::deque<Done> done_;
-  bool notifier_stop_ = false;
-
-  std::thread committer_;
-  std::thread notifier_;
-};
+}  // namespace
 
 Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
-  namespace fs = std::filesystem;
   options_ = options;
   dir_ = dir;
-  std::error_code ec;
-  bool exists = fs::exists(dir, ec);
-  bool has_current = fs::exists(fs::path(dir) / "CURRENT", ec);
-  if (exists && !has_current && !fs::is_empty(dir, ec))
-    return Corruption(dir + " is not empty and holds no Berth log; point --data-dir at an "
-                      "empty or Berth-owned directory");
-  if (!exists && !options.create_if_missing)
-    return NotFound("no Berth log at " + dir);
-  fs::create_directories(dir, ec);
-  if (ec) return IOError("creating " + dir + ": " + ec.message());
+  bool has_current = false;
+  if (Status s = PrepareDir(&has_current); !s.ok()) return s;
+  if (Status s = ConfigureRocks(has_current); !s.ok()) return s;
+  if (Status s = OpenRocks(); !s.ok()) return s;
+  // Again, for the files RocksDB's recovery just wrote (CURRENT, MANIFEST, the new WAL):
+  // they are 0644 & ~umask, and only a process with umask 077 makes them 0600 from birth.
+  if (Status s = MakePrivate(dir_); !s.ok()) return s;
+  if (Status s = CheckFormat(); !s.ok()) return s;
+  // Recover the tail of the chain; it must reach the high-water mark.
+  uint64_t seq = 0;
+  if (Status t = ReadTail(&seq, &last_hash_); !t.ok()) return t;
+  if (seq < mark_at_open_)
+    return MissingEvents(seq, mark_at_open_, "its high-water mark " + mark_->path() + " says so");
+  durable_seq_ = seq;
+  durable_on_disk_ = seq;
+  next_seq_ = seq + 1;
+  mark_synced_at_ = Clock::now();
+  committer_ = std::thread([this] { CommitterLoop(); });
+  notifier_ = std::thread([this] { NotifierLoop(); });
+  return Status::Ok();
+}
 
+// Order matters: refuse a foreign directory before putting anything in it; take the lock
+// before looking at RocksDB's files (another process may be creating them) and before
+// changing modes (a directory this user may not write fails at the lock, as kPermission).
+Status RocksEventLog::PrepareDir(bool* has_current) {
+  struct stat st;
+  bool exists = ::stat(dir_.c_str(), &st) == 0;
+  if (!exists && errno != ENOENT) return ErrnoStatus(errno, "reading", dir_);
+  if (!exists && !options_.create_if_missing) return NotFound("no Berth log at " + dir_);
+  if (exists)
+    if (Status s = CheckNotForeign(); !s.ok()) return s;
+  if (Status s = MakePrivateDirs(dir_); !s.ok()) return s;
+  auto lock = DirLock::Acquire(dir_);
+  if (!lock.ok()) return lock.status();
+  lock_.emplace(std::move(lock).value());
+  if (Status s = MakePrivate(dir_); !s.ok()) return s;
+  std::string current = dir_ + "/CURRENT";
+  *has_current = ::stat(current.c_str(), &st) == 0;
+  if (!*has_current && errno != ENOENT) return ErrnoStatus(errno, "reading", current);
+  if (!*has_current && !options_.create_if_missing) return NotFound("no Berth log at " + dir_);
+  auto mark = HighWaterMark::Open(dir_ + "/" + kMarkFileName);
+  if (!mark.ok()) return mark.status();
+  mark_.emplace(std::move(mark).value());
+  mark_at_open_ = mark_->value();
+  return Status::Ok();
+}
+
+// A directory without RocksDB's CURRENT may hold only Berth's own files (a creation that
+// stopped before RocksDB made any); anything else is somebody else's.
+Status RocksEventLog::CheckNotForeign() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  bool has_current = fs::exists(fs::path(dir_) / "CURRENT", ec);
+  if (ec) return ErrnoStatus(ec.value(), "reading", dir_);
+  if (has_current) return Status::Ok();
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    std::string name = e.path().filename().string();
+    if (name != kLockFileName && name != kMarkFileName)
+      return Corruption(dir_ + " is not empty and holds no Berth log; point --data-dir at an "
+                        "empty or Berth-owned directory");
+  }
+  if (ec) return ErrnoStatus(ec.value(), "listing", dir_);
+  return Status::Ok();
+}
+
+Status RocksEventLog::ConfigureRocks(bool has_current) {
   rocksdb::Options ro;
-  ro.create_if_missing = options.create_if_missing;
+  ro.create_if_missing = options_.create_if_missing;
   ro.create_missing_column_families = !has_current;
   ro.max_background_jobs = 2;
-  ro.info_log = std::make_shared<SilentLogger>();
+  ro.info_log = logger_;
+  // RocksDB's default, kPointInTimeRecovery, stops replaying the WAL at the first bad record
+  // and opens without a word: one flipped byte silently drops every event after it. This
+  // mode drops only a torn last record (a crash mid-write) and fails on damage anywhere
+  // else. Checked on RocksDB 7.8.3 (docs/event-format.md, "Recovery"); kAbsoluteConsistency
+  // refuses the torn tail too, which a crash mid-fsync leaves behind.
+  ro.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  if (options_.env) ro.env = options_.env;
   if (has_current) {
     std::vector<std::string> families;
-    auto s = rocksdb::DB::ListColumnFamilies(ro, dir, &families);
-    if (!s.ok()) return FromRocks(s, "reading " + dir);
+    auto s = rocksdb::DB::ListColumnFamilies(ro, dir_, &families);
+    if (!s.ok()) return OpenError(s);
     if (std::find(families.begin(), families.end(), "meta") == families.end())
-      return Corruption(dir + " holds a RocksDB database that is not a Berth log (no 'meta' "
+      return Corruption(dir_ + " holds a RocksDB database that is not a Berth log (no 'meta' "
                         "column family); use another --data-dir");
   }
   rocks_options_ = ro;
-  if (Status s = OpenRocks(); !s.ok()) return s;
+  return Status::Ok();
+}
 
+Status RocksEventLog::OpenRocks() {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const char* name : kColumnFamilies)
+    descs.emplace_back(name, rocksdb::ColumnFamilyOptions(rocks_options_));
+  rocksdb::DB* raw = nullptr;
+  logger_->Clear();
+  auto s = rocksdb::DB::Open(rocks_options_, dir_, descs, &cf_, &raw);
+  if (!s.ok()) return OpenError(s);
+  db_.reset(raw);
+  return Status::Ok();
+}
+
+// Busy was decided by berth.lock before RocksDB was asked; its errors are what they say.
+Status RocksEventLog::OpenError(const rocksdb::Status& s) {
+  std::string m = s.ToString();
+  // RocksDB's own LOCK held by a process that does not take berth.lock (an older berth, a
+  // RocksDB tool): fcntl's EAGAIN, in the exact words of RocksDB's LockFile.
+  if (s.IsIOError() && m.find("While lock file: ") != std::string::npos &&
+      m.find(std::strerror(EAGAIN)) != std::string::npos)
+    return Status(Code::kBusy, "data directory " + dir_ + " is in use by another process " +
+                                   "holding RocksDB's LOCK (" + m + "); stop it, then retry");
+  if (m.find("Column famil") != std::string::npos)
+    return Corruption(dir_ + " holds a RocksDB database that is not a Berth log (" + m + ")");
+  if (!s.IsCorruption()) return FromRocks(s, "opening the log in " + dir_);
+  WalDamage d = logger_->FirstWalDamage();
+  if (!d.file.empty())
+    return Corruption("the write-ahead log " + d.file + " is damaged (" + d.reason + "; " +
+                      d.bytes + " bytes there are unreadable; RocksDB does not report the "
+                      "offset): berth will not open a log that would silently lose the events "
+                      "after it. Restore " + dir_ + " from a copy taken while berth was "
+                      "stopped; do not delete " + d.file + " (that loses every event in it)");
+  return Corruption("the log's database in " + dir_ + " is damaged (" + m + "); restore " +
+                    dir_ + " from a copy taken while berth was stopped; do not delete files "
+                    "in it");
+}
+
+Status RocksEventLog::CheckFormat() {
   std::string format;
   auto s = db_->Get(rocksdb::ReadOptions(), cf_[kCfMeta], "format", &format);
   if (s.IsNotFound()) {
@@ -213,45 +185,16 @@ Status RocksEventLog::OpenDb(const std::string& dir, const Options& options) {
     rocksdb::WriteOptions wo;
     wo.sync = true;
     s = db_->Write(wo, &b);
-    if (!s.ok()) return FromRocks(s, "initialising " + dir);
+    if (!s.ok()) return FromRocks(s, "initialising " + dir_);
   } else if (!s.ok()) {
-    return FromRocks(s, "reading format of " + dir);
+    return FromRocks(s, "reading format of " + dir_);
   } else if (format.rfind("berth-eventlog ", 0) != 0) {
-    return Corruption(dir + " is not a Berth log (format '" + format + "')");
+    return Corruption(dir_ + " is not a Berth log (format '" + format + "')");
   } else if (std::atoi(format.c_str() + 15) > kFormatVersion) {
-    return Status(Code::kUnsupported, dir + " was written by a newer Berth (" + format +
+    return Status(Code::kUnsupported, dir_ + " was written by a newer Berth (" + format +
                                           "); this berth reads format " +
                                           std::to_string(kFormatVersion) + "; upgrade berth");
   }
-
-  // Recover the tail of the chain.
-  uint64_t seq = 0;
-  if (Status t = ReadTail(&seq, &last_hash_); !t.ok()) return t;
-  durable_seq_ = seq;
-  durable_on_disk_ = seq;
-  next_seq_ = seq + 1;
-  committer_ = std::thread([this] { CommitterLoop(); });
-  notifier_ = std::thread([this] { NotifierLoop(); });
-  return Status::Ok();
-}
-
-Status RocksEventLog::OpenRocks() {
-  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (const char* name : kColumnFamilies)
-    descs.emplace_back(name, rocksdb::ColumnFamilyOptions(rocks_options_));
-  rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(rocks_options_, dir_, descs, &cf_, &raw);
-  if (!s.ok()) {
-    std::string m = s.ToString();
-    if (m.find("lock") != std::string::npos || m.find("LOCK") != std::string::npos)
-      return Status(Code::kBusy, "data directory " + dir_ +
-                                     " is in use by another berth process; wait for it to "
-                                     "finish or stop it, then retry");
-    if (m.find("Column famil") != std::string::npos)
-      return Corruption(dir_ + " holds a RocksDB database that is not a Berth log (" + m + ")");
-    return FromRocks(s, "opening the log in " + dir_);
-  }
-  db_.reset(raw);
   return Status::Ok();
 }
 
@@ -268,6 +211,18 @@ Status RocksEventLog::ReadTail(uint64_t* seq, Digest* hash) {
   return Status::Ok();
 }
 
+Status RocksEventLog::MissingEvents(uint64_t last, uint64_t must_reach,
+                                   const std::string& source) const {
+  return Corruption(
+      "events " + std::to_string(last + 1) + ".." + std::to_string(must_reach) +
+      " are missing: the log was truncated (it ends at event " + std::to_string(last) +
+      ", but events up to " + std::to_string(must_reach) + " were durable: " + source +
+      "; a lost or damaged write-ahead log, or files from an older copy). "
+      "Restore " + dir_ + " from a copy taken while berth was stopped; do not delete files "
+      "in it. Only if there is no copy and you accept losing those events: remove " +
+      mark_->path() + " and run `berth replay --verify`");
+}
+
 void RocksEventLog::CloseRocks() {
   if (db_) {
     for (auto* h : cf_) db_->DestroyColumnFamilyHandle(h);
@@ -275,12 +230,6 @@ void RocksEventLog::CloseRocks() {
   }
   cf_.clear();
   db_.reset();
-}
-
-Status RocksEventLog::LockForRead(std::shared_lock<std::shared_mutex>* lock) const {
-  *lock = std::shared_lock<std::shared_mutex>(db_mu_);
-  if (db_) return Status::Ok();
-  return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
 }
 
 void RocksEventLog::Shutdown() {
@@ -293,6 +242,7 @@ void RocksEventLog::Shutdown() {
     stopping_ = true;
   }
   in_cv_.notify_all();  // the committer writes what is sealed, then ends
+  space_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
   {
     std::lock_guard<std::mutex> l(done_mu_);
@@ -300,10 +250,55 @@ void RocksEventLog::Shutdown() {
   }
   done_cv_.notify_all();
   if (notifier_.joinable()) notifier_.join();
+  (void)mark_->Sync();  // best effort: a mark that did not reach the disk is only lower
   CloseRocks();
 }
 
+LogStats RocksEventLog::Stats() const {
+  LogStats st;
+  {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    st = stats_;
+  }
+  std::lock_guard<std::mutex> l(in_mu_);
+  st.pending_events = pending_events_;
+  st.pending_events_peak = pending_events_peak_;
+  return st;
+}
+
+Status RocksEventLog::Append(AppendRequest request, AppendResult* result) {
+  // A futex on the caller's stack instead of a std::promise (which allocates a shared
+  // state per append), waited on without spinning: with hundreds of producers on a few
+  // cores, spin-then-yield waiting (std::atomic::wait) burns the CPU the writer needs.
+  // A wake that arrives after the waiter returned only hits a futex nobody waits on.
+  struct Waiter {
+    std::atomic<uint32_t> done{0};
+    Status s;
+    AppendResult r;
+  } w;
+  Enqueue(std::move(request),
+          [&w](const Status& s, AppendResult r) {
+            w.s = s;
+            w.r = r;
+            w.done.store(1, std::memory_order_release);
+            syscall(SYS_futex, reinterpret_cast<uint32_t*>(&w.done), FUTEX_WAKE_PRIVATE, 1,
+                    nullptr, nullptr, 0);
+          },
+          /*wait_ms_max=*/-1);
+  while (w.done.load(std::memory_order_acquire) == 0)
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&w.done), FUTEX_WAIT_PRIVATE, 0, nullptr,
+            nullptr, 0);
+  if (result) *result = w.r;
+  return w.s;
+}
+
 void RocksEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
+  Enqueue(std::move(request), std::move(done), options_.append_wait_ms_max);
+}
+
+// Encodes on the caller's thread, then seals under in_mu_; `wait_ms_max` < 0 waits for room
+// as long as it takes. A refused request is called back here, on the caller's thread.
+void RocksEventLog::Enqueue(AppendRequest request, AppendCallback done, int64_t wait_ms_max) {
   if (request.events.empty()) {
     done(InvalidArgument("append of no events"), {});
     return;
@@ -320,37 +315,72 @@ void RocksEventLog::AppendAsync(AppendRequest request, AppendCallback done) {
     }
     p.bodies.push_back(std::move(body).value());
   }
+  p.bytes = RequestBytes(request, p.bodies);
   p.req = std::move(request);
   p.done = std::move(done);
-  Status refused;
-  bool wake = false;
-  {
-    // Sealing reads cf_, which Reopen replaces after a failed write: hold db_mu_ shared.
-    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
-    std::lock_guard<std::mutex> l(in_mu_);
-    if (stopping_) {
-      refused = Status(Code::kCancelled, "event log is closing");
-    } else if (!broken_.ok()) {
-      refused = broken_;
-    } else if (cf_.size() != kFamilyCount) {
-      refused = Status(Code::kUnavailable, "the log is reopening after a write error; retry");
-    } else {
-      if (ready_.empty() || (ready_.back().events > 0 &&
-                             ready_.back().events + p.bodies.size() > options_.batch_events_max))
-        ready_.emplace_back();
-      Seal(&p, &ready_.back());
-      wake = committer_wants_;
-      committer_wants_ = false;
-    }
-  }
-  if (!refused.ok()) {
-    p.done(refused, {});
-    return;
-  }
-  if (wake) in_cv_.notify_one();
+  if (Status refused = Admit(&p, wait_ms_max); !refused.ok()) p.done(refused, {});
 }
 
-// Caller holds in_mu_.
+Status RocksEventLog::RefusalLocked() const {
+  if (stopping_) return Status(Code::kCancelled, "event log is closing");
+  // kFailed: no retry of this process can help (the engine halts the workflow at once).
+  if (!broken_.ok()) return Status(Code::kFailed, broken_.message());
+  if (cf_.size() != kFamilyCount)
+    return Status(Code::kUnavailable, "the log is reopening after a write error; retry");
+  return Status::Ok();
+}
+
+bool RocksEventLog::HasRoomLocked(const Pending& p) const {
+  return pending_events_ == 0 ||
+         (pending_events_ + p.bodies.size() <= options_.pending_events_max &&
+          pending_bytes_ + p.bytes <= options_.pending_bytes_max);
+}
+
+// Seals `p` into the open batch once there is room. Waiting drops db_mu_ (a Reopen on the
+// committer needs it exclusively to make the room) and keeps only in_mu_ for the wait.
+Status RocksEventLog::Admit(Pending* p, int64_t wait_ms_max) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(std::max<int64_t>(wait_ms_max, 0));
+  for (;;) {
+    bool wake = false;
+    {
+      // Sealing reads cf_, which Reopen replaces after a failed write: hold db_mu_ shared.
+      std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+      std::unique_lock<std::mutex> l(in_mu_);
+      if (Status r = RefusalLocked(); !r.ok()) return r;
+      if (HasRoomLocked(*p)) {
+        if (ready_.empty() || (ready_.back().events > 0 && ready_.back().events + p->bodies.size() >
+                                                               options_.batch_events_max))
+          ready_.emplace_back();
+        pending_events_ += p->bodies.size();
+        pending_bytes_ += p->bytes;
+        BERTH_CHECK(pending_events_ == p->bodies.size() ||
+                    pending_events_ <= options_.pending_events_max);
+        pending_events_peak_ = std::max(pending_events_peak_, pending_events_);
+        Seal(p, &ready_.back());
+        wake = committer_wants_;
+        committer_wants_ = false;
+      } else {
+        db_lock.unlock();
+        auto room = [&] { return stopping_ || !broken_.ok() || HasRoomLocked(*p); };
+        if (wait_ms_max < 0) {
+          space_cv_.wait(l, room);
+        } else if (!space_cv_.wait_until(l, deadline, room)) {
+          return Status(Code::kUnavailable,
+                        "the log's queue is full (" + std::to_string(pending_events_) +
+                            " events, " + std::to_string(pending_bytes_) +
+                            " bytes sealed and not yet durable) and did not drain within " +
+                            std::to_string(wait_ms_max) +
+                            " ms: writes to " + dir_ + " are stalled (a slow, full or failing "
+                            "disk); nothing was written, retry");
+        }
+        continue;  // room (or a refusal) now: take the locks again in order
+      }
+    }
+    if (wake) in_cv_.notify_one();
+    return Status::Ok();
+  }
+}
+
 void RocksEventLog::Seal(Pending* p, Sealed* s) {
   p->first_seq = next_seq_;
   for (size_t i = 0; i < p->bodies.size(); ++i) {
@@ -371,6 +401,7 @@ void RocksEventLog::Seal(Pending* p, Sealed* s) {
       s->batch.Put(cf_[kCfProjections], pr.key, pr.value);
   }
   p->bodies.clear();
+  s->bytes += p->bytes;
   s->last_seq = next_seq_ - 1;
   s->reqs.push_back(std::move(*p));
 }
@@ -432,40 +463,8 @@ void RocksEventLog::Commit(Sealed* s) {
       return;
     }
   }
-  Status st;
-  bool landed = false;
-  int64_t backoff_ms = 20;
-  for (;;) {
-    {
-      std::shared_lock<std::shared_mutex> l(db_mu_);
-      rocksdb::WriteOptions wo;
-      wo.sync = options_.sync;
-      st = db_ ? FromRocks(db_->Write(wo, &s->batch), "appending to the event log")
-               : reopen_error_;
-    }
-    landed = st.ok();
-    if (landed || st.code() == Code::kCorruption || ShuttingDown()) break;
-    // A failed WAL write (e.g. ENOSPC) leaves RocksDB refusing further writes to that WAL.
-    // Pause: reopen the database (which recovers exactly what reached the disk) and retry
-    // the same sealed batch until it lands. Seqs and hashes stay valid because nothing after
-    // the durable tail was written. Appends wait meanwhile; none is half-written.
-    if (options_.on_write_error) options_.on_write_error(st);
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-    backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
-    reopen_error_ = Reopen();
-    landed = reopen_error_.ok() && durable_on_disk_ >= s->last_seq;  // it had landed after all
-    if (landed) break;
-  }
-  if (!landed) {
-    // Fatal (corruption) or closing: fail this batch and all sealed after it.
-    std::deque<Sealed> doomed;
-    {
-      std::lock_guard<std::mutex> l(in_mu_);
-      doomed.swap(ready_);
-      broken_ = st;
-    }
-    Notify(&s->reqs, st);
-    FailAll(&doomed, st);
+  if (Status st = WriteWithRetry(s); !st.ok()) {
+    FailFrom(s, st);
     return;
   }
   durable_seq_ = s->last_seq;
@@ -477,6 +476,94 @@ void RocksEventLog::Commit(Sealed* s) {
   }
   if (options_.after_batch) options_.after_batch(s->events);
   Notify(&s->reqs, Status::Ok());
+  Release(*s);
+  AdvanceMark(s->last_seq);
+}
+
+// Writes the batch; on an I/O error retries it until it lands, for at most
+// write_retry_ms_max. Ok once durable; otherwise the error that ends the log.
+Status RocksEventLog::WriteWithRetry(Sealed* s) {
+  std::optional<Clock::time_point> failing_since;
+  int64_t backoff_ms = 20;
+  for (;;) {
+    Status st;
+    {
+      std::shared_lock<std::shared_mutex> l(db_mu_);
+      rocksdb::WriteOptions wo;
+      wo.sync = options_.sync;
+      st = db_ ? FromRocks(db_->Write(wo, &s->batch), "appending to the event log in " + dir_)
+               : reopen_error_;
+    }
+    if (st.ok() || st.code() == Code::kCorruption || ShuttingDown()) return st;
+    if (!failing_since) failing_since = Clock::now();
+    int64_t failing_ms = MsSince(*failing_since);
+    if (failing_ms >= options_.write_retry_ms_max)
+      return Status(st.code(),
+                    "writing events " + std::to_string(s->reqs.front().first_seq) + ".." +
+                        std::to_string(s->last_seq) + " kept failing for " +
+                        std::to_string(failing_ms / 1000) + " s (write_retry_ms_max), the last "
+                        "time with: " + st.message() + "; the log stopped taking appends. "
+                        "Fix the cause, then start berth again: it reopens at the last "
+                        "durable event, and nothing acknowledged is lost");
+    // A failed WAL write (e.g. ENOSPC) leaves RocksDB refusing further writes to that WAL.
+    // Pause: reopen the database (which recovers exactly what reached the disk) and retry
+    // the same sealed batch until it lands. Seqs and hashes stay valid because nothing after
+    // the durable tail was written. Appends wait meanwhile; none is half-written.
+    if (options_.on_write_error) options_.on_write_error(st);
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        std::min(backoff_ms, options_.write_retry_ms_max - failing_ms)));
+    backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
+    reopen_error_ = Reopen();
+    if (!reopen_error_.ok()) continue;
+    if (durable_on_disk_ < durable_seq_.load())
+      return MissingEvents(durable_on_disk_, durable_seq_.load(),
+                           "this process wrote them, then reopened the log after a write error");
+    if (durable_on_disk_ >= s->last_seq) return Status::Ok();  // it had landed after all
+  }
+}
+
+// Fatal (corruption, retries exhausted) or closing: fail this batch and every batch sealed
+// after it, and refuse every later append with `why`. The log cannot just carry on: those
+// batches hold sequence numbers and chain hashes already handed out, each continuing the
+// one before, so writing a later one would leave a gap in the seqs; and sealing new events
+// again from the durable tail would reuse seqs whose failed write may still surface (a write
+// that reported an error may have reached the WAL; only a successful reopen can tell). A new
+// Open derives seq and hash from what is actually on disk.
+void RocksEventLog::FailFrom(Sealed* s, const Status& why) {
+  std::deque<Sealed> doomed;
+  {
+    std::lock_guard<std::mutex> l(in_mu_);
+    doomed.swap(ready_);
+    broken_ = why;
+    pending_events_ = 0;  // everything sealed fails here
+    pending_bytes_ = 0;
+  }
+  space_cv_.notify_all();  // waiters now see broken_
+  Notify(&s->reqs, why);
+  for (auto& b : doomed) Notify(&b.reqs, why);
+}
+
+void RocksEventLog::Release(const Sealed& s) {
+  {
+    std::lock_guard<std::mutex> l(in_mu_);
+    BERTH_CHECK(pending_events_ >= s.events && pending_bytes_ >= s.bytes);
+    pending_events_ -= s.events;
+    pending_bytes_ -= s.bytes;
+  }
+  space_cv_.notify_all();
+}
+
+// After the batch ending at `seq` is durable (see high_water_mark.h for why that makes a
+// stale mark lower, never higher). One pwrite per batch; an fdatasync at most every
+// mark_sync_interval_ms, after the batch's callbacks were handed to the notifier, so it
+// delays at most the start of the next write, once per interval. Errors are ignored: a mark
+// that was not written is only lower.
+void RocksEventLog::AdvanceMark(uint64_t seq) {
+  if (!options_.sync) return;  // the events may still be only in the page cache
+  (void)mark_->Advance(seq);
+  if (MsSince(mark_synced_at_) < options_.mark_sync_interval_ms) return;
+  (void)mark_->Sync();
+  mark_synced_at_ = Clock::now();
 }
 
 bool RocksEventLog::ShuttingDown() {
@@ -491,157 +578,6 @@ Status RocksEventLog::Reopen() {
   if (!s.ok()) return s;
   return ReadTail(&durable_on_disk_, nullptr);
 }
-
-void RocksEventLog::FailAll(std::deque<Sealed>* batches, const Status& why) {
-  for (auto& b : *batches) Notify(&b.reqs, why);
-  batches->clear();
-}
-
-Status RocksEventLog::Get(uint64_t seq, Event* out) const {
-  std::shared_lock<std::shared_mutex> lock;
-  if (Status l = LockForRead(&lock); !l.ok()) return l;
-  return GetLocked(seq, out);
-}
-
-Status RocksEventLog::GetLocked(uint64_t seq, Event* out) const {
-  std::string v;
-  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kCfEvents], SeqKey(seq), &v);
-  if (s.IsNotFound()) return NotFound("no event with seq " + std::to_string(seq));
-  if (!s.ok()) return FromRocks(s, "reading event " + std::to_string(seq));
-  return DecodeRecord(seq, v, out);
-}
-
-Status RocksEventLog::ScanRange(uint64_t from, uint64_t to, const Visitor& visit) const {
-  std::shared_lock<std::shared_mutex> lock;
-  if (Status l = LockForRead(&lock); !l.ok()) return l;
-  rocksdb::ReadOptions ro;
-  ro.readahead_size = 2 << 20;
-  ro.fill_cache = false;  // a full scan would only evict the hot blocks
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kCfEvents]));
-  Event e;
-  for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
-    uint64_t seq = SeqFromKey(it->key().ToStringView());
-    if (seq > to) break;
-    Status d = DecodeRecord(seq, it->value().ToStringView(), &e);
-    if (!d.ok()) return d;
-    if (!visit(e)) return Status::Ok();
-  }
-  return FromRocks(it->status(), "scanning events");
-}
-
-Status RocksEventLog::ScanIndex(int family, const std::string& prefix,
-                                const Visitor& visit) const {
-  std::shared_lock<std::shared_mutex> lock;
-  if (Status l = LockForRead(&lock); !l.ok()) return l;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[family]));
-  Event e;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    // by_workflow stores the seq as its value; by_subject ends its key with it.
-    uint64_t seq = family == kCfByWorkflow
-                       ? SeqFromKey(it->value().ToStringView())
-                       : SeqFromKey(it->key().ToStringView().substr(prefix.size()));
-    if (Status s = GetLocked(seq, &e); !s.ok()) return s;
-    if (!visit(e)) return Status::Ok();
-  }
-  return FromRocks(it->status(), "scanning the index of '" + prefix.substr(0, prefix.size() - 1) + "'");
-}
-
-Status RocksEventLog::ScanWorkflow(const std::string& wf, const Visitor& visit) const {
-  return ScanIndex(kCfByWorkflow, wf + '\0', visit);
-}
-
-Status RocksEventLog::ScanSubject(const std::string& subject, const Visitor& visit) const {
-  return ScanIndex(kCfBySubject, subject + '\0', visit);
-}
-
-Status RocksEventLog::VerifyChain(uint64_t* checked) const {
-  std::shared_lock<std::shared_mutex> lock;
-  if (Status l = LockForRead(&lock); !l.ok()) return l;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfEvents]));
-  Digest prev{};
-  uint64_t expect = 1;
-  Event e;
-  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expect) {
-    uint64_t seq = SeqFromKey(it->key().ToStringView());
-    if (seq != expect)
-      return Corruption("event seq " + std::to_string(expect) + " is missing (next stored is " +
-                        std::to_string(seq) + ")");
-    Status d = DecodeRecord(seq, it->value().ToStringView(), &e);
-    if (!d.ok()) return d;
-    if (e.prev_hash != prev)
-      return Corruption("event seq " + std::to_string(seq) +
-                        ": hash chain broken (prev_hash does not match event " +
-                        std::to_string(seq - 1) + "); the log was altered");
-    prev = HashRecord(it->value().ToStringView());
-  }
-  if (checked) *checked = expect - 1;
-  return FromRocks(it->status(), "verifying the chain");
-}
-
-Status RocksEventLog::VerifyIndexes() const {
-  uint64_t events = 0, subjects = 0;
-  Status s = ScanRange(1, UINT64_MAX, [&](const Event& e) {
-    ++events;
-    subjects += e.subjects.size();
-    return true;
-  });
-  if (!s.ok()) return s;
-  std::shared_lock<std::shared_mutex> lock;
-  if (Status l = LockForRead(&lock); !l.ok()) return l;
-  uint64_t wf_entries = 0;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfByWorkflow]));
-  Event e;
-  for (it->SeekToFirst(); it->Valid(); it->Next(), ++wf_entries) {
-    auto key = it->key().ToStringView();
-    uint64_t seq = SeqFromKey(it->value().ToStringView());
-    Status g = GetLocked(seq, &e);
-    if (!g.ok()) return Corruption("workflow index points at missing event " + std::to_string(seq));
-    if (key != WorkflowKey(e.workflow_id, e.workflow_seq))
-      return Corruption("workflow index entry for event seq " + std::to_string(seq) +
-                        " does not match the event");
-  }
-  if (wf_entries != events)
-    return Corruption("workflow index has " + std::to_string(wf_entries) + " entries for " +
-                      std::to_string(events) + " events");
-  uint64_t subj_entries = 0;
-  it.reset(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfBySubject]));
-  for (it->SeekToFirst(); it->Valid(); it->Next(), ++subj_entries) {
-    std::string subject;
-    uint64_t seq = 0;
-    if (!ParseSubjectKey(it->key().ToStringView(), &subject, &seq))
-      return Corruption("subject index holds a malformed key");
-    if (!GetLocked(seq, &e).ok())
-      return Corruption("subject index points at missing event " + std::to_string(seq));
-    if (std::find(e.subjects.begin(), e.subjects.end(), subject) == e.subjects.end())
-      return Corruption("subject index entry '" + subject + "' for event seq " +
-                        std::to_string(seq) + " is not among the event's subjects");
-  }
-  if (subj_entries != subjects)
-    return Corruption("subject index has " + std::to_string(subj_entries) + " entries for " +
-                      std::to_string(subjects) + " event subjects");
-  return Status::Ok();
-}
-
-Status RocksEventLog::GetProjection(const std::string& key, std::string* value) const {
-  std::shared_lock<std::shared_mutex> lock;
-  if (Status l = LockForRead(&lock); !l.ok()) return l;
-  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kCfProjections], key, value);
-  if (s.IsNotFound()) return NotFound("no projection " + key);
-  return FromRocks(s, "reading projection " + key);
-}
-
-Status RocksEventLog::ScanProjections(
-    const std::string& prefix,
-    const std::function<bool(const std::string&, const std::string&)>& visit) const {
-  std::shared_lock<std::shared_mutex> lock;
-  if (Status l = LockForRead(&lock); !l.ok()) return l;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfProjections]));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
-    if (!visit(it->key().ToString(), it->value().ToString())) break;
-  return FromRocks(it->status(), "scanning projections");
-}
-
-}  // namespace
 
 Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir, const Options& options) {
   auto log = std::make_unique<RocksEventLog>();

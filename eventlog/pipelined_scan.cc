@@ -86,8 +86,14 @@ class Pipeline {
 
 Status ScanPipelined(const EventLog& log, uint64_t from_seq, uint64_t to_seq,
                      const EventLog::Visitor& visit) {
+  return RunPipelined(
+      [&](const EventLog::Visitor& v) { return log.ScanRange(from_seq, to_seq, v); }, visit);
+}
+
+Status RunPipelined(const std::function<Status(const EventLog::Visitor&)>& produce,
+                    const EventLog::Visitor& visit) {
   Pipeline pipe(visit);
-  Status s = log.ScanRange(from_seq, to_seq, [&](const Event& e) { return pipe.Add(e); });
+  Status s = produce([&](const Event& e) { return pipe.Add(e); });
   pipe.Finish();
   return s;
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "eventlog/event_log.h"
 
@@ -16,5 +17,10 @@ namespace berth::eventlog {
 
 Status ScanPipelined(const EventLog& log, uint64_t from_seq, uint64_t to_seq,
                      const EventLog::Visitor& visit);
+
+// The same for any reader: `produce` calls its visitor for each event (e.g. VerifyAll),
+// `visit` sees them on the other thread.
+Status RunPipelined(const std::function<Status(const EventLog::Visitor&)>& produce,
+                    const EventLog::Visitor& visit);
 
 }  // namespace berth::eventlog

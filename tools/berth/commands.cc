@@ -105,13 +105,22 @@ int Submit(const Globals& g, const SubmitArgs& a) {
   return WaitAndReport(**ctx, id.value(), progress);
 }
 
-int Workflows(const Globals& g, const std::string& status, const std::string& type) {
+int Workflows(const Globals& g, const std::string& status, const std::string& type,
+              uint64_t limit, const std::string& after) {
   auto ctx = Context::Open(g, /*create=*/false);
   if (!ctx.ok()) return Fail(ctx.status());
   json arr = json::array();
   Status bad;
-  Status s = (*ctx)->log().ScanProjections(engine::kSummaryPrefix, [&](const std::string& k,
+  std::string last;
+  bool more = false;
+  // A page: rows after `after` (by id), at most `limit` of them (0: all).
+  std::string from = after.empty() ? "" : engine::SummaryKey(after);
+  Status s = (*ctx)->log().ScanProjectionsAfter(engine::kSummaryPrefix, from, [&](const std::string& k,
                                                                       const std::string& v) {
+    if (limit && arr.size() == limit) {
+      more = true;
+      return false;
+    }
     engine::WorkflowSummary w;
     bad = engine::DecodeSummary(v, &w);
     if (!bad.ok()) {
@@ -119,12 +128,17 @@ int Workflows(const Globals& g, const std::string& status, const std::string& ty
       return false;
     }
     if ((status.empty() || status == engine::RunStatusName(w.status)) &&
-        (type.empty() || type == w.type))
+        (type.empty() || type == w.type)) {
       arr.push_back(SummaryJson(w));
+      last = w.id;
+    }
     return true;
   });
   if (!s.ok()) return Fail(s);
   if (!bad.ok()) return Fail(bad);
+  if (more)
+    std::cerr << fmt::format("berth: {} shown; the next page: berth workflows --after {}{}\n",
+                             arr.size(), last, limit ? fmt::format(" --limit {}", limit) : "");
   if (g.output == Output::kJson) {
     std::cout << arr.dump() << "\n";
     return 0;

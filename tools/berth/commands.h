@@ -14,7 +14,9 @@ struct SubmitArgs {
   bool detach = false;
 };
 int Submit(const Globals& g, const SubmitArgs& a);
-int Workflows(const Globals& g, const std::string& status, const std::string& type);
+// A page of the workflow list, in id order: at most `limit` (0: all) after id `after`.
+int Workflows(const Globals& g, const std::string& status, const std::string& type,
+              uint64_t limit = 1000, const std::string& after = "");
 int History(const Globals& g, const std::string& id);
 int Replay(const Globals& g, const std::string& id, bool verify);
 int Resume(const Globals& g, bool detach);

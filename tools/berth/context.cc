@@ -1,16 +1,20 @@
 #include "tools/berth/context.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <atomic>
 #include <mutex>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 
 #include "adapters/docker/docker_host.h"
 #include "adapters/docker/engine_client.h"
+#include "eventlog/data_dir.h"
 #include "workflows/deploy/deploy.h"
 #include "workflows/synthetic/synthetic.h"
 
@@ -73,7 +77,25 @@ std::function<void(const Status&)> Warner(std::string what) {
     if (last->exchange(now) != now) std::cerr << "berth: " << what << ": " << s.ToString() << "\n";
   };
 }
+// What berth itself puts in a data directory. One that holds only these is Berth's, and is
+// made private; anything else (say --data-dir $HOME, or /tmp) is left as it is: the log
+// directory inside is private either way.
+constexpr const char* kDataDirEntries[] = {"log", "synthetic", "bench-log", "bench-engine"};
+
+Status MakeDataDirPrivate(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (std::find(std::begin(kDataDirEntries), std::end(kDataDirEntries), name) ==
+        std::end(kDataDirEntries))
+      return Status::Ok();
+  }
+  if (ec) return Status::Ok();  // the log opened inside it, so this is not worth failing on
+  return eventlog::MakePrivate(dir);
+}
 }  // namespace
+
+void MakeNewFilesPrivate() { ::umask(077); }
 
 Result<std::unique_ptr<Context>> Context::Open(const Globals& g, bool create) {
   auto fault = ParseFault(std::getenv("BERTH_FAULT"));
@@ -96,6 +118,7 @@ Result<std::unique_ptr<Context>> Context::Open(const Globals& g, bool create) {
     return log.status();
   }
   ctx->log_ = std::move(log).value();
+  if (Status s = MakeDataDirPrivate(g.data_dir); !s.ok()) return s;
   RegisterAll(&ctx->registry_, g.data_dir);
   return ctx;
 }

@@ -27,7 +27,9 @@ Result<Fault> ParseFault(const char* env);
 
 class Context {
  public:
-  // Opens the log under data_dir/log (creating it when `create`). Errors are ready to print.
+  // Opens the log under data_dir/log (creating it when `create`), and makes data_dir private
+  // (0700) when it holds only what Berth puts there; the log directory always is (see
+  // eventlog/event_log.h). Errors are ready to print.
   static Result<std::unique_ptr<Context>> Open(const Globals& g, bool create = true);
   ~Context();
 
@@ -56,5 +58,10 @@ Result<docker::DockerClient*> ReachableDocker();
 void RegisterAll(engine::Registry* r, const std::string& data_dir);
 
 std::string FormatTime(int64_t us);  // "2026-11-25T22:58:19.123Z", "" for 0
+
+// Sets the process umask to 077, so that every file and directory berth makes (RocksDB's
+// files too: it creates them 0644 & ~umask) is private to its user: the log holds every
+// deploy's environment values. main() calls it first.
+void MakeNewFilesPrivate();
 
 }  // namespace berth::tool

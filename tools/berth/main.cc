@@ -16,6 +16,7 @@ std::string DefaultDataDir() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  MakeNewFilesPrivate();  // umask 077: the data directory holds every deploy's secrets
   CLI::App app{"berth: a Docker cloud maker whose control plane never loses its place.\n"
                "Every step is a durable workflow in an embedded RocksDB log."};
   app.require_subcommand(1);
@@ -40,7 +41,11 @@ int main(int argc, char** argv) {
   auto* wfs = app.add_subcommand("workflows", "list workflows");
   wfs->add_option("--status", status, "only this status")->check(CLI::IsMember({"running", "completed", "failed", "cancelled"}));
   wfs->add_option("--type", type, "only this type");
-  wfs->callback([&] { fin(); rc = Workflows(g, status, type); });
+  uint64_t wf_limit = 1000;
+  std::string wf_after;
+  wfs->add_option("--limit", wf_limit, "at most this many (default 1000; 0: all)");
+  wfs->add_option("--after", wf_after, "start after this workflow id (ids are listed in order)");
+  wfs->callback([&] { fin(); rc = Workflows(g, status, type, wf_limit, wf_after); });
 
   std::string wf;
   auto* hist = app.add_subcommand("history", "show a workflow's events in order");

@@ -12,10 +12,12 @@ namespace internal {
 
 engine::RetryPolicy DockerActivity::retry_policy() const {
   engine::RetryPolicy p;
-  // Long enough to ride out a dockerd restart (a few seconds): 10 attempts reach ~20 s.
-  p.attempts_max = 10;
+  // Long enough to ride out an engine that is away for minutes (a daemon restart, an
+  // upgrade): 0.2 s doubling to 15 s, 30 attempts, about 6 minutes in all. Only errors that
+  // retrying may cure are retried (the engine away, an answer lost); the rest end the step.
+  p.attempts_max = 30;
   p.backoff_initial_ms = 200;
-  p.backoff_max_ms = 4000;
+  p.backoff_max_ms = 15'000;
   p.non_retryable = {Code::kInvalidArgument, Code::kFailed,   Code::kNotFound,
                      Code::kUnsupported,     Code::kConflict, Code::kCancelled};
   return p;
