@@ -15,6 +15,14 @@ const std::vector<KnownBug>& KnownBugs() {
        "was cancelled'). For a HandlesCancel workflow that is already undoing (a deploy whose "
        "step failed has scheduled undo/<container>), a cancel that arrives while an undo step "
        "waits to retry ends that undo, and the half-made container is left"},
+      {"deploy-create-lands-late",
+       "workflows/deploy (design): a create whose answer was lost (kUnknownOutcome) can still "
+       "be carried out by the daemon after the step stopped looking: the retry's reconcile "
+       "(list by berth.key) saw nothing and made its own container, or the undo found nothing. "
+       "The stale request then lands, often once the name is free again (after a replace or "
+       "an undeploy), as a container no deploy declares and only a later observe removes. "
+       "Reconcile by label cannot see a request still inside the daemon; Docker's create has "
+       "no deadline or fence"},
   };
   return bugs;
 }
@@ -62,7 +70,12 @@ std::set<std::string> CancelStoppedRetries(const eventlog::EventLog& log,
 }  // namespace
 
 std::string ClassifyKnown(const std::string& failure, const eventlog::EventLog& log,
-                          const engine::Registry& registry) {
+                          const engine::Registry& registry, const SimDocker& docker) {
+  // deploy-create-lands-late: the container the checker names came from a late create.
+  for (const auto& h : docker.EverHeld())
+    if (h.late && (failure.find(": " + h.name + " (") != std::string::npos ||
+                   failure.find("container " + h.name + " (") != std::string::npos))
+      return "deploy-create-lands-late";
   for (const auto& name : CancelStoppedRetries(log, registry))
     if (failure.find(name + " ") != std::string::npos || failure.find(name + ":") != std::string::npos ||
         failure.find(name + "/") != std::string::npos)

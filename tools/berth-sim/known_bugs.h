@@ -9,6 +9,7 @@
 
 #include "engine/registry.h"
 #include "eventlog/event_log.h"
+#include "tools/berth-sim/sim_docker.h"
 
 namespace berth::sim {
 
@@ -23,6 +24,6 @@ const KnownBug* FindKnownBug(const std::string& id);
 // The id of the known bug behind `failure` ("" when none): its signature is in `log` and
 // concerns a workflow or container that `failure` names.
 std::string ClassifyKnown(const std::string& failure, const eventlog::EventLog& log,
-                          const engine::Registry& registry);
+                          const engine::Registry& registry, const SimDocker& docker);
 
 }  // namespace berth::sim

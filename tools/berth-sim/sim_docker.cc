@@ -112,6 +112,7 @@ DockerFaultRates DockerFaultRates::Draw(Rng& rng) {
   r.http500 = maybe(0.15, {0.002, 0.01});
   r.slow_remove = maybe(0.3, {0.05, 0.2});
   r.slow_start = maybe(0.3, {0.05, 0.2});
+  r.late_create = maybe(0.3, {0.05, 0.2});
   r.health_slow = maybe(0.2, {0.2});
   if (rng.Chance(0.3)) {
     r.restart_mean_us = rng.Pick(std::vector<int64_t>{60 * kS, 300 * kS});
@@ -123,9 +124,10 @@ DockerFaultRates DockerFaultRates::Draw(Rng& rng) {
 std::string DockerFaultRates::ToString() const {
   return fmt::format(
       "unavailable={} timeout_unsent={} lost_request={} lost_answer={} http500={} "
-      "slow_remove={} slow_start={} health_slow={} restart_mean_s={} restart_down_max_s={}",
+      "slow_remove={} slow_start={} late_create={} health_slow={} restart_mean_s={} "
+      "restart_down_max_s={}",
       unavailable, timeout_unsent, lost_request, lost_answer, http500, slow_remove, slow_start,
-      health_slow, restart_mean_us / kS, restart_down_us_max / kS);
+      late_create, health_slow, restart_mean_us / kS, restart_down_us_max / kS);
 }
 
 SimDocker::SimDocker(SimClock* clock, Rng rng, DockerFaultRates rates)
@@ -175,6 +177,12 @@ std::string SimDocker::NewId() {
 
 void SimDocker::Tick() {
   int64_t now = clock_->NowUs();
+  // Late creates land (a name taken meanwhile makes the daemon refuse it: nobody hears).
+  while (!late_.empty() && late_.front().at_us <= now) {
+    docker::ContainerSpec spec = std::move(late_.front().spec);
+    late_.erase(late_.begin());
+    (void)CreateLocked(spec, "POST /containers/create (late)", /*late=*/true);
+  }
   std::vector<std::string> gone;
   for (auto& [id, c] : ctrs_)
     if (c.state == State::kRemoving && c.removing_until_us <= now) gone.push_back(id);
@@ -394,36 +402,51 @@ Result<docker::EngineVersion> SimDocker::Version() {
   });
 }
 
+Result<std::string> SimDocker::CreateLocked(const docker::ContainerSpec& spec, const std::string& what,
+                                            bool late) {
+  std::string name = spec.name.empty() ? "sim_" + NewId().substr(0, 10) : spec.name;
+  if (auto n = names_.find(name); n != names_.end()) {
+    if (docker::LabelValue(ctrs_.at(n->second).spec.labels, "berth.key") ==
+        docker::LabelValue(spec.labels, "berth.key"))
+      ++counters_.own_name_conflicts;
+    return Http(409,
+                "Conflict. The container name \"/" + name + "\" is already in use by container \"" +
+                    n->second + "\". You have to remove (or rename) that container to be able to reuse that name.",
+                what);
+  }
+  const Img* img = FindImg(spec.image);
+  if (!img) return Http(404, "No such image: " + spec.image, what);
+  std::string net = spec.network.empty() ? "bridge" : spec.network;
+  if (!nets_.count(net)) return Http(404, "network " + net + " not found", what);
+  Ctr c;
+  c.id = NewId();
+  c.name = name;
+  c.image_id = img->id;
+  c.spec = spec;
+  c.spec.name = name;
+  c.spec.labels = img->labels;  // the image's labels, the container's own on top
+  for (const auto& [k, v] : spec.labels) c.spec.labels[k] = v;
+  if (!c.spec.cmd && !c.spec.entrypoint) c.spec.cmd = img->cmd;
+  if (!c.spec.entrypoint) c.spec.entrypoint = img->entrypoint;
+  c.files = img->files;
+  c.networks[net] = spec.aliases;
+  ever_.push_back(Held{c.id, name, c.spec.labels, late});
+  names_[name] = c.id;
+  std::string id = c.id;
+  ctrs_[id] = std::move(c);
+  return id;
+}
+
 Result<std::string> SimDocker::CreateContainer(const docker::ContainerSpec& spec) {
   std::string what = "POST /containers/create" + (spec.name.empty() ? "" : "?name=" + spec.name);
   auto r = Run<std::string>(what, Effect::kWrite, [&]() -> Result<std::string> {
-    std::string name = spec.name.empty() ? "sim_" + NewId().substr(0, 10) : spec.name;
-    if (auto n = names_.find(name); n != names_.end())
-      return Http(409,
-                  "Conflict. The container name \"/" + name + "\" is already in use by container \"" +
-                      n->second + "\". You have to remove (or rename) that container to be able to reuse that name.",
-                  what);
-    const Img* img = FindImg(spec.image);
-    if (!img) return Http(404, "No such image: " + spec.image, what);
-    std::string net = spec.network.empty() ? "bridge" : spec.network;
-    if (!nets_.count(net)) return Http(404, "network " + net + " not found", what);
-    Ctr c;
-    c.id = NewId();
-    c.name = name;
-    c.image_id = img->id;
-    c.spec = spec;
-    c.spec.name = name;
-    c.spec.labels = img->labels;  // the image's labels, the container's own on top
-    for (const auto& [k, v] : spec.labels) c.spec.labels[k] = v;
-    if (!c.spec.cmd && !c.spec.entrypoint) c.spec.cmd = img->cmd;
-    if (!c.spec.entrypoint) c.spec.entrypoint = img->entrypoint;
-    c.files = img->files;
-    c.networks[net] = spec.aliases;
-    ever_.push_back(Held{c.id, name, c.spec.labels});
-    names_[name] = c.id;
-    std::string id = c.id;
-    ctrs_[id] = std::move(c);
-    return id;
+    if (!calm_ && !spec.name.empty() && rng_.Chance(rates_.late_create)) {
+      ++counters_.faults;
+      late_.push_back({clock_->NowUs() + kCallTimeoutUs + rng_.Range(0, 3 * kS), spec});
+      clock_->AdvanceBy(kCallTimeoutUs);
+      return TimedOutSent(what);
+    }
+    return CreateLocked(spec, what);
   });
   if (!r.ok()) return r.status().WithContext("creating container " + spec.name);
   return r;

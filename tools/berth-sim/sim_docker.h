@@ -16,6 +16,10 @@
 //     progress finish, every call is refused for a while, a call caught by the restart gets
 //     "server returned nothing" (kUnknownOutcome, its effect may or may not have happened);
 //     when it is back, restart: always / unless-stopped containers start again
+//   - a create the daemon acts on after the caller's 30 s timeout (kUnknownOutcome; the
+//     container appears up to 3 s later, unless its name is taken by then): the retry's
+//     reconcile may miss it and its create then meets the name: 409, a conflict left by a
+//     dead attempt
 //   - slow starts (1..45 s of simulated time; past the 30 s call timeout the start happened
 //     and the answer is lost), stops that wait the stop timeout (busybox as PID 1 ignores
 //     SIGTERM), exec commands that take time.
@@ -53,6 +57,7 @@ struct DockerFaultRates {
   double http500 = 0;
   double slow_remove = 0;
   double slow_start = 0;
+  double late_create = 0;         // a create acted on after its caller timed out (0-3 s later)
   double health_slow = 0;         // a healthcheck reports "starting" to the first inspect
   int64_t restart_mean_us = 0;    // mean simulated time between daemon restarts; 0: none
   int64_t restart_down_us_max = 0;
@@ -90,12 +95,14 @@ class SimDocker final : public docker::DockerClient {
   struct Held {
     std::string id, name;
     docker::Labels labels;
+    bool late = false;  // made by a create the daemon acted on after its caller timed out
   };
   std::vector<Held> EverHeld() const;
   std::vector<docker::NetworkInfo> Networks() const;
 
   struct Counters {
     uint64_t calls = 0, faults = 0, restarts = 0, refused_down = 0, slow = 0;
+    uint64_t own_name_conflicts = 0;  // a create met a container of its own berth.key
   };
   Counters counters() const;
 
@@ -193,6 +200,13 @@ class SimDocker final : public docker::DockerClient {
   std::map<std::string, std::string> tags_;        // "repo:tag" -> image id
   std::map<std::string, Net> nets_;                // by name
   std::vector<Held> ever_;
+  struct LateCreate {
+    int64_t at_us;
+    docker::ContainerSpec spec;
+  };
+  std::vector<LateCreate> late_;  // in the order they were sent
+  Result<std::string> CreateLocked(const docker::ContainerSpec& spec, const std::string& what,
+                                   bool late = false);
 };
 
 }  // namespace berth::sim

@@ -112,6 +112,18 @@ TEST(SimDockerTest, ADaemonRestartStopsContainersRefusesCallsThenRestartsAlwaysO
   EXPECT_TRUE(d.InspectContainer("always")->state.running) << "restart: always";
 }
 
+TEST(SimDockerTest, ALateCreateLandsAfterTheTimeoutAndMeetsTheRetryWithA409) {
+  SimClock clock;
+  DockerFaultRates r;
+  r.late_create = 1.0;
+  SimDocker d(&clock, Rng(8), r);
+  EXPECT_EQ(d.CreateContainer(Spec("c")).status().code(), Code::kUnknownOutcome);
+  d.Calm();
+  clock.AdvanceBy(4 * kS);
+  ASSERT_TRUE(d.InspectContainer("c").ok()) << "the daemon acted on it after all";
+  EXPECT_EQ(d.CreateContainer(Spec("c")).status().code(), Code::kConflict);
+}
+
 TEST(SimDockerTest, ADeadCallerHasNoEffect) {
   SimClock clock;
   SimDocker d(&clock, Rng(7), DockerFaultRates{});

@@ -524,6 +524,9 @@ RunResult Simulation::Run() {
     ok = RunStep(up, true) && RunStep(down, true);
   }
   if (ok && log_.dead()) ok = Restart();
+  if (ok && sched_)
+    Say(fmt::format("end: {} timer(s) still armed with no workflow running (attempt time limits "
+                    "of finished attempts; each holds its workflow's instance)", sched_->TimerCount()));
   if (ok) {
     if (engine_->Running() != 0)
       ok = Fail(fmt::format("the engine still runs {} workflow(s) at the end", engine_->Running()));
@@ -540,7 +543,7 @@ RunResult Simulation::Run() {
   }
   result_.digest = digest.Hex();
   if (!result_.ok && real_) {
-    result_.known_bug = ClassifyKnown(result_.failure, *real_, registry_);
+    result_.known_bug = ClassifyKnown(result_.failure, *real_, registry_, docker_);
     if (!result_.known_bug.empty()) Say("known bug: " + result_.known_bug);
   }
   if (opt_.history) PrintHistory();
@@ -550,9 +553,11 @@ RunResult Simulation::Run() {
   result_.crashes = lc.crashes;
   result_.sim_us = clock_.NowUs() - SimClock::kEpochUs;
   Say(fmt::format("result: {} ({} ops, {} workflows, {} events, {} crashes, {} docker faults, "
-                  "{} daemon restarts, {} full-disk stretches, {} docker calls)",
+                  "{} daemon restarts, {} full-disk stretches, {} docker calls, {} creates that "
+                  "met their own container)",
                   result_.ok ? "ok" : "FAILED", result_.ops, result_.workflows, result_.events,
-                  lc.crashes, dc.faults, dc.restarts, lc.nospace_stretches, dc.calls));
+                  lc.crashes, dc.faults, dc.restarts, lc.nospace_stretches, dc.calls,
+                  dc.own_name_conflicts));
   Teardown();
   return result_;
 }
