@@ -195,6 +195,7 @@ engine::EngineOptions Simulation::Options() {
   o.activity_threads = 4;
   o.clock = &clock_;
   o.random = &engine_random_;
+  o.pace_decisions = false;  // pacing reads the machine's monotonic clock: not deterministic
   o.after_effect = [this](uint64_t) { log_.AfterEffect(); };
   o.observer = [this](const eventlog::Event& e) { OnEvent(e); };
   SetScheduler(o, sched_.get());
