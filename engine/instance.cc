@@ -325,15 +325,22 @@ void Instance::RunActivity(const std::string& step, bool reconcile_first) {
   int64_t timeout_ms = policy.attempt_timeout_ms;
   int64_t cap = engine_->options.attempt_timeout_cap_ms;
   if (cap > 0 && (timeout_ms <= 0 || timeout_ms > cap)) timeout_ms = cap;
-  if (timeout_ms > 0) {
+  bool inline_run = act->inline_ok(ctx.input);
+  if (timeout_ms > 0 && !inline_run) {
     ctx.deadline_us = engine_->NowUs() + timeout_ms * 1000;
-    ArmAt(ctx.deadline_us, [this, step, attempt, timeout_ms] {
-      auto it = awaiting_.find(step);
-      if (it == awaiting_.end() || it->second != attempt) return;
-      if (auto f = inflight_.find(step); f != inflight_.end()) f->second.abandoned->store(true);
-      OnActivityDone(step, attempt,
-                     {Status(Code::kTimeout,
-                             "attempt timed out after " + std::to_string(timeout_ms) + " ms")});
+    // Holds the instance weakly: a workflow that ended is not kept in memory until its last
+    // attempt's deadline (an hour by default) passes.
+    std::weak_ptr<Instance> weak = shared_from_this();
+    engine_->sched->RunAt(*lane_, ctx.deadline_us, [weak, step, attempt, timeout_ms] {
+      auto self = weak.lock();
+      if (!self || self->engine_->stopping) return;
+      auto it = self->awaiting_.find(step);
+      if (it == self->awaiting_.end() || it->second != attempt) return;
+      if (auto f = self->inflight_.find(step); f != self->inflight_.end())
+        f->second.abandoned->store(true);
+      self->OnActivityDone(step, attempt,
+                           {Status(Code::kTimeout,
+                                   "attempt timed out after " + std::to_string(timeout_ms) + " ms")});
     });
   }
   auto self = shared_from_this();
@@ -361,7 +368,7 @@ void Instance::RunActivity(const std::string& step, bool reconcile_first) {
                                  self->OnReturned(step, attempt, std::move(out));
                                });
   };
-  if (act->inline_ok(ctx.input))
+  if (inline_run)
     work();
   else
     engine_->sched->Blocking(std::move(work));
