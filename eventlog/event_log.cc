@@ -251,6 +251,11 @@ void RocksEventLog::Shutdown() {
   done_cv_.notify_all();
   if (notifier_.joinable()) notifier_.join();
   (void)mark_->Sync();  // best effort: a mark that did not reach the disk is only lower
+  if (options_.flush_on_close && db_ && broken_.ok() && cf_.size() == kFamilyCount) {
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    (void)db_->Flush(fo, cf_);  // best effort: what is not flushed is still in the WAL
+  }
   CloseRocks();
 }
 

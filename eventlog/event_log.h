@@ -71,6 +71,10 @@ struct Options {
   // sync=true: an append survives power loss once it returns. false only for tests and
   // benchmarks that say so: a crash may then lose the last appends (never corrupt order).
   bool sync = true;
+  // On a clean close, flush RocksDB's memtables, so the next Open does not replay the WAL
+  // (seconds for a full write buffer: that cost would land on the next start, however
+  // little it has to resume). false leaves everything in the WAL (tests of WAL damage).
+  bool flush_on_close = true;
   // Upper bound on the events sealed into one WriteBatch.
   size_t batch_events_max = 4096;
   // Back-pressure: at most this many events, and about this many bytes (records, index
