@@ -59,6 +59,10 @@ TEST(EngineOnSimSchedulerTest, DecisionPacingIgnoresAWallClockStep) {
   std::string dir = (std::filesystem::temp_directory_path() /
                      ("berth-sim-clock-" + std::to_string(::getpid()))).string();
   std::filesystem::remove_all(dir);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }  // also when an assertion returns early
+  } cleanup{dir};
   SimClock clock;
   SimScheduler sched(&clock, Rng(1));
   engine::Registry registry;
@@ -93,7 +97,6 @@ TEST(EngineOnSimSchedulerTest, DecisionPacingIgnoresAWallClockStep) {
   }
   log.Detach();
   real->reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -195,6 +195,14 @@ Status SimLog::ScanSubject(const std::string& subject, const Visitor& visit) con
 }
 Status SimLog::VerifyChain(uint64_t* checked) const { SIMLOG_READ(VerifyChain(checked)); }
 Status SimLog::VerifyIndexes() const { SIMLOG_READ(VerifyIndexes()); }
+Status SimLog::VerifyAll(uint64_t* checked, const Visitor& visit) const {
+  SIMLOG_READ(VerifyAll(checked, visit));
+}
+Status SimLog::ScanProjectionsAfter(
+    const std::string& prefix, const std::string& after,
+    const std::function<bool(const std::string&, const std::string&)>& visit) const {
+  SIMLOG_READ(ScanProjectionsAfter(prefix, after, visit));
+}
 Status SimLog::GetProjection(const std::string& key, std::string* value) const {
   SIMLOG_READ(GetProjection(key, value));
 }

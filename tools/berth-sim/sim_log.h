@@ -78,9 +78,14 @@ class SimLog final : public eventlog::EventLog {
   Status ScanSubject(const std::string& subject, const Visitor& visit) const override;
   Status VerifyChain(uint64_t* events_checked) const override;
   Status VerifyIndexes() const override;
+  Status VerifyAll(uint64_t* events_checked, const Visitor& visit) const override;
   Status GetProjection(const std::string& key, std::string* value) const override;
   Status ScanProjections(
       const std::string& prefix,
+      const std::function<bool(const std::string& key, const std::string& value)>& visit)
+      const override;
+  Status ScanProjectionsAfter(
+      const std::string& prefix, const std::string& after,
       const std::function<bool(const std::string& key, const std::string& value)>& visit)
       const override;
   eventlog::LogStats Stats() const override;

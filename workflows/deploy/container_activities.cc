@@ -369,15 +369,6 @@ class Healthy final : public DockerActivity {
 class Remove final : public DockerActivity {
  public:
   explicit Remove(DockerProvider d) : DockerActivity("docker.remove", std::move(d)) {}
-  // A removal undoes what a failed deploy made: it outlasts an engine away for minutes
-  // (3.4 of backoff on average, 2.7 at the least), not only a restart, before it leaves a
-  // half-made container.
-  engine::RetryPolicy retry_policy() const override {
-    engine::RetryPolicy p = DockerActivity::retry_policy();
-    p.attempts_max = 20;
-    p.backoff_max_ms = 15'000;
-    return p;
-  }
 
  protected:
   Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
