@@ -85,20 +85,19 @@ Status RocksEventLog::ScanSubject(const std::string& subject, const Visitor& vis
   return ScanIndex(kCfBySubject, subject + '\0', visit);
 }
 
-Status RocksEventLog::VerifyChain(uint64_t* checked) const {
-  std::shared_lock<std::shared_mutex> lock;
-  if (Status l = LockForRead(&lock); !l.ok()) return l;
-  // Read before the snapshot, so the snapshot holds at least this much: the chain must reach
-  // both what this process made durable and the mark Open found.
-  uint64_t durable = durable_seq_.load();
-  rocksdb::ManagedSnapshot snap(db_.get());
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snap.snapshot();
+// The one pass both verifications make: density, record checks, the hash chain, then the
+// chain's reach (the mark, what this process made durable). `each` (may be empty) sees every
+// checked event; returning false stops the pass early, successfully (*stopped = true).
+Status RocksEventLog::ChainLocked(const rocksdb::ReadOptions& base, uint64_t durable,
+                                  uint64_t* checked, const Visitor& each, bool* stopped) const {
+  rocksdb::ReadOptions ro = base;
   ro.fill_cache = false;
+  ro.readahead_size = 2 << 20;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kCfEvents]));
   Digest prev{};
   uint64_t expect = 1;
   Event e;
+  *stopped = false;
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++expect) {
     uint64_t seq = SeqFromKey(it->key().ToStringView());
     if (seq != expect)
@@ -111,6 +110,10 @@ Status RocksEventLog::VerifyChain(uint64_t* checked) const {
                         ": hash chain broken (prev_hash does not match event " +
                         std::to_string(seq - 1) + "); the log was altered");
     prev = HashRecord(it->value().ToStringView());
+    if (each && !each(e)) {
+      *stopped = true;
+      return Status::Ok();
+    }
   }
   if (Status s = FromRocks(it->status(), "verifying the chain"); !s.ok()) return s;
   uint64_t last = expect - 1;
@@ -121,6 +124,19 @@ Status RocksEventLog::VerifyChain(uint64_t* checked) const {
   if (last < durable)
     return MissingEvents(last, durable, "this process made them durable");
   return Status::Ok();
+}
+
+Status RocksEventLog::VerifyChain(uint64_t* checked) const {
+  std::shared_lock<std::shared_mutex> lock;
+  if (Status l = LockForRead(&lock); !l.ok()) return l;
+  // Read before the snapshot, so the snapshot holds at least this much: the chain must reach
+  // both what this process made durable and the mark Open found.
+  uint64_t durable = durable_seq_.load();
+  rocksdb::ManagedSnapshot snap(db_.get());
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.snapshot();
+  bool stopped = false;
+  return ChainLocked(ro, durable, checked, nullptr, &stopped);
 }
 
 namespace {
@@ -163,35 +179,13 @@ Status RocksEventLog::VerifyAll(uint64_t* checked, const Visitor& visit) const {
   rocksdb::ManagedSnapshot snap(db_.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snap.snapshot();
-  ro.fill_cache = false;
-  ro.readahead_size = 2 << 20;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kCfEvents]));
   IndexPrints prints;
-  Digest prev{};
-  uint64_t expect = 1;
-  Event e;
-  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expect) {
-    uint64_t seq = SeqFromKey(it->key().ToStringView());
-    if (seq != expect)
-      return Corruption("event seq " + std::to_string(expect) + " is missing (next stored is " +
-                        std::to_string(seq) + ")");
-    Status d = DecodeRecord(seq, it->value().ToStringView(), &e);
-    if (!d.ok()) return d;
-    if (e.prev_hash != prev)
-      return Corruption("event seq " + std::to_string(seq) +
-                        ": hash chain broken (prev_hash does not match event " +
-                        std::to_string(seq - 1) + "); the log was altered");
-    prev = HashRecord(it->value().ToStringView());
+  bool stopped = false;
+  Status s = ChainLocked(ro, durable, checked, [&](const Event& e) {
     AddPrints(e, &prints);
-    if (!visit(e)) return Status::Ok();
-  }
-  if (Status s = FromRocks(it->status(), "verifying the chain"); !s.ok()) return s;
-  uint64_t last = expect - 1;
-  if (checked) *checked = last;
-  if (last < mark_at_open_)
-    return MissingEvents(last, mark_at_open_,
-                         "the high-water mark " + mark_->path() + " said so when it was opened");
-  if (last < durable) return MissingEvents(last, durable, "this process made them durable");
+    return visit(e);
+  }, &stopped);
+  if (!s.ok() || stopped) return s;
   if (Status w = CheckWorkflowIndexLocked(ro, prints); !w.ok()) return w;
   return CheckSubjectIndexLocked(ro, &prints);
 }

@@ -114,6 +114,8 @@ class RocksEventLog final : public EventLog {
   Status CheckWorkflowIndexLocked(const rocksdb::ReadOptions& ro, const IndexPrints& p) const;
   Status CheckSubjectIndexLocked(const rocksdb::ReadOptions& ro, IndexPrints* p) const;
   static void AddPrints(const Event& e, IndexPrints* p);
+  Status ChainLocked(const rocksdb::ReadOptions& ro, uint64_t durable, uint64_t* checked,
+                     const Visitor& each, bool* stopped) const;
   // Visits the events an index (by_workflow or by_subject) lists under `prefix`.
   Status ScanIndex(int family, const std::string& prefix, const Visitor& visit) const;
   // kCorruption: the log ends at `last` but `must_reach` was durable, as `source` shows.
