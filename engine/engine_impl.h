@@ -16,6 +16,11 @@
 
 namespace berth::engine {
 
+// After a failure with this code the next attempt reconciles first (the effect may be done).
+inline bool ReconcileAfter(int32_t code) {
+  return code == int32_t(Code::kTimeout) || code == int32_t(Code::kUnknownOutcome);
+}
+
 // One running workflow. Everything below runs on `lane()` unless said otherwise.
 class Instance : public std::enable_shared_from_this<Instance> {
  public:
@@ -68,7 +73,7 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void OnActivityDone(const std::string& step, uint32_t attempt, Outcome out);
   void ArmAt(int64_t at_us, std::function<void()> fn);
   void StartAttempt(const std::string& step, bool reconcile_first);
-  void AbandonAll(const char* why);
+  void AbandonAll();
   void CancelChildren();
   void CancelChild(const std::string& child);
   void StartChildWorkflow(const std::string& child, const std::string& type,
