@@ -109,6 +109,7 @@ class Simulation {
   // World lifecycle.
   bool Boot();
   bool Restart();
+  void StopProcess();
   void Teardown();
   engine::EngineOptions Options();
   void OnEvent(const eventlog::Event& e);
@@ -224,15 +225,10 @@ bool Simulation::Restart() {
   if (lives_ > 0)
     Say(fmt::format("crash #{} ({}): the process dies; reopening the log and recovering",
                     log_.counters().crashes, CrashKindName(log_.last_crash())));
-  // Dead process first: nothing it queued runs, its threads end, its log closes.
-  if (sched_) sched_->Stop();
-  log_.FlushCallbacks();
-  engine_.reset();
-  sched_.reset();
-  log_.Detach();
-  real_.reset();
+  StopProcess();  // dead process first
   eventlog::Options lo;
   lo.sync = false;  // the simulator's crashes are at append boundaries, not power cuts
+  lo.flush_on_close = false;  // a dead process flushes nothing: the next open replays the WAL
   auto opened = eventlog::EventLog::Open(opt_.work_dir, lo);
   if (!opened.ok()) return Fail("reopening the log: " + opened.status().ToString());
   real_ = std::move(opened).value();
@@ -253,7 +249,8 @@ bool Simulation::Restart() {
   return true;
 }
 
-void Simulation::Teardown() {
+// Nothing the process queued runs any more, its threads end, its log closes.
+void Simulation::StopProcess() {
   if (sched_) sched_->Stop();
   log_.FlushCallbacks();
   engine_.reset();
@@ -261,6 +258,8 @@ void Simulation::Teardown() {
   log_.Detach();
   real_.reset();
 }
+
+void Simulation::Teardown() { StopProcess(); }
 
 // ---- waiting for workflows -----------------------------------------------------------------
 

@@ -9,7 +9,9 @@ namespace berth::workflows {
 using engine::StepState;
 using json = nlohmann::json;
 
+namespace {
 Result<Observed> ParseObservedUncached(const std::string& result);
+}  // namespace
 
 Result<std::shared_ptr<const Observed>> ParseObserved(const std::string& result) {
   // Decide runs after every append and reads the same recorded result each time: parse it
@@ -24,6 +26,7 @@ Result<std::shared_ptr<const Observed>> ParseObserved(const std::string& result)
   return last;
 }
 
+namespace {
 Result<Observed> ParseObservedUncached(const std::string& result) {
   Observed o;
   json j = json::parse(result, nullptr, false);
@@ -52,6 +55,7 @@ Result<Observed> ParseObservedUncached(const std::string& result) {
   }
   return o;
 }
+}  // namespace
 
 namespace {
 // "image/web" -> "service web: step image/web"; "create/web/2" likewise.
