@@ -231,7 +231,7 @@ Status Verify(const eventlog::EventLog& log, const engine::Registry& registry,
   auto t0 = std::chrono::steady_clock::now();
   *report = VerifyReport();
   bool whole = workflow_id.empty();
-  Folder f{registry, report, {}};
+  Folder f{registry, report, {}, {}};
   Status step;
   auto visit = [&](const eventlog::Event& e) {
     step = f.Step(e);
