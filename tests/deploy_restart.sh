@@ -8,19 +8,9 @@
 BERTH=${1:?usage: deploy_restart.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
-TESTENV="$(cd "$(dirname "$0")/../scripts/testenv" && pwd)"
-DIR=${DOCKER_HOST#unix://}
-DIR=${DIR%/docker.sock}
-[ -d "$DIR" ] && [ "$DIR" != "$DOCKER_HOST" ] || fail "DOCKER_HOST=$DOCKER_HOST is not a private dockerd's socket"
 work=$(mktemp -d /tmp/berth-deploy-restart-XXXXXX)
 APP=restart
 trap 'wipe_app $APP 2>/dev/null; rm -rf "$work"' EXIT
-
-restart_daemon() {
-  "$TESTENV/dockerd-stop.sh" "$DIR"
-  sleep "${1:-1}"
-  eval "$("$TESTENV/dockerd-start.sh" "$DIR")"
-}
 
 wipe_app $APP
 wipe_images

@@ -371,7 +371,7 @@ class Remove final : public DockerActivity {
   explicit Remove(DockerProvider d) : DockerActivity("docker.remove", std::move(d)) {}
 
  protected:
-  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
+  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
     std::string name = Str(in, "name");
     int timeout_s = in.contains("timeout_s") ? int(Int(in, "timeout_s")) : 10;
     // A removal is what undoes a half-made deploy: an engine's 500 (kFailed) on the way is
@@ -386,14 +386,23 @@ class Remove final : public DockerActivity {
       if (list->empty()) return std::string("gone");
       name = list->front().id;
     }
-    Status stop = d.StopContainer(name, timeout_s);
+    // The first attempt stops the container gracefully. A stop that got no answer in time
+    // (the engine may hold the container's state lock after an exit: docs/deploy.md,
+    // "A container the engine cannot stop") and every later attempt remove it by force
+    // (SIGKILL and delete in one call): graceful once, never again.
+    Status stop;
+    if (ctx.attempt == 1) stop = d.StopContainer(name, timeout_s);
     // A removal already under way (a killed attempt's) answers kUnavailable: retried. A
     // container being removed may also refuse the stop with another 409: retried as well.
     if (stop.code() == Code::kNotFound) return std::string("gone");
     if (stop.code() == Code::kConflict) return Status(Code::kUnavailable, stop.message());
-    if (!stop.ok()) return retried(stop).WithContext("stopping " + name);
+    if (!stop.ok() && stop.code() != Code::kUnknownOutcome)
+      return retried(stop).WithContext("stopping " + name);
     Status rm = d.RemoveContainer(name, /*force=*/true);
     if (rm.code() == Code::kNotFound) return std::string("gone");
+    if (!rm.ok() && !stop.ok())
+      return Status(retried(rm).code(), "stopping " + name + ": " + stop.message() +
+                                            "; then removing it by force: " + rm.message());
     if (!rm.ok()) return retried(rm).WithContext("removing " + name);
     return std::string("removed");
   }

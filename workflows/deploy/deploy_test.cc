@@ -236,6 +236,30 @@ TEST_F(DeployTest, UndeployRemovesDependentsFirstThenNetworks) {
   EXPECT_LT(At("remove shop-db-1"), At("network-remove shop_default"));
 }
 
+// CI, 2026-12-01: dockerd 20.10 kept two replicas' state locks after they exited, and every
+// graceful stop of them timed out for 26 minutes. A stop without an answer is followed at
+// once by a removal by force, and a retried removal never stops gracefully again.
+TEST_F(DeployTest, StopWithoutAnAnswerIsFollowedByARemovalByForce) {
+  ASSERT_EQ(Up(App(2)).status, engine::RunStatus::kCompleted);
+  docker_.stop_fault = [](const testing::FakeDocker::Container& c) {
+    if (c.spec.name != "shop-web-1") return Status::Ok();
+    return Status(Code::kUnknownOutcome, "POST /containers/shop-web-1/stop: Timeout was reached (request was sent)");
+  };
+  int refused = 0;
+  docker_.remove_fault = [&](const testing::FakeDocker::Container& c) {
+    if (c.spec.name == "shop-web-2" && refused++ == 0)
+      return Status(Code::kUnavailable, "connection refused");
+    return Status::Ok();
+  };
+  auto s = Run("undeploy", {{"app", "shop"}});
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  EXPECT_TRUE(Names().empty());
+  EXPECT_EQ(docker_.Count("stop shop-web-1"), 0) << "the fault answered every stop of web-1";
+  EXPECT_EQ(docker_.Count("remove shop-web-1"), 1);
+  EXPECT_EQ(docker_.Count("stop shop-web-2"), 1) << "the retried removal stopped gracefully again";
+  EXPECT_EQ(docker_.Count("remove shop-web-2"), 1);
+}
+
 TEST_F(DeployTest, ResumesAfterStopMidDeployWithoutDuplicates) {
   std::vector<Diagnostic> diags;
   auto bp = ParseBlueprint(App(3), "shop.yaml", "/tmp", "", &diags);

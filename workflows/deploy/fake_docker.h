@@ -51,6 +51,8 @@ class FakeDocker final : public docker::DockerClient {
   std::set<std::string> fail_start;  // container names whose start fails (a port in use)
   // Called (under mu) before each removal; a non-ok answer is returned instead of removing.
   std::function<Status(const Container&)> remove_fault;
+  // Called (under mu) before each stop; a non-ok answer is returned instead of stopping.
+  std::function<Status(const Container&)> stop_fault;
   // Containers the engine is removing (a removal that outlived its call): name -> how many
   // more calls answer "already in progress" before the container is gone.
   std::map<std::string, int> removing;
@@ -89,6 +91,9 @@ class FakeDocker final : public docker::DockerClient {
     std::lock_guard<std::mutex> g(mu);
     Container* c = Find(id);
     if (!c) return NotFound("no such container " + id);
+    if (stop_fault)
+      if (Status f = stop_fault(*c); !f.ok()) return f;
+    calls.push_back("stop " + c->spec.name);
     c->running = false;
     return Status::Ok();
   }
