@@ -516,8 +516,8 @@ RunResult Simulation::Run() {
     std::vector<std::pair<size_t, Op>> up, down;
     for (size_t app = 0; app < sc.apps.size(); ++app) {
       const std::string& name = sc.apps[app].initial.name;
-      Op d{Op::kDeploy, name, "final deploy", sc.apps[app].final_model, 0, ""};
-      Op u{Op::kUndeploy, name, "final undeploy", {}, 0, ""};
+      Op d{Op::kDeploy, name, "final deploy", sc.apps[app].final_model, 0, "", false, {}};
+      Op u{Op::kUndeploy, name, "final undeploy", {}, 0, "", false, {}};
       up.emplace_back(app, d);
       down.emplace_back(app, u);
     }

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -101,18 +102,18 @@ std::vector<std::vector<std::string>> Blueprint::Levels() const {
 }
 
 Result<Blueprint> ParseBlueprint(const std::string& text, const std::string& file,
-                                 const std::string& dir, const std::string& project,
+                                 const std::string& dir, const LoadOptions& options,
                                  std::vector<Diagnostic>* diagnostics) {
   std::vector<Diagnostic> local;
   std::vector<Diagnostic>* out = diagnostics != nullptr ? diagnostics : &local;
   const size_t first = out->size();
-  compose::ComposeReader r(file, dir, out);
+  compose::ComposeReader r(file, dir, out, &options.file_env);
   Blueprint b;
   try {
     b.file = (std::filesystem::path(dir) / std::filesystem::path(file).filename())
                  .lexically_normal()
                  .string();
-    compose::ParseComposeFile(r, text, project, &b);
+    compose::ParseComposeFile(r, text, options, &b);
   } catch (const std::exception& e) {  // yaml-cpp or the library; never a crash
     r.Error(compose::Where{}, std::string("internal error while reading: ") + e.what());
   }
@@ -120,23 +121,56 @@ Result<Blueprint> ParseBlueprint(const std::string& text, const std::string& fil
   return b;
 }
 
-Result<Blueprint> LoadBlueprint(const std::string& path, const std::string& project,
+Result<Blueprint> ParseBlueprint(const std::string& text, const std::string& file,
+                                 const std::string& dir, const std::string& project,
+                                 std::vector<Diagnostic>* diagnostics) {
+  LoadOptions o;
+  o.project = project;
+  return ParseBlueprint(text, file, dir, o, diagnostics);
+}
+
+Result<Blueprint> LoadBlueprint(const std::string& path, const LoadOptions& options,
                                 std::vector<Diagnostic>* diagnostics) {
+  std::vector<Diagnostic> local;
+  std::vector<Diagnostic>* out = diagnostics != nullptr ? diagnostics : &local;
   std::string text;
   int error = 0;
   if (!ReadFile(path, &text, &error)) {
     std::string why = std::strerror(error);
-    if (diagnostics != nullptr) {
-      diagnostics->push_back({Diagnostic::kError, path, 0, 0, "cannot read: " + why});
-    }
+    out->push_back({Diagnostic::kError, path, 0, 0, "cannot read: " + why});
     return Status(error == ENOENT ? Code::kNotFound : Code::kIOError,
                   "cannot read " + path + ": " + why);
   }
   std::error_code ec;
   std::filesystem::path absolute = std::filesystem::absolute(path, ec);
   if (ec) absolute = path;
-  return ParseBlueprint(text, path, absolute.lexically_normal().parent_path().string(), project,
-                        diagnostics);
+  const std::string dir = absolute.lexically_normal().parent_path().string();
+  // The env files: --env-file as given, else the .env beside the file when it exists.
+  LoadOptions o = options;
+  std::vector<std::string> files = options.env_files;
+  bool defaulted = files.empty();
+  if (defaulted) files.push_back((std::filesystem::path(dir) / ".env").string());
+  for (const std::string& f : files) {
+    std::vector<std::pair<std::string, std::optional<std::string>>> vars;
+    std::string why = compose::ReadEnvFile(f, &vars);
+    if (defaulted && why == std::strerror(ENOENT)) continue;  // no .env: nothing to read
+    if (!why.empty()) {
+      size_t n = why.rfind("line ", 0) == 0 ? std::strtoul(why.c_str() + 5, nullptr, 10) : 0;
+      out->push_back({Diagnostic::kError, f, int(n), n ? 1 : 0, "env file: " + why});
+      return InvalidArgument(f + ": 1 problem\n" + out->back().ToString());
+    }
+    for (auto& [k, v] : vars) {
+      if (v) o.file_env[k] = *v;
+    }
+  }
+  return ParseBlueprint(text, path, dir, o, diagnostics);
+}
+
+Result<Blueprint> LoadBlueprint(const std::string& path, const std::string& project,
+                                std::vector<Diagnostic>* diagnostics) {
+  LoadOptions o;
+  o.project = project;
+  return LoadBlueprint(path, o, diagnostics);
 }
 
 }  // namespace berth::workflows

@@ -10,7 +10,8 @@
 //
 // Everything that depends on the machine is resolved at load time, so a deploy workflow's
 // input (ToJson of the result) is self-contained and replays identically: `${VAR}` and
-// `${VAR:-default}` are interpolated from the process environment, relative paths (build
+// `${VAR:-default}` are interpolated from the process environment and the `.env` file (or
+// --env-file), relative paths (build
 // contexts, bind mounts) are made absolute against the file's directory, named volumes and
 // networks get the app prefix, durations become milliseconds. (`x-berth.install` and
 // `x-berth.customize` are not interpolated: they run inside the container, where `$VAR` is
@@ -75,6 +76,7 @@ struct VolumeMount {
 struct ServiceDef {
   std::string name;
   int line = 0, col = 0;  // where the service's key is in the file
+  std::string container_name;  // Compose `container_name` (replicas must be 1); "" <app>-<svc>-<n>
   std::string image;      // may be empty when `build` is set
   std::optional<BuildDef> build;
   std::optional<std::vector<std::string>> command;     // string form split like a shell would
@@ -96,6 +98,7 @@ struct ServiceDef {
   std::vector<std::string> install;    // run once per image key, then committed
   std::vector<std::string> customize;  // run in every container after it starts
   std::string dns;                     // x-berth.dns (recorded; DNS registration comes later)
+  std::vector<std::string> profiles;   // Compose `profiles`: only loaded when one is enabled
 };
 
 struct NetworkDef {
@@ -118,6 +121,18 @@ struct Blueprint {
   std::vector<std::vector<std::string>> Levels() const;
 };
 
+// How to load: what `berth up` / `berth config` take besides the file.
+struct LoadOptions {
+  std::string project;  // -p: overrides the app name when not empty
+  // --env-file, in order (a later file's value wins). None given: the `.env` next to the
+  // Compose file, when there is one. Their variables feed interpolation below the process
+  // environment, which wins, as in Compose. Read by LoadBlueprint only.
+  std::vector<std::string> env_files;
+  std::vector<std::string> profiles;  // --profile: services with `profiles` need one of them
+  // The env files' variables (LoadBlueprint fills it; ParseBlueprint's callers may).
+  std::map<std::string, std::string> file_env;
+};
+
 // Loads and validates `path`. `project` (from -p) overrides the app name when not empty.
 // On any error returns kInvalidArgument whose message is every error's ToString() joined by
 // newlines (first line: "<file>: N problems"); `diagnostics` (optional) receives errors and
@@ -130,6 +145,13 @@ Result<Blueprint> LoadBlueprint(const std::string& path, const std::string& proj
 // (absolute), and Blueprint::file is `dir`/<file's last component>.
 Result<Blueprint> ParseBlueprint(const std::string& text, const std::string& file,
                                  const std::string& dir, const std::string& project,
+                                 std::vector<Diagnostic>* diagnostics);
+// The same with every option; an env file that cannot be read or parsed is an error naming
+// it (file:line).
+Result<Blueprint> LoadBlueprint(const std::string& path, const LoadOptions& options,
+                                std::vector<Diagnostic>* diagnostics);
+Result<Blueprint> ParseBlueprint(const std::string& text, const std::string& file,
+                                 const std::string& dir, const LoadOptions& options,
                                  std::vector<Diagnostic>* diagnostics);
 
 // Lossless JSON form (the deploy workflow's input) and back. FromJson refuses malformed

@@ -125,7 +125,9 @@ class JsonIn {
            Get(v, "stop_grace_period_ms", path, &s->stop_grace_period_ms) &&
            Get(v, "user", path, &s->user) && Get(v, "working_dir", path, &s->working_dir) &&
            Get(v, "hostname", path, &s->hostname) && Get(v, "install", path, &s->install) &&
-           Get(v, "customize", path, &s->customize) && Get(v, "dns", path, &s->dns);
+           Get(v, "customize", path, &s->customize) && Get(v, "dns", path, &s->dns) &&
+           Get(v, "container_name", path, &s->container_name) &&
+           Get(v, "profiles", path, &s->profiles);
   }
   bool As(const json& v, const std::string& path, Blueprint* b) {
     return Object(v, path) && Require(v, "name", path) && Require(v, "services", path) &&
@@ -232,6 +234,11 @@ json ToJson(const ServiceDef& s) {
   j["install"] = s.install;
   j["customize"] = s.customize;
   j["dns"] = s.dns;
+  // Keys added after the first release are written only when set: the JSON, and so the
+  // ServiceConfigHash, of a service that does not use them stays what it was, and a
+  // redeploy does not replace containers that still fit.
+  if (!s.container_name.empty()) j["container_name"] = s.container_name;
+  if (!s.profiles.empty()) j["profiles"] = s.profiles;
   return j;
 }
 

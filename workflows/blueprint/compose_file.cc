@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "workflows/blueprint/compose_reader.h"
@@ -190,8 +191,51 @@ void CheckAddresses(ComposeReader& r, const Blueprint& b) {
   }
 }
 
+// --profile, else COMPOSE_PROFILES (comma-separated), as Compose takes them; "*" is every one.
+std::set<std::string> ActiveProfiles(ComposeReader& r, const LoadOptions& o) {
+  std::set<std::string> active(o.profiles.begin(), o.profiles.end());
+  if (active.empty()) {
+    std::string env = r.Lookup("COMPOSE_PROFILES").value_or("");
+    for (size_t start = 0; start <= env.size();) {
+      size_t comma = std::min(env.find(',', start), env.size());
+      std::string p = env.substr(start, comma - start);
+      if (!p.empty()) active.insert(p);
+      start = comma + 1;
+    }
+  }
+  return active;
+}
+
+bool Enabled(const ServiceDef& s, const std::set<std::string>& active) {
+  if (s.profiles.empty() || active.count("*")) return true;
+  for (const std::string& p : s.profiles)
+    if (active.count(p)) return true;
+  return false;
+}
+
+std::string Joined(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const std::string& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// container_name names one container, unique in the file (and, at deploy, on the engine).
+void CheckContainerNames(ComposeReader& r, const Blueprint& b) {
+  std::map<std::string, std::string> owner;
+  for (const ServiceDef& s : b.services) {
+    if (s.container_name.empty()) continue;
+    Where w{"services." + s.name + ".container_name", s.line, s.col};
+    if (s.replicas > 1)
+      r.Error(w, "container_name '" + s.container_name + "' names one container, but deploy.replicas is " +
+                     std::to_string(s.replicas) + " (Compose refuses this too): drop one of them");
+    auto [it, fresh] = owner.emplace(s.container_name, s.name);
+    if (!fresh)
+      r.Error(w, "container_name '" + s.container_name + "' is also service " + it->second + "'s");
+  }
+}
+
 void Services(ComposeReader& r, const Entry* top, const std::set<std::string>& networks,
-              const std::set<std::string>& volumes, Blueprint* b) {
+              const std::set<std::string>& volumes, const LoadOptions& options, Blueprint* b) {
   if (top == nullptr) {
     r.Error(Where{}, "no `services`: a Compose file needs at least one service");
     return;
@@ -200,21 +244,36 @@ void Services(ComposeReader& r, const Entry* top, const std::set<std::string>& n
   if (!entries) return;
   if (entries->empty()) r.Error(top->key_where, "no services defined");
   std::vector<std::vector<Where>> depends_where;
+  const std::set<std::string> active = ActiveProfiles(r, options);
+  std::map<std::string, std::vector<std::string>> disabled;  // service -> its profiles
   for (const Entry& s : *entries) {
     if (!ValidObjectName(s.key)) {
       r.Error(s.key_where, "service name '" + s.key + "' " + kObjectNameRule);
     }
-    depends_where.emplace_back();
-    b->services.push_back(ParseService(r, s, b->name, networks, volumes, &depends_where.back()));
+    std::vector<Where> where;
+    ServiceDef def = ParseService(r, s, b->name, networks, volumes, &where);
+    if (!Enabled(def, active)) {
+      disabled.emplace(def.name, def.profiles);
+      continue;
+    }
+    depends_where.push_back(std::move(where));
+    b->services.push_back(std::move(def));
   }
+  if (!entries->empty() && b->services.empty() && !disabled.empty())
+    r.Error(top->key_where, "every service is in a profile and none is enabled: pass --profile NAME");
   for (size_t i = 0; i < b->services.size(); ++i) {
     const ServiceDef& s = b->services[i];
     for (size_t j = 0; j < s.depends_on.size(); ++j) {
-      if (b->FindService(s.depends_on[j]) == nullptr) {
+      if (auto off = disabled.find(s.depends_on[j]); off != disabled.end()) {
+        r.Error(depends_where[i][j], "depends on service '" + s.depends_on[j] +
+                                         "', which is only in profile(s) " + Joined(off->second, ", ") +
+                                         ": enable one with --profile");
+      } else if (b->FindService(s.depends_on[j]) == nullptr) {
         r.Error(depends_where[i][j], "depends on unknown service '" + s.depends_on[j] + "'");
       }
     }
   }
+  CheckContainerNames(r, *b);
   for (const std::vector<std::string>& cycle : DependencyCycles(b->services)) {
     const ServiceDef* s = b->FindService(cycle.front());
     std::string names;
@@ -264,7 +323,7 @@ FileShape Shape(const std::string& text) {
 
 }  // namespace
 
-void ParseComposeFile(ComposeReader& r, const std::string& text, const std::string& project,
+void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptions& options,
                       Blueprint* b) {
   // JSON (the workflow's input) holds UTF-8 only; say where the first bad byte is.
   if (size_t bad = InvalidUtf8Offset(text); bad != std::string::npos) {
@@ -314,11 +373,11 @@ void ParseComposeFile(ComposeReader& r, const std::string& text, const std::stri
     else if (e.key != "version")
       r.OtherKey(e, {"secrets", "configs", "include", "models"});
   }
-  b->name = AppName(r, project, top.name);
+  b->name = AppName(r, options.project, top.name);
   std::set<std::string> volumes = TopVolumes(r, top.volumes, b->name, b);
   std::set<std::string> networks = TopNetworks(r, top.networks, b->name, b);
   TopBerth(r, top.berth, b);
-  Services(r, top.services, networks, volumes, b);
+  Services(r, top.services, networks, volumes, options, b);
   CheckAddresses(r, *b);
 }
 

@@ -257,9 +257,7 @@ std::optional<std::map<std::string, std::string>> ComposeReader::KeyValues(const
       ok = false;
       return;
     }
-    if (!value && bare != Bare::kEmpty) {
-      if (const char* env = std::getenv(key.c_str())) value = env;
-    }
+    if (!value && bare != Bare::kEmpty) value = Lookup(key);
     if (!value && bare == Bare::kFromEnv) {
       Warn(at, key + " is not set in the environment; using an empty value");
     }
@@ -374,23 +372,31 @@ std::optional<std::string> ComposeReader::Variable(const std::string& expr, cons
     Error(w, "'${" + expr + "}' is not a valid interpolation");
     return std::nullopt;
   }
-  const char* env = std::getenv(name.c_str());
-  bool set = env != nullptr, filled = set && *env != '\0';
+  std::optional<std::string> env = Lookup(name);
+  bool set = env.has_value(), filled = set && !env->empty();
   bool use_value = op.empty() || (op[0] == ':' ? filled : set);
   if (op.empty() && !set && unset_warned_.insert(name).second) {
     Warn(w, "variable " + name + " is not set; using an empty string");
   }
   if (op.empty() || op.back() == '-') {
-    if (use_value) return std::string(set ? env : "");
+    if (use_value) return env.value_or("");
     return InterpolateDepth(arg, w, depth + 1);
   }
   if (op.back() == '+') {
     if (!use_value) return std::string();
     return InterpolateDepth(arg, w, depth + 1);
   }
-  if (use_value) return std::string(env);
+  if (use_value) return *env;
   std::optional<std::string> why = InterpolateDepth(arg, w, depth + 1);
   Error(w, "required variable " + name + " is not set" + (why && !why->empty() ? ": " + *why : ""));
+  return std::nullopt;
+}
+
+std::optional<std::string> ComposeReader::Lookup(const std::string& name) const {
+  if (const char* env = std::getenv(name.c_str())) return std::string(env);
+  if (file_env_ != nullptr) {
+    if (auto it = file_env_->find(name); it != file_env_->end()) return it->second;
+  }
   return std::nullopt;
 }
 

@@ -44,14 +44,20 @@ using Items = std::vector<std::pair<YAML::Node, Where>>;
 // What a bare KEY (no "=VALUE", or a null value) in KeyValues means.
 enum class Bare {
   kEmpty,          // "" (labels)
-  kFromEnv,        // the process environment's value; "" with a warning when unset
-  kFromEnvOrOmit,  // the process environment's value; left out when unset (build args)
+  kFromEnv,        // Lookup()'s value; "" with a warning when unset
+  kFromEnvOrOmit,  // Lookup()'s value; left out when unset (environment, build args)
 };
 
 class ComposeReader {
  public:
-  ComposeReader(std::string file, std::string dir, std::vector<Diagnostic>* out)
-      : file_(std::move(file)), dir_(std::move(dir)), out_(out) {}
+  // `file_env`: variables from env files (.env, --env-file), below the process environment,
+  // which wins as in Compose. Not owned; may be null.
+  ComposeReader(std::string file, std::string dir, std::vector<Diagnostic>* out,
+                const std::map<std::string, std::string>* file_env = nullptr)
+      : file_(std::move(file)), dir_(std::move(dir)), out_(out), file_env_(file_env) {}
+
+  // A variable's value: the process environment's, else the env files', else nullopt.
+  std::optional<std::string> Lookup(const std::string& name) const;
 
   void Error(const Where& w, const std::string& message);
   void Warn(const Where& w, const std::string& message);
@@ -86,7 +92,7 @@ class ComposeReader {
   // `path` made absolute against the file's directory ("~/" is $HOME), normalised.
   std::string AbsolutePath(const std::string& path) const;
   // Interpolates ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?e}, ${VAR?e}, ${VAR:+a}, ${VAR+a},
-  // $VAR and $$ from the process environment.
+  // $VAR and $$ from Lookup().
   std::optional<std::string> Interpolate(const std::string& s, const Where& w);
 
  private:
@@ -98,9 +104,23 @@ class ComposeReader {
 
   std::string file_, dir_;
   std::vector<Diagnostic>* out_;
+  const std::map<std::string, std::string>* file_env_;
   int errors_ = 0;
   std::set<std::string> unset_warned_;
 };
+
+// An env file's text (`.env`, --env-file, a service's env_file) as Compose reads it: one
+// KEY=VALUE a line; blank lines and lines starting with # skipped; an optional `export `
+// prefix; a value in single quotes taken as written, in double quotes with \n, \t, \" and
+// \\ unescaped, otherwise up to an unquoted " #" and trimmed. A bare KEY (no `=`) is
+// returned with no value (std::nullopt): the caller takes it from the environment or leaves
+// it out. Returns the first problem as "line N: why", or "".
+std::string ParseEnvFile(const std::string& text,
+                         std::vector<std::pair<std::string, std::optional<std::string>>>* out);
+
+// Reads and parses the env file at `path`; returns "" or why not (errno text, "line N: ...").
+std::string ReadEnvFile(const std::string& path,
+                        std::vector<std::pair<std::string, std::optional<std::string>>>* out);
 
 // Value parsers with no YAML in them; each returns an error message or "".
 std::string ParseDurationMs(const std::string& s, int64_t* ms);
@@ -117,7 +137,7 @@ bool ValidObjectName(const std::string& s);
 std::string AppNameFromDirectory(const std::string& dir);
 
 // Parses a whole Compose file into `b` (compose_file.cc); the reader collects every problem.
-void ParseComposeFile(ComposeReader& r, const std::string& text, const std::string& project,
+void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptions& options,
                       Blueprint* b);
 
 // Parses one service (`service` is its entry under `services`); `app` prefixes named volumes.

@@ -1,5 +1,7 @@
 // One Compose service: a parser per supported key, chosen by name.
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <string>
 
@@ -18,7 +20,6 @@ const std::set<std::string> kUnsupportedServiceKeys = {"annotations",
                                                        "cgroup",
                                                        "cgroup_parent",
                                                        "configs",
-                                                       "container_name",
                                                        "cpu_count",
                                                        "cpu_percent",
                                                        "cpu_period",
@@ -36,7 +37,6 @@ const std::set<std::string> kUnsupportedServiceKeys = {"annotations",
                                                        "dns_opt",
                                                        "dns_search",
                                                        "domainname",
-                                                       "env_file",
                                                        "extends",
                                                        "external_links",
                                                        "extra_hosts",
@@ -62,7 +62,6 @@ const std::set<std::string> kUnsupportedServiceKeys = {"annotations",
                                                        "post_start",
                                                        "pre_stop",
                                                        "privileged",
-                                                       "profiles",
                                                        "provider",
                                                        "pull_policy",
                                                        "read_only",
@@ -89,6 +88,7 @@ struct ServiceParse {
   const std::set<std::string>& volumes;
   ServiceDef& def;
   std::vector<Where>& depends_where;
+  std::map<std::string, std::string> env_file;  // below `environment`, merged at the end
 };
 
 using KeyParser = void (*)(ServiceParse& p, const Entry& e);
@@ -137,7 +137,63 @@ void Entrypoint(ServiceParse& p, const Entry& e) {
 }
 
 void Environment(ServiceParse& p, const Entry& e) {
-  if (auto v = p.r.KeyValues(e.value, e.where, Bare::kFromEnv)) p.def.environment = *v;
+  // A bare KEY whose variable is unset is left out, as Compose does.
+  if (auto v = p.r.KeyValues(e.value, e.where, Bare::kFromEnvOrOmit)) p.def.environment = *v;
+}
+
+// `env_file: a.env`, `[a.env, b.env]` or `[{path: a.env, required: false}]`: read in order,
+// a later file's value winning; `environment` wins over all of them.
+void EnvFile(ServiceParse& p, const Entry& e) {
+  Items items;
+  if (e.value.IsScalar()) items.emplace_back(e.value, e.where);
+  else if (auto l = p.r.List(e.value, e.where)) items = *l;
+  for (const auto& [item, at] : items) {
+    std::optional<std::string> path;
+    bool required = true;
+    if (item.IsMap()) {
+      for (const Entry& k : p.r.Map(item, at).value_or(std::vector<Entry>())) {
+        if (k.key == "path") path = p.r.String(k.value, k.where);
+        else if (k.key == "required") required = p.r.Bool(k.value, k.where).value_or(true);
+        else if (k.key == "format") {
+          if (p.r.String(k.value, k.where).value_or("") != "raw") p.r.Error(k.where, "format: only `raw` is known");
+        } else p.r.OtherKey(k, {});
+      }
+      if (!path) {
+        p.r.Error(at, "an env_file entry needs `path`");
+        continue;
+      }
+    } else {
+      path = p.r.String(item, at);
+      if (!path) continue;
+    }
+    std::string abs = p.r.AbsolutePath(*path);
+    std::vector<std::pair<std::string, std::optional<std::string>>> vars;
+    std::string why = ReadEnvFile(abs, &vars);
+    if (!why.empty()) {
+      bool missing = why == std::strerror(ENOENT);
+      if (missing && !required) continue;
+      p.r.Error(at, "cannot read " + abs + ": " + why);
+      continue;
+    }
+    for (auto& [k, v] : vars) {
+      if (!v) v = p.r.Lookup(k);  // a bare KEY: from the environment, else left out
+      if (v) p.env_file[k] = *v;
+    }
+  }
+}
+
+void ContainerName(ServiceParse& p, const Entry& e) {
+  std::string n = p.r.String(e.value, e.where).value_or("");
+  if (!ValidObjectName(n))
+    p.r.Error(e.where, "container_name '" + n + "' must match [a-zA-Z0-9][a-zA-Z0-9_.-]*");
+  p.def.container_name = n;
+}
+
+void Profiles(ServiceParse& p, const Entry& e) {
+  for (const std::string& n : p.r.Strings(e.value, e.where, /*one_ok=*/false).value_or(std::vector<std::string>())) {
+    if (!ValidObjectName(n)) p.r.Error(e.where, "profile '" + n + "' must match [a-zA-Z0-9][a-zA-Z0-9_.-]*");
+    p.def.profiles.push_back(n);
+  }
 }
 
 void Labels(ServiceParse& p, const Entry& e) {
@@ -318,6 +374,9 @@ const std::map<std::string, KeyParser> kServiceKeys = {
     {"command", Command},
     {"entrypoint", Entrypoint},
     {"environment", Environment},
+    {"env_file", EnvFile},
+    {"container_name", ContainerName},
+    {"profiles", Profiles},
     {"ports", Ports},
     {"expose", Expose},
     {"depends_on", DependsOn},
@@ -345,7 +404,7 @@ ServiceDef ParseService(ComposeReader& r, const Entry& service, const std::strin
   def.name = service.key;
   def.line = service.key_where.line;
   def.col = service.key_where.col;
-  ServiceParse p{r, app, networks, volumes, def, *depends_where};
+  ServiceParse p{r, app, networks, volumes, def, *depends_where, {}};
   auto entries = r.Map(service.value, service.where, /*null_ok=*/true);
   if (!entries) return def;
   bool image_or_build = false;
@@ -358,6 +417,7 @@ ServiceDef ParseService(ComposeReader& r, const Entry& service, const std::strin
     }
   }
   if (!image_or_build) r.Error(service.key_where, "a service needs `image` or `build`");
+  for (const auto& [k, v] : p.env_file) def.environment.emplace(k, v);  // environment wins
   return def;
 }
 

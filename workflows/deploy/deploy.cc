@@ -162,7 +162,8 @@ class DeployWorkflow final : public engine::Workflow {
       }
     }
     for (int i = 1; i <= svc.replicas; ++i) {
-      std::string name = ContainerName(app, svc.name, i);
+      std::string name = svc.container_name.empty() ? ContainerName(app, svc.name, i)
+                                                     : svc.container_name;
       if (replacing.count(name)) continue;
       std::string sfx = "/" + svc.name + "/" + std::to_string(i);
       std::vector<std::string> subjects = {AppSubject(app), ServiceSubject(app, svc.name),

@@ -1,0 +1,213 @@
+// The Compose keys people's files use most that Berth once refused: env files (`.env`,
+// --env-file, `env_file:`), `container_name` and `profiles`.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/scratch_dir.h"
+#include "workflows/blueprint/blueprint.h"
+#include "workflows/blueprint/compose_reader.h"
+
+namespace berth::workflows {
+namespace {
+
+using Vars = std::vector<std::pair<std::string, std::optional<std::string>>>;
+
+void Write(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+}
+
+std::string AllErrors(const std::vector<Diagnostic>& d) {
+  std::string all;
+  for (const Diagnostic& x : d)
+    if (x.severity == Diagnostic::kError) all += x.ToString() + "\n";
+  return all;
+}
+
+TEST(EnvFileTest, LinesCommentsQuotesAndExport) {
+  Vars v;
+  ASSERT_EQ(compose::ParseEnvFile("# a comment\n\nA=1\nexport B = two words \nC='x # y'\n"
+                                  "D=\"l1\\nl2 \\\"q\\\"\"\nE=v # trailing\nF\nG=\n",
+                                  &v),
+            "");
+  Vars want = {{"A", "1"},        {"B", "two words"}, {"C", "x # y"}, {"D", "l1\nl2 \"q\""},
+               {"E", "v"},        {"F", std::nullopt}, {"G", ""}};
+  EXPECT_EQ(v, want);
+}
+
+TEST(EnvFileTest, BadLinesNameTheLine) {
+  Vars v;
+  EXPECT_EQ(compose::ParseEnvFile("A=1\nB='open\n", &v),
+            "line 2: the value of B opens a quote it does not close");
+  EXPECT_EQ(compose::ParseEnvFile("=x\n", &v), "line 1: '' is not a variable name");
+  EXPECT_EQ(compose::ParseEnvFile("A='x' y\n", &v), "line 1: text after the quoted value of A");
+}
+
+class ComposeCompatTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    unsetenv("BERTH_CC_TAG");
+    unsetenv("BERTH_CC_MODE");
+    unsetenv("COMPOSE_PROFILES");
+    std::filesystem::create_directories(dir_.path());
+  }
+  Result<Blueprint> Load(const std::string& yaml, LoadOptions o = {}) {
+    Write(dir_.path() / "compose.yaml", yaml);
+    if (o.project.empty()) o.project = "cc";
+    diags_.clear();
+    return LoadBlueprint((dir_.path() / "compose.yaml").string(), o, &diags_);
+  }
+  testing::ScratchDir dir_{"compose-compat"};
+  std::vector<Diagnostic> diags_;
+};
+
+TEST_F(ComposeCompatTest, DotEnvBesideTheFileFeedsInterpolationBelowTheProcess) {
+  Write(dir_.path() / ".env", "BERTH_CC_TAG=1.25\nBERTH_CC_MODE=from-file\n");
+  setenv("BERTH_CC_MODE", "from-shell", 1);
+  auto b = Load("services:\n  web:\n    image: nginx:${BERTH_CC_TAG}\n"
+                "    environment: [\"MODE=${BERTH_CC_MODE}\"]\n");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->services[0].image, "nginx:1.25");
+  EXPECT_EQ(b->services[0].environment.at("MODE"), "from-shell") << "the shell wins, as in Compose";
+  EXPECT_TRUE(diags_.empty()) << AllErrors(diags_);
+}
+
+TEST_F(ComposeCompatTest, EnvFileOptionReplacesDotEnvAndALaterOneWins) {
+  Write(dir_.path() / ".env", "BERTH_CC_TAG=dot\n");
+  Write(dir_.path() / "a.env", "BERTH_CC_TAG=a\n");
+  Write(dir_.path() / "b.env", "BERTH_CC_TAG=b\n");
+  LoadOptions o;
+  o.env_files = {(dir_.path() / "a.env").string(), (dir_.path() / "b.env").string()};
+  auto b = Load("services:\n  web:\n    image: nginx:${BERTH_CC_TAG}\n", o);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->services[0].image, "nginx:b");
+  o.env_files = {(dir_.path() / "missing.env").string()};
+  auto bad = Load("services:\n  web:\n    image: nginx\n", o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("missing.env"), std::string::npos) << bad.status().message();
+}
+
+TEST_F(ComposeCompatTest, ABrokenDotEnvIsAnErrorAtItsLine) {
+  Write(dir_.path() / ".env", "A=1\nB=\"open\n");
+  auto b = Load("services:\n  web:\n    image: nginx\n");
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find(".env:2:1: error: env file: line 2:"), std::string::npos)
+      << b.status().message();
+}
+
+TEST_F(ComposeCompatTest, ServiceEnvFileInEveryFormBelowEnvironment) {
+  Write(dir_.path() / "common.env", "A=common\nB=common\nBERTH_CC_MODE\n");
+  Write(dir_.path() / "web.env", "B=web\n");
+  setenv("BERTH_CC_MODE", "shell", 1);
+  auto b = Load(R"(
+services:
+  one:
+    image: x
+    env_file: common.env
+  two:
+    image: x
+    env_file: [common.env, web.env]
+    environment: {A: explicit}
+  three:
+    image: x
+    env_file:
+      - path: web.env
+      - path: absent.env
+        required: false
+)");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  std::map<std::string, std::string> one = {{"A", "common"}, {"B", "common"}, {"BERTH_CC_MODE", "shell"}};
+  EXPECT_EQ(b->services[0].environment, one);
+  EXPECT_EQ(b->services[1].environment.at("A"), "explicit");
+  EXPECT_EQ(b->services[1].environment.at("B"), "web");
+  EXPECT_EQ(b->services[2].environment, (std::map<std::string, std::string>{{"B", "web"}}));
+  auto missing = Load("services:\n  web:\n    image: x\n    env_file: nope.env\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("compose.yaml:4:15: error: services.web.env_file: cannot read "), std::string::npos)
+      << missing.status().message();
+}
+
+TEST_F(ComposeCompatTest, ContainerNameOneContainerUniqueInTheFile) {
+  auto b = Load("services:\n  db:\n    image: x\n    container_name: my-db\n");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->services[0].container_name, "my-db");
+  auto back = BlueprintFromJson(ToJson(*b));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->services[0].container_name, "my-db");
+
+  auto scaled = Load("services:\n  db:\n    image: x\n    container_name: my-db\n"
+                     "    deploy: {replicas: 2}\n");
+  ASSERT_FALSE(scaled.ok());
+  EXPECT_NE(scaled.status().message().find("names one container, but deploy.replicas is 2"),
+            std::string::npos);
+  auto twice = Load("services:\n  a:\n    image: x\n    container_name: same\n"
+                    "  b:\n    image: x\n    container_name: same\n");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("is also service a's"), std::string::npos);
+  auto bad = Load("services:\n  a:\n    image: x\n    container_name: 'no spaces'\n");
+  ASSERT_FALSE(bad.ok());
+}
+
+TEST_F(ComposeCompatTest, ContainerNameLeavesOtherServicesHashesAlone) {
+  // A key added later is written only when set: an old deploy's containers still fit.
+  auto plain = Load("services:\n  web:\n    image: x\n");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(ToJson(plain->services[0]).contains("container_name"));
+  EXPECT_FALSE(ToJson(plain->services[0]).contains("profiles"));
+}
+
+TEST_F(ComposeCompatTest, ProfilesChooseServices) {
+  const std::string yaml = R"(
+services:
+  web:
+    image: x
+  debug:
+    image: x
+    profiles: [dev, tools]
+  seed:
+    image: x
+    profiles: [ops]
+)";
+  auto none = Load(yaml);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  ASSERT_EQ(none->services.size(), 1u);
+  EXPECT_EQ(none->services[0].name, "web");
+  LoadOptions o;
+  o.profiles = {"tools"};
+  auto tools = Load(yaml, o);
+  ASSERT_TRUE(tools.ok());
+  ASSERT_EQ(tools->services.size(), 2u);
+  EXPECT_EQ(tools->services[1].name, "debug");
+  setenv("COMPOSE_PROFILES", "ops,dev", 1);
+  auto env = Load(yaml);
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->services.size(), 3u);
+  o.profiles = {"*"};
+  unsetenv("COMPOSE_PROFILES");
+  EXPECT_EQ(Load(yaml, o)->services.size(), 3u);
+}
+
+TEST_F(ComposeCompatTest, DependingOnAServiceOfADisabledProfileSaysWhichToEnable) {
+  auto b = Load(R"(
+services:
+  web:
+    image: x
+    depends_on: [db]
+  db:
+    image: x
+    profiles: [data]
+)");
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find(
+                "depends on service 'db', which is only in profile(s) data: enable one with --profile"),
+            std::string::npos)
+      << b.status().message();
+  auto all_off = Load("services:\n  a:\n    image: x\n    profiles: [p]\n");
+  ASSERT_FALSE(all_off.ok());
+  EXPECT_NE(all_off.status().message().find("none is enabled"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::workflows
