@@ -131,7 +131,7 @@ int RunApp(const Globals& g, const std::string& type, const std::string& app, co
            bool detach) {
   auto ctx = Context::Open(g);
   if (!ctx.ok()) return Fail(ctx.status());
-  if (auto d = ReachableDocker(); !d.ok()) return Fail(d.status());
+  if (auto d = ReachableDocker(); !d.ok()) return FailEngine(d.status());
   std::string id = type + "-" + app + "-" + RandomHex(8);
   StepPrinter printer(id);
   auto& eng = (*ctx)->engine([&](const eventlog::Event& e) { printer.OnEvent(e); });
@@ -191,12 +191,12 @@ std::string Label(const docker::ContainerInfo& c, const char* key) {
 
 int Up(const Globals& g, const UpArgs& a) {
   std::vector<wf::Diagnostic> diags;
-  auto bp = wf::LoadBlueprint(a.file, a.project, &diags);
+  auto bp = wf::LoadBlueprint(a.file, LoadOptionsOf(a.project, a.env_files, a.profiles), &diags);
   for (const auto& d : diags)
     if (d.severity == wf::Diagnostic::kWarning) std::cerr << "berth: " << d.ToString() << "\n";
   if (!bp.ok()) {
     std::cerr << "berth: " << bp.status().message() << "\n";
-    return 2;
+    return kExitBadBlueprint;
   }
   json input = {{"app", bp->name}, {"blueprint", wf::ToJson(*bp)}, {"cache", !a.no_cache},
                 {"by", WhoAmI()}};
@@ -211,7 +211,7 @@ int Down(const Globals& g, const std::string& app, bool detach) {
 
 int Ps(const Globals& g, const std::string& app) {
   auto d = ReachableDocker();
-  if (!d.ok()) return Fail(d.status());
+  if (!d.ok()) return FailEngine(d.status());
   docker::Labels filter = {{wf::kLabelApp, app}};
   auto list = (*d)->ListContainers(filter);
   if (!list.ok()) return Fail(list.status());
@@ -272,7 +272,7 @@ int Ps(const Globals& g, const std::string& app) {
 
 int Images(const Globals& g) {
   auto d = ReachableDocker();
-  if (!d.ok()) return Fail(d.status());
+  if (!d.ok()) return FailEngine(d.status());
   std::unique_ptr<Context> ctx;
   if (auto c = Context::Open(g, /*create=*/false); c.ok()) ctx = std::move(c).value();
   std::vector<json> rows;

@@ -1,18 +1,38 @@
-// berth up / down / ps / images / audit: Compose apps on the Docker engine that DOCKER_HOST
-// names. Exit codes as in commands.h: 0 done, 1 the deploy (or undeploy) failed, 2 bad
-// input or environment (a malformed blueprint, no engine).
+// berth up / down / ps / images / audit / config: Compose apps on the Docker engine that
+// DOCKER_HOST names. Exit codes as in commands.h: 0 done, 1 the deploy (or undeploy)
+// failed, 2 bad input (a malformed blueprint, a bad argument), 3 no Docker engine answers.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "tools/berth/commands.h"
+#include "workflows/blueprint/blueprint.h"
 
 namespace berth::tool {
 
+inline constexpr int kExitBadBlueprint = 2;
+inline constexpr int kExitNoEngine = 3;
+// Prints the error; kExitNoEngine for an engine that does not answer (kUnavailable), else as
+// Fail().
+int FailEngine(const Status& s);
+
 struct UpArgs {
   std::string file, project;
+  std::vector<std::string> env_files, profiles;
   bool detach = false, no_cache = false;
 };
+
+// berth config: the blueprint as a deploy would record it, or every problem (exit 2).
+struct ConfigArgs {
+  std::string file, project;
+  std::vector<std::string> env_files, profiles;
+  bool quiet = false;
+};
+int Config(const Globals& g, const ConfigArgs& a);
+workflows::LoadOptions LoadOptionsOf(const std::string& project,
+                                     const std::vector<std::string>& env_files,
+                                     const std::vector<std::string>& profiles);
 int Up(const Globals& g, const UpArgs& a);
 int Down(const Globals& g, const std::string& app, bool detach);
 int Ps(const Globals& g, const std::string& app);

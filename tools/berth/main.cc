@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   g.data_dir = DefaultDataDir();
   std::string output = "table";
   app.add_option("--data-dir", g.data_dir, "data directory (default: $BERTH_HOME, else ./.berth)");
-  app.add_option("-o,--output", output, "output format")->check(CLI::IsMember({"table", "json"}));
+  app.add_option("-o,--output", output, "output format (yaml: berth config only)")->check(CLI::IsMember({"table", "json", "yaml"}));
   int rc = 0;
   auto fin = [&] { g.output = output == "json" ? Output::kJson : Output::kTable; };
 
@@ -73,7 +73,18 @@ int main(int argc, char** argv) {
   up->add_option("-p,--project-name", ua.project, "app name (default: the file's `name:`, else its directory's name)");
   up->add_flag("--detach", ua.detach, "record the deploy durably, print its id, exit; it runs at the next `berth resume`");
   up->add_flag("--no-cache", ua.no_cache, "run x-berth.install in every new container instead of using the image cache");
+  up->add_option("--env-file", ua.env_files, "variables for interpolation (repeatable; default: the .env beside the file)");
+  up->add_option("--profile", ua.profiles, "enable services of this profile (repeatable; '*' all; default $COMPOSE_PROFILES)");
   up->callback([&] { fin(); rc = Up(g, ua); });
+
+  ConfigArgs ca;
+  auto* config = app.add_subcommand("config", "check a Compose file without an engine and print the blueprint a deploy would record (-o json, else YAML); exit 2 with every problem (file:line:col)");
+  config->add_option("file", ca.file, "Compose file (with optional x-berth extensions)")->required();
+  config->add_option("-p,--project-name", ca.project, "app name (default: the file's `name:`, else its directory's name)");
+  config->add_option("--env-file", ca.env_files, "variables for interpolation (repeatable; default: the .env beside the file)");
+  config->add_option("--profile", ca.profiles, "enable services of this profile (repeatable; '*' all; default $COMPOSE_PROFILES)");
+  config->add_flag("-q,--quiet", ca.quiet, "only check: print nothing when the file is valid");
+  config->callback([&] { fin(); rc = Config(g, ca); });
 
   std::string app_name;
   auto* down = app.add_subcommand("down", "stop and remove an app's containers (reverse depends_on order) and networks; images stay");

@@ -235,9 +235,16 @@ void CheckContainerNames(ComposeReader& r, const Blueprint& b) {
 }
 
 void Services(ComposeReader& r, const Entry* top, const std::set<std::string>& networks,
-              const std::set<std::string>& volumes, const LoadOptions& options, Blueprint* b) {
+              const std::set<std::string>& volumes, const LoadOptions& options,
+              const std::string& v1_services, Blueprint* b) {
   if (top == nullptr) {
-    r.Error(Where{}, "no `services`: a Compose file needs at least one service");
+    if (!v1_services.empty()) {
+      // docker-compose 1.x read this; Compose v2 and the Compose Specification do not.
+      r.Error(Where{}, "this is the Compose v1 format (services at the top level: " + v1_services +
+                           "); Berth reads the Compose Specification: put them under `services:`");
+    } else {
+      r.Error(Where{}, "no `services`: a Compose file needs at least one service");
+    }
     return;
   }
   auto entries = r.Map(top->value, top->where, true);
@@ -359,6 +366,8 @@ void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptio
   }
   auto entries = r.Map(root, Where{});
   TopLevel top;
+  std::string v1;  // the top-level keys that look like v1-format services
+  std::string* top_services_v1 = root["services"] ? nullptr : &v1;
   for (const Entry& e : *entries) {
     if (e.key == "name")
       top.name = &e;
@@ -370,6 +379,9 @@ void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptio
       top.volumes = &e;
     else if (e.key == "x-berth")
       top.berth = &e;
+    else if (e.key != "version" && top_services_v1 != nullptr && e.value.IsMap() &&
+             (e.value["image"] || e.value["build"] || e.value["extends"]))
+      *top_services_v1 += (top_services_v1->empty() ? "" : ", ") + e.key;  // v1: no warning
     else if (e.key != "version")
       r.OtherKey(e, {"secrets", "configs", "include", "models"});
   }
@@ -377,7 +389,7 @@ void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptio
   std::set<std::string> volumes = TopVolumes(r, top.volumes, b->name, b);
   std::set<std::string> networks = TopNetworks(r, top.networks, b->name, b);
   TopBerth(r, top.berth, b);
-  Services(r, top.services, networks, volumes, options, b);
+  Services(r, top.services, networks, volumes, options, v1, b);
   CheckAddresses(r, *b);
 }
 
