@@ -76,8 +76,12 @@ expect 1 'service web: step image/web: .*does-not-exist' -- up "$work/noimage.ya
 assert_failed_cleanly "missing image"
 ok "missing image: $(grep 'deploy of' "$work/err")"
 
-DOCKER_HOST=unix://$work/no-such.sock expect 2 'cannot reach the Docker engine at unix://.*no-such.sock' -- up "$EXAMPLE_APP" -p $A
+# No engine is exit 3, a bad blueprint exit 2: a script can tell them apart.
+DOCKER_HOST=unix://$work/no-such.sock expect 3 'cannot reach the Docker engine at unix://.*no-such.sock' -- up "$EXAMPLE_APP" -p $A
 ok "Docker unreachable: $(head -1 "$work/err")"
+DOCKER_HOST=unix://$work/no-such.sock expect 3 'cannot reach the Docker engine' -- ps
+DOCKER_HOST=unix://$work/no-such.sock expect 2 'broken.yaml:[0-9]+:[0-9]+' -- up "$work/broken.yaml" -p $A
+ok "a bad blueprint is exit 2 even with no engine: it is checked first"
 
 # A port taken by a listener of our own on 127.0.0.1.
 python3 -c '

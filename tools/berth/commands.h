@@ -1,5 +1,6 @@
 // The berth commands. Each returns the process exit code: 0 success, 1 the work failed
-// (a workflow failed, verification found a problem), 2 bad input or environment (printed).
+// (a workflow failed, verification found a problem), 2 bad input or environment (printed),
+// 3 no Docker engine answers (apps.h).
 #pragma once
 
 #include <cstdint>
