@@ -95,6 +95,7 @@ std::vector<PortBinding> InspectPorts(const json& ports) {
 json ContainerCreateBody(const ContainerSpec& spec) {
   json config = {{"Image", spec.image}};
   json host = json::object();
+
   if (spec.cmd) config["Cmd"] = *spec.cmd;
   if (spec.entrypoint) {
     // An empty list clears the image's ENTRYPOINT; the engine wants [""] for that.
@@ -122,7 +123,16 @@ json ContainerCreateBody(const ContainerSpec& spec) {
     if (!spec.aliases.empty()) endpoint["Aliases"] = spec.aliases;
     config["NetworkingConfig"] = {{"EndpointsConfig", {{spec.network, endpoint}}}};
   }
+  // The extra fields last, where no named field is set: a named field wins.
+  auto extra = [](const std::map<std::string, std::string>& fields, json* into) {
+    for (const auto& [k, v] : fields) {
+      json j = json::parse(v, nullptr, /*allow_exceptions=*/false);
+      if (!j.is_discarded() && !into->contains(k)) (*into)[k] = std::move(j);
+    }
+  };
+  extra(spec.extra_host_config, &host);
   config["HostConfig"] = host;
+  extra(spec.extra_config, &config);
   return config;
 }
 

@@ -86,6 +86,9 @@ struct ContainerSpec {
   std::optional<int> stop_timeout_s;  // Compose stop_grace_period
   RestartPolicy restart;
   std::optional<Healthcheck> healthcheck;
+  // More fields of the create body, each field name -> its JSON text, set as they are
+  // (HostConfig's and the top level's); a field named above wins.
+  std::map<std::string, std::string> extra_host_config, extra_config;
 };
 
 // A container's address on one network.

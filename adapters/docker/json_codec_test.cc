@@ -38,6 +38,20 @@ TEST(ContainerJsonTest, CreateBodyCarriesEveryField) {
   EXPECT_EQ(b["Healthcheck"]["Interval"], 1'000'000'000);
 }
 
+TEST(ContainerJsonTest, ExtraFieldsGoInAsTheyAreAndNamedFieldsWin) {
+  ContainerSpec s;
+  s.image = "x";
+  s.init = true;
+  s.extra_host_config = {{"CapAdd", R"(["NET_ADMIN"])"}, {"Init", "false"}, {"ShmSize", "67108864"}};
+  s.extra_config = {{"Tty", "true"}, {"Image", R"("other")"}};
+  json b = ContainerCreateBody(s);
+  EXPECT_EQ(b["HostConfig"]["CapAdd"], json::array({"NET_ADMIN"}));
+  EXPECT_EQ(b["HostConfig"]["ShmSize"], 67108864);
+  EXPECT_EQ(b["HostConfig"]["Init"], true) << "init: a named field wins";
+  EXPECT_EQ(b["Tty"], true);
+  EXPECT_EQ(b["Image"], "x");
+}
+
 TEST(ContainerJsonTest, InspectToleratesNulls) {
   json j = json::parse(R"({"Id":"abc","Name":"/web","Image":"sha256:1",
     "Config":{"Image":"busybox","Labels":null},

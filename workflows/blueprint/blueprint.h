@@ -99,6 +99,9 @@ struct ServiceDef {
   std::vector<std::string> customize;  // run in every container after it starts
   std::string dns;                     // x-berth.dns (recorded; DNS registration comes later)
   std::vector<std::string> profiles;   // Compose `profiles`: only loaded when one is enabled
+  // Fields of the engine's create body from Compose keys that map onto it as they stand
+  // (cap_add -> HostConfig.CapAdd, tty -> Config.Tty, ...): field name -> its JSON text.
+  std::map<std::string, std::string> engine_host, engine_config;
 };
 
 struct NetworkDef {

@@ -127,7 +127,9 @@ class JsonIn {
            Get(v, "hostname", path, &s->hostname) && Get(v, "install", path, &s->install) &&
            Get(v, "customize", path, &s->customize) && Get(v, "dns", path, &s->dns) &&
            Get(v, "container_name", path, &s->container_name) &&
-           Get(v, "profiles", path, &s->profiles);
+           Get(v, "profiles", path, &s->profiles) &&
+           Get(v, "engine_host", path, &s->engine_host) &&
+           Get(v, "engine_config", path, &s->engine_config);
   }
   bool As(const json& v, const std::string& path, Blueprint* b) {
     return Object(v, path) && Require(v, "name", path) && Require(v, "services", path) &&
@@ -239,6 +241,8 @@ json ToJson(const ServiceDef& s) {
   // redeploy does not replace containers that still fit.
   if (!s.container_name.empty()) j["container_name"] = s.container_name;
   if (!s.profiles.empty()) j["profiles"] = s.profiles;
+  if (!s.engine_host.empty()) j["engine_host"] = s.engine_host;
+  if (!s.engine_config.empty()) j["engine_config"] = s.engine_config;
   return j;
 }
 

@@ -209,5 +209,78 @@ services:
   EXPECT_NE(all_off.status().message().find("none is enabled"), std::string::npos);
 }
 
+
+TEST_F(ComposeCompatTest, PerContainerKeysBecomeCreateBodyFields) {
+  auto b = Load(R"(
+services:
+  web:
+    image: x
+    cap_add: [NET_ADMIN]
+    cap_drop: ALL
+    privileged: false
+    read_only: true
+    tmpfs: [/run, "/tmp:size=64m"]
+    security_opt: [no-new-privileges:true]
+    sysctls: {net.core.somaxconn: 1024}
+    ulimits: {nofile: {soft: 1024, hard: 2048}, nproc: 512}
+    shm_size: 64m
+    extra_hosts: ["db.local:10.0.0.5", "cache=10.0.0.6"]
+    dns: 10.0.0.2
+    dns_search: [example.org]
+    logging: {driver: json-file, options: {max-size: 10m}}
+    mem_limit: 1g
+    cpus: "0.5"
+    pids_limit: 100
+    group_add: [audio]
+    ipc: private
+    tty: true
+    stdin_open: true
+    domainname: example.org
+)");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  const auto& h = b->services[0].engine_host;
+  const auto& c = b->services[0].engine_config;
+  EXPECT_EQ(h.at("CapAdd"), R"(["NET_ADMIN"])");
+  EXPECT_EQ(h.at("CapDrop"), R"(["ALL"])");
+  EXPECT_EQ(h.at("ReadonlyRootfs"), "true");
+  EXPECT_EQ(h.at("Tmpfs"), R"({"/run":"","/tmp":"size=64m"})");
+  EXPECT_EQ(h.at("Sysctls"), R"({"net.core.somaxconn":"1024"})");
+  EXPECT_EQ(h.at("Ulimits"), R"([{"Hard":2048,"Name":"nofile","Soft":1024},{"Hard":512,"Name":"nproc","Soft":512}])");
+  EXPECT_EQ(h.at("ShmSize"), "67108864");
+  EXPECT_EQ(h.at("ExtraHosts"), R"(["db.local:10.0.0.5","cache:10.0.0.6"])");
+  EXPECT_EQ(h.at("Dns"), R"(["10.0.0.2"])");
+  EXPECT_EQ(h.at("LogConfig"), R"({"Config":{"max-size":"10m"},"Type":"json-file"})");
+  EXPECT_EQ(h.at("Memory"), "1073741824");
+  EXPECT_EQ(h.at("NanoCpus"), "500000000");
+  EXPECT_EQ(h.at("IpcMode"), R"("private")");
+  EXPECT_EQ(c.at("Tty"), "true");
+  EXPECT_EQ(c.at("OpenStdin"), "true");
+  EXPECT_EQ(c.at("Domainname"), R"("example.org")");
+  auto back = BlueprintFromJson(ToJson(*b));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->services[0].engine_host, h);
+}
+
+TEST_F(ComposeCompatTest, PerContainerKeysRefuseWhatTheyCannotMean) {
+  auto b = Load(R"(
+services:
+  web:
+    image: x
+    mem_limit: lots
+    cpus: -1
+    tmpfs: run
+    ipc: "service:db"
+    devices: ["relative:/dev/x"]
+    extra_hosts: [nohost]
+)");
+  ASSERT_FALSE(b.ok());
+  const std::string m = b.status().message();
+  EXPECT_NE(m.find("6 problems"), std::string::npos) << m;
+  EXPECT_NE(m.find(":5:16: error: services.web.mem_limit: 'lots' is not a size"), std::string::npos) << m;
+  EXPECT_NE(m.find("'-1' is not a number of CPUs"), std::string::npos) << m;
+  EXPECT_NE(m.find("tmpfs 'run': the path must be absolute"), std::string::npos) << m;
+  EXPECT_NE(m.find("'service:db' is not supported here"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace berth::workflows

@@ -149,6 +149,12 @@ ServiceDef ParseService(ComposeReader& r, const Entry& service, const std::strin
                         const std::set<std::string>& networks, const std::set<std::string>& volumes,
                         std::vector<Where>* depends_where);
 
+// A service key that is a field of the engine's create body as it stands (cap_add,
+// mem_limit, dns, logging, ...: compose_engine_keys.cc): parsed into def->engine_host or
+// def->engine_config, or an error reported; false for any other key.
+bool ParseEngineKey(ComposeReader& r, const Entry& e, ServiceDef* def);
+bool IsEngineKey(const std::string& key);
+
 // The service keys with a syntax of their own (compose_service_parts.cc); nullopt after
 // reporting an error.
 std::optional<BuildDef> ParseBuild(ComposeReader& r, const Entry& e);

@@ -122,6 +122,8 @@ docker::ContainerSpec SpecFor(const ServiceDef& s, const json& in, const std::st
   c.stop_signal = s.stop_signal;
   c.stop_timeout_s = StopTimeoutS(s);
   c.restart = Restart(s.restart);
+  c.extra_host_config = s.engine_host;
+  c.extra_config = s.engine_config;
   if (s.healthcheck) {
     docker::Healthcheck h;
     h.test = s.healthcheck->test;
