@@ -22,7 +22,8 @@ restart_daemon() {
     fail "DOCKER_HOST=$DOCKER_HOST is not a private dockerd's socket"
   "$TESTENV/dockerd-stop.sh" "$DOCKERD_DIR"
   sleep "${1:-1}"
-  eval "$("$TESTENV/dockerd-start.sh" "$DOCKERD_DIR")"
+  # (fd 3 closed: a daemon holding the test's stderr would keep ctest waiting for its end)
+  eval "$("$TESTENV/dockerd-start.sh" "$DOCKERD_DIR" 3>&-)"
 }
 
 # ---- a wedged engine ------------------------------------------------------------------------

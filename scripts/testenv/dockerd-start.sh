@@ -69,7 +69,7 @@ esac
 # shellcheck disable=SC2086  # BERTH_DOCKERD_FLAGS is a word list on purpose.
 setsid dockerd --host="$DOCKER_HOST" --data-root="$DIR/data" --exec-root="$DIR/exec" \
   --pidfile="$DIR/docker.pid" ${BERTH_DOCKERD_FLAGS:-} \
-  >"$DIR/dockerd.log" 2>&1 </dev/null 9>&- &
+  >"$DIR/dockerd.log" 2>&1 </dev/null 3>&- 9>&- &
 echo $! >"$DIR/dockerd.launcher-pid"
 
 deadline=$((SECONDS + TIMEOUT_S))

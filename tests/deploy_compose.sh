@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Compose keys people's files use, deployed on a real engine and read back with
+# `docker inspect`: container_name, .env interpolation, env_file under environment,
+# profiles (a service left out, then enabled with --profile), and per-container keys that
+# go into the create body as they are (cap_add/cap_drop, read_only with tmpfs, extra_hosts,
+# ulimits, mem_limit, cpus, shm_size, dns_search, tty, labels of the engine's own).
+BERTH=${1:?usage: deploy_compose.sh path/to/berth}
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/deploy_lib.sh"
+work=$(mktemp -d /tmp/berth-deploy-compose-XXXXXX)
+A=compat
+trap 'wipe_app $A; rm -rf "$work"' EXIT
+D="$work/data"
+checks=0
+ok() { checks=$((checks + 1)); echo "ok: $*"; }
+wipe_app $A
+docker_bounded rm -f compat-db >/dev/null 2>&1 || true
+
+mkdir -p "$work/app"
+cat >"$work/app/.env" <<'EOF'
+BERTH_COMPAT_PORT_NAME=from-dotenv
+WEB_CMD=httpd -f -p 80 -h /
+EOF
+cat >"$work/app/web.env" <<'EOF'
+# service env_file: below `environment`
+FROM_FILE=file
+SHADOWED=file
+EOF
+cat >"$work/app/compose.yaml" <<'EOF'
+services:
+  web:
+    image: berth/busybox:test
+    command: ${WEB_CMD}
+    env_file: web.env
+    environment:
+      SHADOWED: environment
+      INTERPOLATED: ${BERTH_COMPAT_PORT_NAME}
+    cap_drop: [ALL]
+    cap_add: [NET_BIND_SERVICE, SETUID, SETGID]
+    read_only: true
+    tmpfs: ["/tmp:size=8m"]
+    extra_hosts: ["db.example:10.1.2.3"]
+    ulimits: {nofile: {soft: 1024, hard: 2048}}
+    mem_limit: 64m
+    cpus: "0.5"
+    shm_size: 16m
+    dns_search: [example.org]
+    tty: true
+  db:
+    image: berth/busybox:test
+    container_name: compat-db
+    command: ["sleep", "3600"]
+    init: true
+  debug:
+    image: berth/busybox:test
+    command: ["sleep", "3600"]
+    init: true
+    profiles: [debug]
+EOF
+
+berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "up"; }
+got=$(app_containers $A | tr '\n' ' ')
+[ "$got" = "compat-db running compat-web-1 running " ] || fail "containers: $got (want compat-db and compat-web-1, no debug)"
+ok "container_name: compat-db; the debug service (profile debug) was left out"
+
+docker inspect compat-web-1 >"$work/web.json"
+python3 - "$work/web.json" <<'EOF' || fail "compat-web-1 is not as the file says"
+import json, sys
+c = json.load(open(sys.argv[1]))[0]
+cfg, host = c["Config"], c["HostConfig"]
+env = dict(e.split("=", 1) for e in cfg["Env"])
+checks = {
+    "env_file value": env.get("FROM_FILE") == "file",
+    "environment over env_file": env.get("SHADOWED") == "environment",
+    ".env interpolation": env.get("INTERPOLATED") == "from-dotenv",
+    ".env in command": cfg["Cmd"] == ["httpd", "-f", "-p", "80", "-h", "/"],
+    "cap_drop": host["CapDrop"] == ["ALL"],
+    "cap_add": sorted(host["CapAdd"]) == ["NET_BIND_SERVICE", "SETGID", "SETUID"],
+    "read_only": host["ReadonlyRootfs"] is True,
+    "tmpfs": host["Tmpfs"] == {"/tmp": "size=8m"},
+    "extra_hosts": host["ExtraHosts"] == ["db.example:10.1.2.3"],
+    "ulimits": host["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 2048}],
+    "mem_limit": host["Memory"] == 64 * 1024 * 1024,
+    "cpus": host["NanoCpus"] == 500000000,
+    "shm_size": host["ShmSize"] == 16 * 1024 * 1024,
+    "dns_search": host["DnsSearch"] == ["example.org"],
+    "tty": cfg["Tty"] is True,
+}
+bad = [k for k, v in checks.items() if not v]
+if bad:
+    print("wrong: %s\nConfig=%s\nHostConfig=%s" % (bad, json.dumps(cfg)[:1500], json.dumps(host)[:2500]), file=sys.stderr)
+    sys.exit(1)
+print("inspect: %d fields as declared" % len(checks))
+EOF
+ok "compat-web-1: env_file, .env, caps, read_only+tmpfs, extra_hosts, ulimits, limits, dns_search, tty as declared"
+
+# The read-only root and the capabilities hold inside the running container.
+docker exec compat-web-1 sh -c 'touch /x' 2>/dev/null && fail "read_only: / is writable"
+docker exec compat-web-1 sh -c 'touch /tmp/x' || fail "tmpfs /tmp is not writable"
+docker exec compat-web-1 grep -q 'db.example' /etc/hosts || fail "extra_hosts not in /etc/hosts"
+ok "in the container: / read-only, /tmp writable, db.example in /etc/hosts"
+
+# The profile enabled: the same file adds the debug service, the others are kept.
+berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A --profile debug >"$work/up2.log" 2>&1 || { cat "$work/up2.log"; fail "up --profile debug"; }
+got=$(app_containers $A | tr '\n' ' ')
+[ "$got" = "compat-db running compat-debug-1 running compat-web-1 running " ] || fail "with --profile debug: $got"
+grep -q "0 removed" "$work/up2.log" || { cat "$work/up2.log"; fail "enabling a profile replaced containers"; }
+ok "--profile debug: debug added, web and db kept"
+
+# berth config prints what up deploys; a second service with the same container_name is refused.
+"$BERTH" config "$work/app/compose.yaml" -p $A -o json | python3 -c '
+import json, sys
+b = json.load(sys.stdin)
+assert [s["name"] for s in b["services"]] == ["web", "db"], b["services"]
+assert b["services"][1]["container_name"] == "compat-db"
+assert b["services"][0]["environment"]["INTERPOLATED"] == "from-dotenv"' || fail "berth config output"
+ok "berth config shows the resolved file"
+
+berth_bounded 300 --data-dir "$D" down $A >"$work/down.log" 2>&1 || { cat "$work/down.log"; fail "down"; }
+assert_app_gone $A
+ok "down removed compat-db (by its label, whatever its name) and the rest"
+echo "$checks passed, 0 failed"
