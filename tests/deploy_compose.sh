@@ -9,12 +9,14 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
 work=$(mktemp -d /tmp/berth-deploy-compose-XXXXXX)
 A=compat
-trap 'wipe_app $A; rm -rf "$work"' EXIT
+trap 'wipe_app $A; docker network rm compat-ext >/dev/null 2>&1; rm -rf "$work"' EXIT
 D="$work/data"
 checks=0
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
 wipe_app $A
 docker_bounded rm -f compat-db >/dev/null 2>&1 || true
+docker network rm compat-ext >/dev/null 2>&1 || true
+docker_bounded network create compat-ext >/dev/null  # someone else's network: external
 
 mkdir -p "$work/app"
 cat >"$work/app/.env" <<'EOF'
@@ -51,11 +53,14 @@ services:
     container_name: compat-db
     command: ["sleep", "3600"]
     init: true
+    networks: [default, ext]
   debug:
     image: berth/busybox:test
     command: ["sleep", "3600"]
     init: true
     profiles: [debug]
+networks:
+  ext: {external: true, name: compat-ext}
 EOF
 
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "up"; }
@@ -94,6 +99,10 @@ print("inspect: %d fields as declared" % len(checks))
 EOF
 ok "compat-web-1: env_file, .env, caps, read_only+tmpfs, extra_hosts, ulimits, limits, dns_search, tty as declared"
 
+docker inspect compat-db --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' | grep -qw compat-ext ||
+  fail "compat-db did not join the external network compat-ext"
+ok "external network: compat-db joined compat-ext (made by the test, not by Berth)"
+
 # The read-only root and the capabilities hold inside the running container.
 docker exec compat-web-1 sh -c 'touch /x' 2>/dev/null && fail "read_only: / is writable"
 docker exec compat-web-1 sh -c 'touch /tmp/x' || fail "tmpfs /tmp is not writable"
@@ -118,5 +127,6 @@ ok "berth config shows the resolved file"
 
 berth_bounded 300 --data-dir "$D" down $A >"$work/down.log" 2>&1 || { cat "$work/down.log"; fail "down"; }
 assert_app_gone $A
-ok "down removed compat-db (by its label, whatever its name) and the rest"
+docker network inspect compat-ext >/dev/null 2>&1 || fail "down removed the external network"
+ok "down removed compat-db (by its label, whatever its name) and the rest, and kept compat-ext"
 echo "$checks passed, 0 failed"

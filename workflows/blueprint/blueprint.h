@@ -106,9 +106,10 @@ struct ServiceDef {
 
 struct NetworkDef {
   std::string name;         // as written ("default" is always present)
-  std::string docker_name;  // "<app>_<name>"
+  std::string docker_name;  // "<app>_<name>", or its `name:` as written
   std::string subnet, gateway;  // from ipam.config[0]; "" lets the engine choose
   std::map<std::string, std::string> labels;
+  bool external = false;  // made by someone else: joined, never created or removed
 };
 
 struct Blueprint {
@@ -116,7 +117,8 @@ struct Blueprint {
   std::string name;  // the app: -p, else top-level `name`, else the directory's name
   std::vector<ServiceDef> services;  // in file order
   std::vector<NetworkDef> networks;  // "default" first, then top-level `networks`
-  std::vector<std::string> volumes;  // "<app>_<name>" of top-level `volumes`
+  std::vector<std::string> volumes;  // docker names of top-level `volumes` ("<app>_<name>",
+                                     // or the `name:` of a named or external one)
 
   const ServiceDef* FindService(const std::string& name) const;
   // Services grouped by depends_on depth: level 0 depends on nothing, level k only on

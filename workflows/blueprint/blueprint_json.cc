@@ -109,7 +109,8 @@ class JsonIn {
   bool As(const json& v, const std::string& path, NetworkDef* n) {
     return Object(v, path) && Get(v, "name", path, &n->name) &&
            Get(v, "docker_name", path, &n->docker_name) && Get(v, "subnet", path, &n->subnet) &&
-           Get(v, "gateway", path, &n->gateway) && Get(v, "labels", path, &n->labels);
+           Get(v, "gateway", path, &n->gateway) && Get(v, "labels", path, &n->labels) &&
+           Get(v, "external", path, &n->external);
   }
   bool As(const json& v, const std::string& path, ServiceDef* s) {
     return Object(v, path) && Require(v, "name", path) && Get(v, "name", path, &s->name) &&
@@ -255,6 +256,7 @@ json ToJson(const Blueprint& b) {
                         {"subnet", n.subnet},
                         {"gateway", n.gateway},
                         {"labels", n.labels}});
+    if (n.external) networks.back()["external"] = true;  // written only when set
   }
   return {{"file", b.file},
           {"name", b.name},

@@ -282,5 +282,43 @@ services:
   EXPECT_NE(m.find("'service:db' is not supported here"), std::string::npos) << m;
 }
 
+TEST_F(ComposeCompatTest, ExternalAndNamedNetworksAndVolumesKeepTheirNames) {
+  auto b = Load(R"(
+services:
+  web:
+    image: x
+    networks: [proxy, back]
+    volumes: [data:/data, shared:/shared, old:/old]
+networks:
+  proxy: {external: true}
+  back: {name: my-back}
+volumes:
+  data: {}
+  shared: {external: true, name: team-shared}
+  old: {external: {name: legacy}}
+)");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ(b->networks.size(), 3u);
+  EXPECT_EQ(b->networks[1].docker_name, "proxy");
+  EXPECT_TRUE(b->networks[1].external);
+  EXPECT_EQ(b->networks[2].docker_name, "my-back");
+  EXPECT_FALSE(b->networks[2].external);
+  EXPECT_EQ(b->volumes, (std::vector<std::string>{"cc_data", "team-shared", "legacy"}));
+  ASSERT_EQ(b->services[0].volumes.size(), 3u);
+  EXPECT_EQ(b->services[0].volumes[0].source, "cc_data");
+  EXPECT_EQ(b->services[0].volumes[1].source, "team-shared");
+  EXPECT_EQ(b->services[0].volumes[2].source, "legacy");
+  auto back = BlueprintFromJson(ToJson(*b));
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->networks[1].external);
+
+  auto configured = Load("services:\n  web:\n    image: x\n    networks: [p]\n"
+                         "networks:\n  p:\n    external: true\n    driver: bridge\n");
+  ASSERT_FALSE(configured.ok());
+  EXPECT_NE(configured.status().message().find("an external network is made by someone else: `driver`"),
+            std::string::npos)
+      << configured.status().message();
+}
+
 }  // namespace
 }  // namespace berth::workflows

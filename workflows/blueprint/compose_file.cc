@@ -48,15 +48,47 @@ std::string AppName(ComposeReader& r, const std::string& project, const Entry* n
   return derived;
 }
 
+// `external: true` (or the old `external: {name: X}`) and `name: X` of a top-level volume or
+// network: whether someone else makes it, and the engine's name for it ("" keeps Berth's).
+struct Naming {
+  bool external = false;
+  std::string name;
+  const Entry* external_at = nullptr;
+};
+
+// Handles `external` and `name`; false for any other key.
+bool NamingKey(ComposeReader& r, const Entry& k, Naming* n) {
+  if (k.key == "name") {
+    n->name = r.String(k.value, k.where).value_or("");
+    if (!ValidObjectName(n->name)) r.Error(k.where, "name '" + n->name + "' " + kObjectNameRule);
+    return true;
+  }
+  if (k.key != "external") return false;
+  n->external_at = &k;
+  if (k.value.IsMap()) {  // Compose file format 2/3.0-3.3: external: {name: X}
+    n->external = true;
+    for (const Entry& e : r.Map(k.value, k.where).value_or(std::vector<Entry>())) {
+      if (e.key == "name") n->name = r.String(e.value, e.where).value_or(n->name);
+      else r.OtherKey(e, {});
+    }
+  } else {
+    n->external = r.Bool(k.value, k.where).value_or(false);
+  }
+  return true;
+}
+
 std::set<std::string> TopVolumes(ComposeReader& r, const Entry* top, const std::string& app,
-                                 Blueprint* b) {
+                                 Blueprint* b, std::map<std::string, std::string>* renamed) {
   std::set<std::string> names;
   if (top == nullptr) return names;
   for (const Entry& v : r.Map(top->value, top->where, true).value_or(std::vector<Entry>())) {
     if (!ValidObjectName(v.key))
       r.Error(v.key_where, "volume name " + std::string(kObjectNameRule));
+    Naming naming;
     for (const Entry& k : r.Map(v.value, v.where, true).value_or(std::vector<Entry>())) {
-      if (k.key == "driver") {
+      if (NamingKey(r, k, &naming)) {
+        continue;
+      } else if (k.key == "driver") {
         std::string driver = r.String(k.value, k.where).value_or("local");
         if (driver != "local") {
           r.Error(k.where, "volume driver '" + driver + "' is not supported (local)");
@@ -65,13 +97,24 @@ std::set<std::string> TopVolumes(ComposeReader& r, const Entry* top, const std::
         (void)r.KeyValues(k.value, k.where, Bare::kEmpty);
         r.Warn(k.key_where, "not used yet (ignored)");
       } else {
-        r.OtherKey(k, {"external", "name", "driver_opts"});
+        r.OtherKey(k, {"driver_opts"});
       }
     }
     names.insert(v.key);
-    b->volumes.push_back(app + "_" + v.key);
+    std::string docker_name = !naming.name.empty() ? naming.name
+                              : naming.external  ? v.key
+                                                 : app + "_" + v.key;
+    if (docker_name != app + "_" + v.key) (*renamed)[app + "_" + v.key] = docker_name;
+    b->volumes.push_back(docker_name);
   }
   return names;
+}
+
+// Service mounts of volumes with a name of their own, or external ones, use that name.
+void RenameMounts(const std::map<std::string, std::string>& renamed, Blueprint* b) {
+  for (ServiceDef& s : b->services)
+    for (VolumeMount& m : s.volumes)
+      if (auto it = renamed.find(m.source); m.named && it != renamed.end()) m.source = it->second;
 }
 
 void Ipam(ComposeReader& r, const Entry& ipam, NetworkDef* net) {
@@ -115,7 +158,11 @@ std::set<std::string> TopNetworks(ComposeReader& r, const Entry* top, const std:
     }
     if (n.key != "default") b->networks.push_back({n.key, app + "_" + n.key, "", "", {}});
     NetworkDef* net = n.key == "default" ? &b->networks.front() : &b->networks.back();
+    Naming naming;
+    const Entry* configured = nullptr;  // a key that makes no sense on an external network
     for (const Entry& k : r.Map(n.value, n.where, true).value_or(std::vector<Entry>())) {
+      if (NamingKey(r, k, &naming)) continue;
+      if (k.key == "driver" || k.key == "ipam") configured = &k;
       if (k.key == "driver") {
         std::string driver = r.String(k.value, k.where).value_or("bridge");
         if (driver != "bridge") {
@@ -126,10 +173,15 @@ std::set<std::string> TopNetworks(ComposeReader& r, const Entry* top, const std:
       } else if (k.key == "labels") {
         net->labels = r.KeyValues(k.value, k.where, Bare::kEmpty).value_or(net->labels);
       } else {
-        r.OtherKey(k, {"external", "name", "internal", "attachable", "enable_ipv6", "driver_opts",
-                       "ipv4", "ipv6"});
+        r.OtherKey(k, {"internal", "attachable", "enable_ipv6", "driver_opts", "ipv4", "ipv6"});
       }
     }
+    net->external = naming.external;
+    if (!naming.name.empty()) net->docker_name = naming.name;
+    else if (naming.external) net->docker_name = n.key;
+    if (naming.external && configured != nullptr)
+      r.Error(configured->key_where, "an external network is made by someone else: `" +
+                                         configured->key + "` cannot be set here");
     names.insert(n.key);
   }
   return names;
@@ -386,10 +438,12 @@ void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptio
       r.OtherKey(e, {"secrets", "configs", "include", "models"});
   }
   b->name = AppName(r, options.project, top.name);
-  std::set<std::string> volumes = TopVolumes(r, top.volumes, b->name, b);
+  std::map<std::string, std::string> renamed;  // "<app>_<key>" -> a volume's own name
+  std::set<std::string> volumes = TopVolumes(r, top.volumes, b->name, b, &renamed);
   std::set<std::string> networks = TopNetworks(r, top.networks, b->name, b);
   TopBerth(r, top.berth, b);
   Services(r, top.services, networks, volumes, options, v1, b);
+  RenameMounts(renamed, b);
   CheckAddresses(r, *b);
 }
 

@@ -98,7 +98,9 @@ class DeployWorkflow final : public engine::Workflow {
     bool nets_done = true;
     for (const auto& n : in.bp.networks) {
       auto ni = [&] {
-        return json{{"app", in.app}, {"docker_name", n.docker_name}, {"subnet", n.subnet}, {"gateway", n.gateway}};
+        json j{{"app", in.app}, {"docker_name", n.docker_name}, {"subnet", n.subnet}, {"gateway", n.gateway}};
+        if (n.external) j["external"] = true;  // only found, never made
+        return j;
       };
       nets_done &= plan.Need("network/" + n.name, "docker.network", ni,
                              {AppSubject(in.app), NetworkSubject(n.docker_name)});

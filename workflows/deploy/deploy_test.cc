@@ -260,6 +260,31 @@ TEST_F(DeployTest, StopWithoutAnAnswerIsFollowedByARemovalByForce) {
   EXPECT_EQ(docker_.Count("remove shop-web-2"), 1);
 }
 
+// An external network is joined as it is, never made, and stays after down; a missing one
+// fails the deploy saying how to make it.
+TEST_F(DeployTest, ExternalNetworkIsJoinedNeverMadeOrRemoved) {
+  const std::string text = "services:\n  web:\n    image: berth/busybox:test\n    networks: [proxy]\n"
+                           "networks:\n  proxy: {external: true}\n";
+  auto missing = Up(text);
+  ASSERT_EQ(missing.status, engine::RunStatus::kFailed);
+  EXPECT_NE(missing.error.find("external network proxy does not exist: create it (docker network create proxy)"),
+            std::string::npos)
+      << missing.error;
+  EXPECT_EQ(docker_.Count("network proxy"), 0) << "Berth made the external network";
+  {
+    std::lock_guard<std::mutex> g(docker_.mu);
+    docker::NetworkInfo n;
+    n.id = "ext1";
+    n.name = "proxy";
+    docker_.networks["proxy"] = n;  // someone else's: no berth.app label
+  }
+  auto s = Up(text);
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  ASSERT_EQ(Run("undeploy", {{"app", "shop"}}).status, engine::RunStatus::kCompleted);
+  std::lock_guard<std::mutex> g(docker_.mu);
+  EXPECT_EQ(docker_.networks.count("proxy"), 1u) << "down removed someone else's network";
+}
+
 TEST_F(DeployTest, ResumesAfterStopMidDeployWithoutDuplicates) {
   std::vector<Diagnostic> diags;
   auto bp = ParseBlueprint(App(3), "shop.yaml", "/tmp", "", &diags);

@@ -240,6 +240,13 @@ class Network final : public DockerActivity {
  protected:
   Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
     std::string app = Str(in, "app"), name = Str(in, "docker_name");
+    if (in.value("external", false)) {
+      auto info = d.InspectNetwork(name);
+      if (info.ok()) return info->id;
+      if (info.status().code() != Code::kNotFound) return info.status();
+      return Status(Code::kNotFound, "external network " + name + " does not exist: create it (docker network create " +
+                                         name + ") or drop `external` to let Berth make it");
+    }
     for (int round = 0; round < 2; ++round) {
       auto info = d.InspectNetwork(name);
       if (info.ok()) {
