@@ -238,9 +238,9 @@ TEST(BlueprintTest, ReplicasMustBeAnIntegerInRangeAndOtherDeployKeysWarn) {
                 .find("'two' is not an integer"),
             std::string::npos);
   std::vector<Diagnostic> w =
-      Warnings("services: {w: {image: x, deploy: {replicas: 2, resources: {}}}}");
+      Warnings("services: {w: {image: x, deploy: {replicas: 2, placement: {}}}}");
   ASSERT_EQ(w.size(), 1u);
-  EXPECT_EQ(w[0].message, "services.w.deploy.resources: not used yet (ignored)");
+  EXPECT_EQ(w[0].message, "services.w.deploy.placement: not used yet (ignored)");
 }
 
 TEST(BlueprintTest, LabelsMapAndList) {

@@ -320,5 +320,29 @@ volumes:
       << configured.status().message();
 }
 
+TEST_F(ComposeCompatTest, ScaleAndDeployResources) {
+  auto b = Load(R"(
+services:
+  web:
+    image: x
+    scale: 3
+    deploy:
+      resources:
+        limits: {cpus: "1.5", memory: 256m, pids: 50}
+        reservations: {memory: 64m}
+)");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->services[0].replicas, 3);
+  const auto& h = b->services[0].engine_host;
+  EXPECT_EQ(h.at("NanoCpus"), "1500000000");
+  EXPECT_EQ(h.at("Memory"), "268435456");
+  EXPECT_EQ(h.at("PidsLimit"), "50");
+  EXPECT_EQ(h.at("MemoryReservation"), "67108864");
+  auto both = Load("services:\n  web:\n    image: x\n    scale: 2\n    deploy: {replicas: 3}\n");
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.status().message().find("scale is 2 but deploy.replicas is 3"), std::string::npos)
+      << both.status().message();
+}
+
 }  // namespace
 }  // namespace berth::workflows

@@ -39,7 +39,6 @@ const std::set<std::string> kUnsupportedServiceKeys = {
     "pre_stop",
     "provider",
     "pull_policy",
-    "scale",
     "secrets",
     "storage_opt",
     "use_api_socket",
@@ -54,6 +53,8 @@ struct ServiceParse {
   ServiceDef& def;
   std::vector<Where>& depends_where;
   std::map<std::string, std::string> env_file;  // below `environment`, merged at the end
+  std::optional<int> scale;  // `scale`, checked against deploy.replicas at the end
+  Where scale_where, replicas_where;
 };
 
 using KeyParser = void (*)(ServiceParse& p, const Entry& e);
@@ -221,14 +222,49 @@ void DependsOn(ServiceParse& p, const Entry& e) {
   }
 }
 
+// deploy.resources: limits and reservations the engine enforces on one host, recorded as
+// the per-container keys they equal (limits.cpus is `cpus`, limits.memory `mem_limit`, ...).
+void Resources(ServiceParse& p, const Entry& e) {
+  static const std::map<std::string, std::map<std::string, std::string>> kAs = {
+      {"limits", {{"cpus", "cpus"}, {"memory", "mem_limit"}, {"pids", "pids_limit"}}},
+      {"reservations", {{"memory", "mem_reservation"}}}};
+  for (const Entry& part : p.r.Map(e.value, e.where, true).value_or(std::vector<Entry>())) {
+    auto as = kAs.find(part.key);
+    if (as == kAs.end()) {
+      p.r.OtherKey(part, {});
+      continue;
+    }
+    for (const Entry& k : p.r.Map(part.value, part.where, true).value_or(std::vector<Entry>())) {
+      auto key = as->second.find(k.key);
+      if (key == as->second.end()) {
+        p.r.Warn(k.key_where, "not used yet (ignored)");  // reservations.cpus, devices, ...
+        continue;
+      }
+      Entry same = k;
+      same.key = key->second;
+      (void)ParseEngineKey(p.r, same, &p.def);
+    }
+  }
+}
+
 void Deploy(ServiceParse& p, const Entry& e) {
   for (const Entry& k : p.r.Map(e.value, e.where, true).value_or(std::vector<Entry>())) {
     if (k.key == "replicas") {
       p.def.replicas = static_cast<int>(p.r.Integer(k.value, k.where, 0, 1000).value_or(1));
+      p.replicas_where = k.where;
+    } else if (k.key == "resources") {
+      Resources(p, k);
     } else if (k.key.rfind("x-", 0) != 0) {
       p.r.Warn(k.key_where, "not used yet (ignored)");
     }
   }
+}
+
+// The older `scale: N`: the same as deploy.replicas, which must agree when both are set.
+void Scale(ServiceParse& p, const Entry& e) {
+  std::optional<int64_t> n = p.r.Integer(e.value, e.where, 0, 1000);
+  if (n) p.scale = static_cast<int>(*n);
+  p.scale_where = e.where;
 }
 
 void TestCommand(ServiceParse& p, const Entry& k, HealthDef* h) {
@@ -342,6 +378,7 @@ const std::map<std::string, KeyParser> kServiceKeys = {
     {"env_file", EnvFile},
     {"container_name", ContainerName},
     {"profiles", Profiles},
+    {"scale", Scale},
     {"ports", Ports},
     {"expose", Expose},
     {"depends_on", DependsOn},
@@ -369,7 +406,7 @@ ServiceDef ParseService(ComposeReader& r, const Entry& service, const std::strin
   def.name = service.key;
   def.line = service.key_where.line;
   def.col = service.key_where.col;
-  ServiceParse p{r, app, networks, volumes, def, *depends_where, {}};
+  ServiceParse p{r, app, networks, volumes, def, *depends_where, {}, std::nullopt, {}, {}};
   auto entries = r.Map(service.value, service.where, /*null_ok=*/true);
   if (!entries) return def;
   bool image_or_build = false;
@@ -385,6 +422,12 @@ ServiceDef ParseService(ComposeReader& r, const Entry& service, const std::strin
   }
   if (!image_or_build) r.Error(service.key_where, "a service needs `image` or `build`");
   for (const auto& [k, v] : p.env_file) def.environment.emplace(k, v);  // environment wins
+  if (p.scale) {
+    if (!p.replicas_where.path.empty() && def.replicas != *p.scale)
+      r.Error(p.scale_where, "scale is " + std::to_string(*p.scale) + " but deploy.replicas is " +
+                                 std::to_string(def.replicas) + ": keep one of them");
+    def.replicas = *p.scale;
+  }
   return def;
 }
 
