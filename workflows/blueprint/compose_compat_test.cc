@@ -344,5 +344,14 @@ services:
       << both.status().message();
 }
 
+TEST_F(ComposeCompatTest, AnEmptyImageNamesTheVariableThatWasUnset) {
+  auto b = Load("services:\n  web:\n    image: ${BERTH_CC_TAG}\n");
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("compose.yaml:3:12: error: services.web.image: image is empty: "
+                                      "BERTH_CC_TAG is not set (or is empty)"),
+            std::string::npos)
+      << b.status().message();
+}
+
 }  // namespace
 }  // namespace berth::workflows

@@ -85,9 +85,27 @@ bool ValidDnsName(const std::string& s) {
   return true;
 }
 
+// The variables a raw value names ($V, ${V...}) that are unset or empty, as ", V, W".
+std::string EmptyVariables(const ComposeReader& r, const std::string& raw) {
+  std::string out;
+  for (size_t i = raw.find('$'); i != std::string::npos; i = raw.find('$', i + 1)) {
+    size_t b = i + 1 + (i + 1 < raw.size() && raw[i + 1] == '{');
+    size_t e = b;
+    while (e < raw.size() && (std::isalnum(static_cast<unsigned char>(raw[e])) || raw[e] == '_')) ++e;
+    if (e == b) continue;
+    std::string name = raw.substr(b, e - b);
+    if (r.Lookup(name).value_or("").empty()) out += (out.empty() ? "" : ", ") + name;
+  }
+  return out;
+}
+
 void Image(ServiceParse& p, const Entry& e) {
   if (auto s = p.r.String(e.value, e.where)) {
-    if (s->empty()) p.r.Error(e.where, "image is empty");
+    if (s->empty()) {
+      std::string vars = EmptyVariables(p.r, p.r.RawString(e.value, e.where).value_or(""));
+      p.r.Error(e.where, vars.empty() ? "image is empty"
+                                      : "image is empty: " + vars + " is not set (or is empty)");
+    }
     p.def.image = *s;
   }
 }
