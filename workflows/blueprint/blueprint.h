@@ -102,6 +102,10 @@ struct ServiceDef {
   // Fields of the engine's create body from Compose keys that map onto it as they stand
   // (cap_add -> HostConfig.CapAdd, tty -> Config.Tty, ...): field name -> its JSON text.
   std::map<std::string, std::string> engine_host, engine_config;
+  // Compose `links` (SERVICE[:ALIAS]): the service starts after SERVICE, and ALIAS names
+  // SERVICE on the networks both join (an alias of SERVICE there, wider than Docker's
+  // per-container link).
+  std::vector<std::string> links;  // "SERVICE:ALIAS"
 };
 
 struct NetworkDef {

@@ -130,7 +130,7 @@ class JsonIn {
            Get(v, "container_name", path, &s->container_name) &&
            Get(v, "profiles", path, &s->profiles) &&
            Get(v, "engine_host", path, &s->engine_host) &&
-           Get(v, "engine_config", path, &s->engine_config);
+           Get(v, "engine_config", path, &s->engine_config) && Get(v, "links", path, &s->links);
   }
   bool As(const json& v, const std::string& path, Blueprint* b) {
     return Object(v, path) && Require(v, "name", path) && Require(v, "services", path) &&
@@ -244,6 +244,7 @@ json ToJson(const ServiceDef& s) {
   if (!s.profiles.empty()) j["profiles"] = s.profiles;
   if (!s.engine_host.empty()) j["engine_host"] = s.engine_host;
   if (!s.engine_config.empty()) j["engine_config"] = s.engine_config;
+  if (!s.links.empty()) j["links"] = s.links;
   return j;
 }
 

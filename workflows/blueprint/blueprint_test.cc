@@ -377,7 +377,7 @@ TEST(BlueprintTest, UnsupportedComposeKeysAreErrorsAndUnknownKeysWarn) {
 services:
   web:
     image: x
-    links: [db]
+    volumes_from: [db]
     colour: blue
     x-note: ignored
     expose: ["3000"]
@@ -389,7 +389,7 @@ x-anchors: {a: 1}
   ASSERT_EQ(e.size(), 2u);
   EXPECT_EQ(e[0].ToString(), "shop.yaml:9:1: error: secrets: unsupported Compose key 'secrets'");
   EXPECT_EQ(e[1].ToString(),
-            "shop.yaml:5:5: error: services.web.links: unsupported Compose key 'links'");
+            "shop.yaml:5:5: error: services.web.volumes_from: unsupported Compose key 'volumes_from'");
   ASSERT_EQ(w.size(), 2u);
   EXPECT_EQ(w[0].ToString(), "shop.yaml:10:1: warning: whatever: unknown key 'whatever' (ignored)");
   EXPECT_EQ(w[1].line, 6);

@@ -353,5 +353,26 @@ TEST_F(ComposeCompatTest, AnEmptyImageNamesTheVariableThatWasUnset) {
       << b.status().message();
 }
 
+TEST_F(ComposeCompatTest, LinksOrderTheStartAndAliasTheLinkedService) {
+  auto b = Load(R"(
+services:
+  web:
+    image: x
+    links: [db, "cache:memo"]
+  db:
+    image: x
+  cache:
+    image: x
+)");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->services[0].depends_on, (std::vector<std::string>{"db", "cache"}));
+  ASSERT_EQ(b->services[2].networks.size(), 1u);
+  EXPECT_EQ(b->services[2].networks[0].aliases, std::vector<std::string>{"memo"});
+  EXPECT_TRUE(b->services[1].networks.empty()) << "a link without an alias needs none";
+  auto unknown = Load("services:\n  web:\n    image: x\n    links: [nope]\n");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("depends on unknown service 'nope'"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace berth::workflows

@@ -271,6 +271,31 @@ std::string Joined(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
+// Each link's alias becomes an alias of the linked service on the networks both join.
+void ApplyLinks(Blueprint* b) {
+  auto joined = [](const ServiceDef& s) {
+    std::vector<std::string> n;
+    for (const ServiceNetwork& sn : s.networks) n.push_back(sn.name);
+    if (n.empty()) n.push_back("default");
+    return n;
+  };
+  for (const ServiceDef& s : b->services) {
+    for (const std::string& link : s.links) {
+      std::string target = link.substr(0, link.find(':')), alias = link.substr(link.find(':') + 1);
+      ServiceDef* t = nullptr;
+      for (ServiceDef& c : b->services) t = c.name == target ? &c : t;
+      if (t == nullptr || alias == target) continue;  // unknown: reported with depends_on
+      std::vector<std::string> mine = joined(s);
+      if (t->networks.empty()) t->networks.push_back(ServiceNetwork{"default", {}, ""});
+      for (ServiceNetwork& tn : t->networks) {
+        bool shared = std::find(mine.begin(), mine.end(), tn.name) != mine.end();
+        if (shared && std::find(tn.aliases.begin(), tn.aliases.end(), alias) == tn.aliases.end())
+          tn.aliases.push_back(alias);
+      }
+    }
+  }
+}
+
 // container_name names one container, unique in the file (and, at deploy, on the engine).
 void CheckContainerNames(ComposeReader& r, const Blueprint& b) {
   std::map<std::string, std::string> owner;
@@ -333,6 +358,7 @@ void Services(ComposeReader& r, const Entry* top, const std::set<std::string>& n
     }
   }
   CheckContainerNames(r, *b);
+  ApplyLinks(b);
   for (const std::vector<std::string>& cycle : DependencyCycles(b->services)) {
     const ServiceDef* s = b->FindService(cycle.front());
     std::string names;

@@ -1,4 +1,5 @@
 // One Compose service: a parser per supported key, chosen by name.
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -30,7 +31,6 @@ const std::set<std::string> kUnsupportedServiceKeys = {
     "external_links",
     "gpus",
     "label_file",
-    "links",
     "mem_swappiness",
     "models",
     "network_mode",
@@ -163,6 +163,23 @@ void EnvFile(ServiceParse& p, const Entry& e) {
       if (!v) v = p.r.Lookup(k);  // a bare KEY: from the environment, else left out
       if (v) p.env_file[k] = *v;
     }
+  }
+}
+
+void Links(ServiceParse& p, const Entry& e) {
+  for (const std::string& l : p.r.Strings(e.value, e.where, /*one_ok=*/false).value_or(std::vector<std::string>())) {
+    size_t colon = l.find(':');
+    std::string target = l.substr(0, colon), alias = colon == std::string::npos ? target : l.substr(colon + 1);
+    if (!ValidObjectName(target) || !ValidObjectName(alias)) {
+      p.r.Error(e.where, "link '" + l + "' is not SERVICE[:ALIAS]");
+      continue;
+    }
+    p.def.links.push_back(target + ":" + alias);
+    p.depends_where.push_back(e.where);
+    if (std::find(p.def.depends_on.begin(), p.def.depends_on.end(), target) == p.def.depends_on.end())
+      p.def.depends_on.push_back(target);
+    else
+      p.depends_where.pop_back();
   }
 }
 
@@ -397,6 +414,7 @@ const std::map<std::string, KeyParser> kServiceKeys = {
     {"container_name", ContainerName},
     {"profiles", Profiles},
     {"scale", Scale},
+    {"links", Links},
     {"ports", Ports},
     {"expose", Expose},
     {"depends_on", DependsOn},
