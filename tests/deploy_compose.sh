@@ -3,7 +3,8 @@
 # `docker inspect`: container_name, .env interpolation, env_file under environment,
 # profiles (a service left out, then enabled with --profile), and per-container keys that
 # go into the create body as they are (cap_add/cap_drop, read_only with tmpfs, extra_hosts,
-# ulimits, mem_limit, cpus, shm_size, dns_search, tty, labels of the engine's own).
+# ulimits, mem_limit, cpus, shm_size, dns_search, tty), an external network, and build
+# target and labels.
 BERTH=${1:?usage: deploy_compose.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
@@ -18,7 +19,13 @@ docker_bounded rm -f compat-db >/dev/null 2>&1 || true
 docker network rm compat-ext >/dev/null 2>&1 || true
 docker_bounded network create compat-ext >/dev/null  # someone else's network: external
 
-mkdir -p "$work/app"
+mkdir -p "$work/app/built"
+cat >"$work/app/built/Dockerfile" <<'EOF'
+FROM berth/busybox:test AS first
+RUN echo first > /stage
+FROM berth/busybox:test AS second
+RUN echo second > /stage
+EOF
 cat >"$work/app/.env" <<'EOF'
 BERTH_COMPAT_PORT_NAME=from-dotenv
 WEB_CMD=httpd -f -p 80 -h /
@@ -54,6 +61,13 @@ services:
     command: ["sleep", "3600"]
     init: true
     networks: [default, ext]
+  built:
+    build:
+      context: ./built
+      target: first
+      labels: {team: berth}
+    command: ["sleep", "3600"]
+    init: true
   debug:
     image: berth/busybox:test
     command: ["sleep", "3600"]
@@ -65,7 +79,7 @@ EOF
 
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "up"; }
 got=$(app_containers $A | tr '\n' ' ')
-[ "$got" = "compat-db running compat-web-1 running " ] || fail "containers: $got (want compat-db and compat-web-1, no debug)"
+[ "$got" = "compat-built-1 running compat-db running compat-web-1 running " ] || fail "containers: $got (want compat-built-1, compat-db and compat-web-1, no debug)"
 ok "container_name: compat-db; the debug service (profile debug) was left out"
 
 docker inspect compat-web-1 >"$work/web.json"
@@ -103,6 +117,11 @@ docker inspect compat-db --format '{{range $k, $v := .NetworkSettings.Networks}}
   fail "compat-db did not join the external network compat-ext"
 ok "external network: compat-db joined compat-ext (made by the test, not by Berth)"
 
+[ "$(docker exec compat-built-1 cat /stage)" = first ] || fail "build.target: the image is not stage 'first'"
+[ "$(docker image inspect "$(docker inspect compat-built-1 --format '{{.Image}}')" --format '{{index .Config.Labels "team"}}')" = berth ] ||
+  fail "build.labels: the image lacks team=berth"
+ok "build: target stage 'first' built, build.labels on the image"
+
 # The read-only root and the capabilities hold inside the running container.
 docker exec compat-web-1 sh -c 'touch /x' 2>/dev/null && fail "read_only: / is writable"
 docker exec compat-web-1 sh -c 'touch /tmp/x' || fail "tmpfs /tmp is not writable"
@@ -112,7 +131,7 @@ ok "in the container: / read-only, /tmp writable, db.example in /etc/hosts"
 # The profile enabled: the same file adds the debug service, the others are kept.
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A --profile debug >"$work/up2.log" 2>&1 || { cat "$work/up2.log"; fail "up --profile debug"; }
 got=$(app_containers $A | tr '\n' ' ')
-[ "$got" = "compat-db running compat-debug-1 running compat-web-1 running " ] || fail "with --profile debug: $got"
+[ "$got" = "compat-built-1 running compat-db running compat-debug-1 running compat-web-1 running " ] || fail "with --profile debug: $got"
 grep -q "0 removed" "$work/up2.log" || { cat "$work/up2.log"; fail "enabling a profile replaced containers"; }
 ok "--profile debug: debug added, web and db kept"
 
@@ -120,8 +139,9 @@ ok "--profile debug: debug added, web and db kept"
 "$BERTH" config "$work/app/compose.yaml" -p $A -o json | python3 -c '
 import json, sys
 b = json.load(sys.stdin)
-assert [s["name"] for s in b["services"]] == ["web", "db"], b["services"]
+assert [s["name"] for s in b["services"]] == ["web", "db", "built"], b["services"]
 assert b["services"][1]["container_name"] == "compat-db"
+assert b["services"][2]["build"]["options"]["target"] == "first"
 assert b["services"][0]["environment"]["INTERPOLATED"] == "from-dotenv"' || fail "berth config output"
 ok "berth config shows the resolved file"
 

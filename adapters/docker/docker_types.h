@@ -177,6 +177,8 @@ struct BuildSpec {
   Labels labels;
   bool no_cache = false;
   int64_t timeout_ms = 600'000;
+  // More build parameters by their API name (target, networkmode, shmsize, ...), as text.
+  std::map<std::string, std::string> options;
 };
 
 struct BuildResult {

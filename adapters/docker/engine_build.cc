@@ -11,6 +11,8 @@ Result<BuildResult> EngineClient::BuildImage(const BuildSpec& spec) {
   if (!spec.build_args.empty()) target += "&buildargs=" + UrlEncode(json(spec.build_args).dump());
   if (!spec.labels.empty()) target += "&labels=" + UrlEncode(json(spec.labels).dump());
   if (spec.no_cache) target += "&nocache=1";
+  for (const auto& [k, v] : spec.options)
+    if (!(k == "nocache" && spec.no_cache)) target += "&" + UrlEncode(k) + "=" + UrlEncode(v);
   HttpRequest r = Request("POST", target);
   r.body = spec.context_tar;
   r.content_type = "application/x-tar";

@@ -45,6 +45,11 @@ struct BuildDef {
   std::string context;                  // absolute directory
   std::string dockerfile = "Dockerfile";  // relative to the context
   std::map<std::string, std::string> args;
+  std::map<std::string, std::string> labels;  // `build.labels`, on the image
+  // More of the engine's build parameters, by their API name (target, networkmode,
+  // shmsize, extrahosts, cachefrom, isolation, platform, pull, nocache), as text.
+  std::map<std::string, std::string> options;
+  std::vector<std::string> tags;  // `build.tags`: more names for the built image
 };
 
 struct PortDef {

@@ -19,7 +19,12 @@ json Optional(const std::optional<T>& v) {
 }
 
 json BuildJson(const BuildDef& b) {
-  return {{"context", b.context}, {"dockerfile", b.dockerfile}, {"args", b.args}};
+  json j = {{"context", b.context}, {"dockerfile", b.dockerfile}, {"args", b.args}};
+  // Written only when set, so the hash of a service that does not use them stays the same.
+  if (!b.labels.empty()) j["labels"] = b.labels;
+  if (!b.options.empty()) j["options"] = b.options;
+  if (!b.tags.empty()) j["tags"] = b.tags;
+  return j;
 }
 
 json HealthJson(const HealthDef& h) {
@@ -82,7 +87,9 @@ class JsonIn {
   }
   bool As(const json& v, const std::string& path, BuildDef* b) {
     return Object(v, path) && Get(v, "context", path, &b->context) &&
-           Get(v, "dockerfile", path, &b->dockerfile) && Get(v, "args", path, &b->args);
+           Get(v, "dockerfile", path, &b->dockerfile) && Get(v, "args", path, &b->args) &&
+           Get(v, "labels", path, &b->labels) && Get(v, "options", path, &b->options) &&
+           Get(v, "tags", path, &b->tags);
   }
   bool As(const json& v, const std::string& path, PortDef* p) {
     return Object(v, path) && Get(v, "host_ip", path, &p->host_ip) &&

@@ -374,5 +374,40 @@ services:
   EXPECT_NE(unknown.status().message().find("depends on unknown service 'nope'"), std::string::npos);
 }
 
+TEST_F(ComposeCompatTest, BuildKeysBecomeBuildParameters) {
+  std::filesystem::create_directories(dir_.path() / "app");
+  Write(dir_.path() / "app" / "Dockerfile", "FROM scratch\n");
+  auto b = Load(R"(
+services:
+  web:
+    build:
+      context: app
+      target: runtime
+      labels: {team: core}
+      network: host
+      shm_size: 32m
+      extra_hosts: ["mirror:10.0.0.9"]
+      cache_from: [app:cache]
+      no_cache: true
+      platforms: [linux/amd64]
+      tags: [app:extra]
+)");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  const BuildDef& bd = *b->services[0].build;
+  std::map<std::string, std::string> want = {
+      {"target", "runtime"},        {"networkmode", "host"},        {"shmsize", "33554432"},
+      {"extrahosts", "mirror:10.0.0.9"}, {"cachefrom", R"(["app:cache"])"}, {"nocache", "1"},
+      {"platform", "linux/amd64"}};
+  EXPECT_EQ(bd.options, want);
+  EXPECT_EQ(bd.labels, (std::map<std::string, std::string>{{"team", "core"}}));
+  EXPECT_EQ(bd.tags, std::vector<std::string>{"app:extra"});
+  auto back = BlueprintFromJson(ToJson(*b));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->services[0].build->options, want);
+  auto two = Load("services:\n  web:\n    build:\n      context: app\n      platforms: [linux/amd64, linux/arm64]\n");
+  ASSERT_FALSE(two.ok());
+  EXPECT_NE(two.status().message().find("builds for one platform only"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace berth::workflows

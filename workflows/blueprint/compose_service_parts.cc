@@ -2,31 +2,59 @@
 #include <filesystem>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "workflows/blueprint/compose_reader.h"
 
 namespace berth::workflows::compose {
 namespace {
 
 // Keys of a nested map that Compose defines and Berth refuses.
-const std::set<std::string> kUnsupportedBuildKeys = {"target",
-                                                     "cache_from",
-                                                     "cache_to",
-                                                     "network",
-                                                     "shm_size",
-                                                     "extra_hosts",
+const std::set<std::string> kUnsupportedBuildKeys = {"cache_to",
                                                      "ssh",
                                                      "secrets",
-                                                     "platforms",
-                                                     "labels",
-                                                     "no_cache",
-                                                     "pull",
-                                                     "tags",
-                                                     "isolation",
                                                      "privileged",
                                                      "ulimits",
                                                      "additional_contexts",
                                                      "entitlements",
                                                      "dockerfile_inline"};
+
+// The build keys that are parameters of the engine's build call as they stand. Sizes and
+// host lists are checked with the per-container keys' parsers (compose_engine_keys.cc).
+bool BuildOption(ComposeReader& r, const Entry& k, BuildDef* b) {
+  auto put = [&](const char* name, const std::optional<std::string>& v) {
+    if (v) b->options[name] = *v;
+  };
+  if (k.key == "target") put("target", r.String(k.value, k.where));
+  else if (k.key == "network") put("networkmode", r.String(k.value, k.where));
+  else if (k.key == "isolation") put("isolation", r.String(k.value, k.where));
+  else if (k.key == "labels") b->labels = r.KeyValues(k.value, k.where, Bare::kEmpty).value_or(b->labels);
+  else if (k.key == "tags") b->tags = r.Strings(k.value, k.where, /*one_ok=*/false).value_or(b->tags);
+  else if (k.key == "no_cache" || k.key == "pull") {
+    if (r.Bool(k.value, k.where).value_or(false)) b->options[k.key == "pull" ? "pull" : "nocache"] = "1";
+  } else if (k.key == "cache_from") {
+    auto l = r.Strings(k.value, k.where, /*one_ok=*/false);
+    if (l) b->options["cachefrom"] = nlohmann::json(*l).dump();
+  } else if (k.key == "platforms") {
+    auto l = r.Strings(k.value, k.where, /*one_ok=*/false);
+    if (l && l->size() > 1) r.Error(k.where, "builds for one platform only (the engine's build takes one)");
+    else if (l && l->size() == 1) b->options["platform"] = l->front();
+  } else if (k.key == "shm_size" || k.key == "extra_hosts") {
+    ServiceDef scratch;  // parsed as the per-container key of that name would be
+    if (!ParseEngineKey(r, k, &scratch)) return false;
+    if (k.key == "shm_size" && scratch.engine_host.count("ShmSize"))
+      b->options["shmsize"] = scratch.engine_host["ShmSize"];
+    if (k.key == "extra_hosts" && scratch.engine_host.count("ExtraHosts")) {
+      std::string hosts;
+      for (const auto& h : nlohmann::json::parse(scratch.engine_host["ExtraHosts"]))
+        hosts += (hosts.empty() ? "" : ",") + h.get<std::string>();
+      b->options["extrahosts"] = hosts;
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
 const std::set<std::string> kUnsupportedServiceNetworkKeys = {
     "ipv6_address", "link_local_ips", "priority",      "mac_address",
     "driver_opts",  "gw_priority",    "interface_name"};
@@ -191,6 +219,8 @@ std::optional<BuildDef> ParseBuild(ComposeReader& r, const Entry& e) {
         b.dockerfile = r.String(k.value, k.where).value_or("Dockerfile");
       } else if (k.key == "args") {
         b.args = r.KeyValues(k.value, k.where, Bare::kFromEnvOrOmit).value_or(b.args);
+      } else if (BuildOption(r, k, &b)) {
+        // a parameter of the engine's build
       } else {
         r.OtherKey(k, kUnsupportedBuildKeys);
       }

@@ -34,15 +34,22 @@ Result<Base> BuildBase(const std::string& app, const ServiceDef& s, DockerClient
   Result<std::string> tar = context.Finish();
   if (!tar.ok()) return tar.status();
   // The archive has fixed mtimes and owners, so equal trees give equal bytes.
-  std::string hash = Sha256Hex(*tar + '\0' + b.dockerfile + '\0' + ArgsText(b.args));
+  std::string hash = Sha256Hex(*tar + '\0' + b.dockerfile + '\0' + ArgsText(b.args) +
+                               (b.options.empty() && b.labels.empty()
+                                    ? std::string()  // as before build options existed
+                                    : '\0' + ArgsText(b.options) + '\0' + ArgsText(b.labels)));
   std::string ref = BuildRepo(app, s.name) + ":" + hash.substr(0, 12);
   if (auto have = d.InspectImage(ref); have.ok()) return Base{ref, have->id, "build-reused"};
   docker::BuildSpec spec;
   spec.context_tar = std::move(*tar);
   spec.dockerfile = b.dockerfile;
   spec.tags = {ref};
+  spec.tags.insert(spec.tags.end(), b.tags.begin(), b.tags.end());
   spec.build_args = b.args;
-  spec.labels = {{kLabelApp, app}, {kLabelService, s.name}, {kLabelContextHash, hash}};
+  spec.options = b.options;
+  spec.labels = b.labels;
+  for (const auto& [k, v] : docker::Labels{{kLabelApp, app}, {kLabelService, s.name}, {kLabelContextHash, hash}})
+    spec.labels[k] = v;
   auto built = d.BuildImage(spec);
   if (!built.ok()) return built.status();
   return Base{ref, built->image_id, "built"};
