@@ -68,6 +68,11 @@ services:
       labels: {team: berth}
     command: ["sleep", "3600"]
     init: true
+  isolated:
+    image: berth/busybox:test
+    command: ["sleep", "3600"]
+    init: true
+    network_mode: none
   debug:
     image: berth/busybox:test
     command: ["sleep", "3600"]
@@ -79,7 +84,7 @@ EOF
 
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "up"; }
 got=$(app_containers $A | tr '\n' ' ')
-[ "$got" = "compat-built-1 running compat-db running compat-web-1 running " ] || fail "containers: $got (want compat-built-1, compat-db and compat-web-1, no debug)"
+[ "$got" = "compat-built-1 running compat-db running compat-isolated-1 running compat-web-1 running " ] || fail "containers: $got (want compat-built-1, compat-db, compat-isolated-1 and compat-web-1, no debug)"
 ok "container_name: compat-db; the debug service (profile debug) was left out"
 
 docker inspect compat-web-1 >"$work/web.json"
@@ -121,6 +126,9 @@ ok "external network: compat-db joined compat-ext (made by the test, not by Bert
 [ "$(docker image inspect "$(docker inspect compat-built-1 --format '{{.Image}}')" --format '{{index .Config.Labels "team"}}')" = berth ] ||
   fail "build.labels: the image lacks team=berth"
 ok "build: target stage 'first' built, build.labels on the image"
+[ "$(docker inspect compat-isolated-1 --format '{{.HostConfig.NetworkMode}}')" = none ] ||
+  fail "network_mode: none not set on compat-isolated-1"
+ok "network_mode: none, and the container joined no app network"
 
 # The read-only root and the capabilities hold inside the running container.
 docker exec compat-web-1 sh -c 'touch /x' 2>/dev/null && fail "read_only: / is writable"
@@ -131,7 +139,7 @@ ok "in the container: / read-only, /tmp writable, db.example in /etc/hosts"
 # The profile enabled: the same file adds the debug service, the others are kept.
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A --profile debug >"$work/up2.log" 2>&1 || { cat "$work/up2.log"; fail "up --profile debug"; }
 got=$(app_containers $A | tr '\n' ' ')
-[ "$got" = "compat-built-1 running compat-db running compat-debug-1 running compat-web-1 running " ] || fail "with --profile debug: $got"
+[ "$got" = "compat-built-1 running compat-db running compat-debug-1 running compat-isolated-1 running compat-web-1 running " ] || fail "with --profile debug: $got"
 grep -q "0 removed" "$work/up2.log" || { cat "$work/up2.log"; fail "enabling a profile replaced containers"; }
 ok "--profile debug: debug added, web and db kept"
 
@@ -139,7 +147,7 @@ ok "--profile debug: debug added, web and db kept"
 "$BERTH" config "$work/app/compose.yaml" -p $A -o json | python3 -c '
 import json, sys
 b = json.load(sys.stdin)
-assert [s["name"] for s in b["services"]] == ["web", "db", "built"], b["services"]
+assert [s["name"] for s in b["services"]] == ["web", "db", "built", "isolated"], b["services"]
 assert b["services"][1]["container_name"] == "compat-db"
 assert b["services"][2]["build"]["options"]["target"] == "first"
 assert b["services"][0]["environment"]["INTERPOLATED"] == "from-dotenv"' || fail "berth config output"

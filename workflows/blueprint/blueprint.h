@@ -111,6 +111,8 @@ struct ServiceDef {
   // SERVICE on the networks both join (an alias of SERVICE there, wider than Docker's
   // per-container link).
   std::vector<std::string> links;  // "SERVICE:ALIAS"
+  // Compose `network_mode` (host, none, bridge): the container joins no app network.
+  std::string network_mode;
 };
 
 struct NetworkDef {

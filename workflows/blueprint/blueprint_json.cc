@@ -137,7 +137,8 @@ class JsonIn {
            Get(v, "container_name", path, &s->container_name) &&
            Get(v, "profiles", path, &s->profiles) &&
            Get(v, "engine_host", path, &s->engine_host) &&
-           Get(v, "engine_config", path, &s->engine_config) && Get(v, "links", path, &s->links);
+           Get(v, "engine_config", path, &s->engine_config) && Get(v, "links", path, &s->links) &&
+           Get(v, "network_mode", path, &s->network_mode);
   }
   bool As(const json& v, const std::string& path, Blueprint* b) {
     return Object(v, path) && Require(v, "name", path) && Require(v, "services", path) &&
@@ -252,6 +253,7 @@ json ToJson(const ServiceDef& s) {
   if (!s.engine_host.empty()) j["engine_host"] = s.engine_host;
   if (!s.engine_config.empty()) j["engine_config"] = s.engine_config;
   if (!s.links.empty()) j["links"] = s.links;
+  if (!s.network_mode.empty()) j["network_mode"] = s.network_mode;
   return j;
 }
 

@@ -409,5 +409,22 @@ services:
   EXPECT_NE(two.status().message().find("builds for one platform only"), std::string::npos);
 }
 
+TEST_F(ComposeCompatTest, NetworkModeOfTheHostsOwn) {
+  auto b = Load("services:\n  web:\n    image: x\n    network_mode: none\n");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->services[0].network_mode, "none");
+  EXPECT_EQ(b->services[0].engine_host.at("NetworkMode"), R"("none")");
+  auto both = Load("services:\n  web:\n    image: x\n    network_mode: host\n    networks: [default]\n");
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.status().message().find("network_mode and networks cannot both be set"), std::string::npos);
+  auto other = Load("services:\n  web:\n    image: x\n    network_mode: \"service:db\"\n  db:\n    image: x\n");
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("is not supported yet"), std::string::npos);
+  Load("services:\n  web:\n    image: x\n    network_mode: host\n    ports: [\"8080:80\"]\n");
+  bool warned = false;
+  for (const Diagnostic& d : diags_) warned = warned || d.message.find("`ports` are not published") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
 }  // namespace
 }  // namespace berth::workflows

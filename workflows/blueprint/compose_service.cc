@@ -6,6 +6,8 @@
 #include <map>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "workflows/blueprint/compose_reader.h"
 
 namespace berth::workflows::compose {
@@ -33,7 +35,6 @@ const std::set<std::string> kUnsupportedServiceKeys = {
     "label_file",
     "mem_swappiness",
     "models",
-    "network_mode",
     "platform",
     "post_start",
     "pre_stop",
@@ -54,7 +55,7 @@ struct ServiceParse {
   std::vector<Where>& depends_where;
   std::map<std::string, std::string> env_file;  // below `environment`, merged at the end
   std::optional<int> scale;  // `scale`, checked against deploy.replicas at the end
-  Where scale_where, replicas_where;
+  Where scale_where, replicas_where, network_mode_where;
 };
 
 using KeyParser = void (*)(ServiceParse& p, const Entry& e);
@@ -181,6 +182,24 @@ void Links(ServiceParse& p, const Entry& e) {
     else
       p.depends_where.pop_back();
   }
+}
+
+// host, none or bridge (Docker's default bridge). The forms service:X and container:X share
+// another container's network stack, which must then be on the same host: not yet.
+void NetworkMode(ServiceParse& p, const Entry& e) {
+  std::string m = p.r.String(e.value, e.where).value_or("");
+  if (m.rfind("service:", 0) == 0 || m.rfind("container:", 0) == 0) {
+    p.r.Error(e.where, "network_mode '" + m + "' (another container's network) is not supported yet: "
+                       "put both services on one network instead");
+    return;
+  }
+  if (m != "host" && m != "none" && m != "bridge") {
+    p.r.Error(e.where, "network_mode '" + m + "' is not host, none, bridge, service:NAME or container:NAME");
+    return;
+  }
+  p.def.network_mode = m;
+  p.def.engine_host["NetworkMode"] = nlohmann::json(m).dump();
+  p.network_mode_where = e.where;
 }
 
 void ContainerName(ServiceParse& p, const Entry& e) {
@@ -415,6 +434,7 @@ const std::map<std::string, KeyParser> kServiceKeys = {
     {"profiles", Profiles},
     {"scale", Scale},
     {"links", Links},
+    {"network_mode", NetworkMode},
     {"ports", Ports},
     {"expose", Expose},
     {"depends_on", DependsOn},
@@ -442,7 +462,7 @@ ServiceDef ParseService(ComposeReader& r, const Entry& service, const std::strin
   def.name = service.key;
   def.line = service.key_where.line;
   def.col = service.key_where.col;
-  ServiceParse p{r, app, networks, volumes, def, *depends_where, {}, std::nullopt, {}, {}};
+  ServiceParse p{r, app, networks, volumes, def, *depends_where, {}, std::nullopt, {}, {}, {}};
   auto entries = r.Map(service.value, service.where, /*null_ok=*/true);
   if (!entries) return def;
   bool image_or_build = false;
@@ -458,6 +478,12 @@ ServiceDef ParseService(ComposeReader& r, const Entry& service, const std::strin
   }
   if (!image_or_build) r.Error(service.key_where, "a service needs `image` or `build`");
   for (const auto& [k, v] : p.env_file) def.environment.emplace(k, v);  // environment wins
+  if (!def.network_mode.empty() && !def.networks.empty())
+    r.Error(p.network_mode_where, "network_mode and networks cannot both be set (Compose refuses this too)");
+  if (!def.network_mode.empty() && !def.links.empty())
+    r.Error(p.network_mode_where, "links need a network: they cannot be used with network_mode");
+  if (def.network_mode == "host" && !def.ports.empty())
+    r.Warn(p.network_mode_where, "with network_mode: host the container uses the host's ports; `ports` are not published");
   if (p.scale) {
     if (!p.replicas_where.path.empty() && def.replicas != *p.scale)
       r.Error(p.scale_where, "scale is " + std::to_string(*p.scale) + " but deploy.replicas is " +

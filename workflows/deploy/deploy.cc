@@ -220,6 +220,7 @@ class DeployWorkflow final : public engine::Workflow {
 
   static json NetworkEndpoints(const Blueprint& bp, const ServiceDef& svc, const std::string& name) {
     json out = json::array();
+    if (!svc.network_mode.empty()) return out;  // host, none, bridge: no app network
     std::vector<ServiceNetwork> nets = svc.networks;
     if (nets.empty()) nets.push_back(ServiceNetwork{"default", {}, ""});
     for (const auto& n : nets) {
