@@ -89,6 +89,7 @@ struct ContainerSpec {
   // More fields of the create body, each field name -> its JSON text, set as they are
   // (HostConfig's and the top level's); a field named above wins.
   std::map<std::string, std::string> extra_host_config, extra_config;
+  std::string platform;  // "linux/amd64"; "" the engine's own
 };
 
 // A container's address on one network.

@@ -10,6 +10,8 @@ namespace berth::docker {
 Result<std::string> EngineClient::CreateContainer(const ContainerSpec& spec) {
   std::string target = "/containers/create";
   if (!spec.name.empty()) target += "?name=" + UrlEncode(spec.name);
+  if (!spec.platform.empty())
+    target += std::string(spec.name.empty() ? "?" : "&") + "platform=" + UrlEncode(spec.platform);
   Result<json> j = CallJson(Request("POST", target, ContainerCreateBody(spec).dump()));
   if (!j.ok()) return j.status().WithContext("creating container " + spec.name);
   std::string id = StringField(*j, "Id");

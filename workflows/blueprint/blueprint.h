@@ -113,6 +113,8 @@ struct ServiceDef {
   std::vector<std::string> links;  // "SERVICE:ALIAS"
   // Compose `network_mode` (host, none, bridge): the container joins no app network.
   std::string network_mode;
+  std::string platform;     // Compose `platform` ("linux/amd64"): the create call's platform
+  std::string pull_policy;  // Compose `pull_policy`; "" and "missing" alike (docs/blueprints.md)
 };
 
 struct NetworkDef {

@@ -138,7 +138,8 @@ class JsonIn {
            Get(v, "profiles", path, &s->profiles) &&
            Get(v, "engine_host", path, &s->engine_host) &&
            Get(v, "engine_config", path, &s->engine_config) && Get(v, "links", path, &s->links) &&
-           Get(v, "network_mode", path, &s->network_mode);
+           Get(v, "network_mode", path, &s->network_mode) &&
+           Get(v, "platform", path, &s->platform) && Get(v, "pull_policy", path, &s->pull_policy);
   }
   bool As(const json& v, const std::string& path, Blueprint* b) {
     return Object(v, path) && Require(v, "name", path) && Require(v, "services", path) &&
@@ -254,6 +255,8 @@ json ToJson(const ServiceDef& s) {
   if (!s.engine_config.empty()) j["engine_config"] = s.engine_config;
   if (!s.links.empty()) j["links"] = s.links;
   if (!s.network_mode.empty()) j["network_mode"] = s.network_mode;
+  if (!s.platform.empty()) j["platform"] = s.platform;
+  if (!s.pull_policy.empty()) j["pull_policy"] = s.pull_policy;
   return j;
 }
 

@@ -426,5 +426,18 @@ TEST_F(ComposeCompatTest, NetworkModeOfTheHostsOwn) {
   EXPECT_TRUE(warned);
 }
 
+TEST_F(ComposeCompatTest, PlatformAndPullPolicy) {
+  auto b = Load("services:\n  web:\n    image: x\n    platform: linux/amd64\n    pull_policy: if_not_present\n");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->services[0].platform, "linux/amd64");
+  EXPECT_EQ(b->services[0].pull_policy, "missing");
+  auto bad = Load("services:\n  web:\n    image: x\n    platform: amd64\n    pull_policy: sometimes\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("2 problems"), std::string::npos) << bad.status().message();
+  auto build = Load("services:\n  web:\n    image: x\n    pull_policy: build\n");
+  ASSERT_FALSE(build.ok());
+  EXPECT_NE(build.status().message().find("pull_policy: build needs `build`"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace berth::workflows

@@ -35,11 +35,9 @@ const std::set<std::string> kUnsupportedServiceKeys = {
     "label_file",
     "mem_swappiness",
     "models",
-    "platform",
     "post_start",
     "pre_stop",
     "provider",
-    "pull_policy",
     "secrets",
     "storage_opt",
     "use_api_socket",
@@ -200,6 +198,26 @@ void NetworkMode(ServiceParse& p, const Entry& e) {
   p.def.network_mode = m;
   p.def.engine_host["NetworkMode"] = nlohmann::json(m).dump();
   p.network_mode_where = e.where;
+}
+
+void Platform(ServiceParse& p, const Entry& e) {
+  p.def.platform = p.r.String(e.value, e.where).value_or("");
+  if (p.def.platform.find('/') == std::string::npos)
+    p.r.Error(e.where, "platform '" + p.def.platform + "' is not OS/ARCH[/VARIANT] (e.g. linux/amd64)");
+}
+
+// Berth pulls only from a registry the image names, and only when the image is missing:
+// `missing` / `if_not_present` are that; `never` refuses a missing image; `build` builds.
+// `always` (pull at every deploy) is not done yet: a warning, then as `missing`.
+void PullPolicy(ServiceParse& p, const Entry& e) {
+  std::string v = p.r.String(e.value, e.where).value_or("");
+  if (v == "if_not_present") v = "missing";
+  if (v != "missing" && v != "never" && v != "always" && v != "build") {
+    p.r.Error(e.where, "pull_policy '" + v + "' is not always, never, missing, if_not_present or build");
+    return;
+  }
+  if (v == "always") p.r.Warn(e.where, "pull_policy: always is not done yet: the image is pulled only when missing");
+  p.def.pull_policy = v;
 }
 
 void ContainerName(ServiceParse& p, const Entry& e) {
@@ -435,6 +453,8 @@ const std::map<std::string, KeyParser> kServiceKeys = {
     {"scale", Scale},
     {"links", Links},
     {"network_mode", NetworkMode},
+    {"platform", Platform},
+    {"pull_policy", PullPolicy},
     {"ports", Ports},
     {"expose", Expose},
     {"depends_on", DependsOn},
@@ -478,6 +498,8 @@ ServiceDef ParseService(ComposeReader& r, const Entry& service, const std::strin
   }
   if (!image_or_build) r.Error(service.key_where, "a service needs `image` or `build`");
   for (const auto& [k, v] : p.env_file) def.environment.emplace(k, v);  // environment wins
+  if (def.pull_policy == "build" && !def.build)
+    r.Error(service.key_where, "pull_policy: build needs `build`");
   if (!def.network_mode.empty() && !def.networks.empty())
     r.Error(p.network_mode_where, "network_mode and networks cannot both be set (Compose refuses this too)");
   if (!def.network_mode.empty() && !def.links.empty())

@@ -124,6 +124,7 @@ docker::ContainerSpec SpecFor(const ServiceDef& s, const json& in, const std::st
   c.restart = Restart(s.restart);
   c.extra_host_config = s.engine_host;
   c.extra_config = s.engine_config;
+  c.platform = s.platform;
   if (s.healthcheck) {
     docker::Healthcheck h;
     h.test = s.healthcheck->test;

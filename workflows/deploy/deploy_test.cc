@@ -285,6 +285,12 @@ TEST_F(DeployTest, ExternalNetworkIsJoinedNeverMadeOrRemoved) {
   EXPECT_EQ(docker_.networks.count("proxy"), 1u) << "down removed someone else's network";
 }
 
+TEST_F(DeployTest, PullPolicyNeverRefusesAMissingImage) {
+  auto s = Up("services:\n  web:\n    image: 127.0.0.1:5000/app:1\n    pull_policy: never\n");
+  ASSERT_EQ(s.status, engine::RunStatus::kFailed);
+  EXPECT_NE(s.error.find("is not on the engine and pull_policy is never"), std::string::npos) << s.error;
+}
+
 TEST_F(DeployTest, ResumesAfterStopMidDeployWithoutDuplicates) {
   std::vector<Diagnostic> diags;
   auto bp = ParseBlueprint(App(3), "shop.yaml", "/tmp", "", &diags);

@@ -65,6 +65,8 @@ Result<Base> PlainBase(const ServiceDef& s, DockerClient& d) {
   std::string first = s.image.substr(0, s.image.find('/'));
   bool names_registry = s.image.find('/') != std::string::npos &&
                         (first.find_first_of(".:") != std::string::npos || first == "localhost");
+  if (s.pull_policy == "never")
+    return Status(Code::kNotFound, "image " + s.image + " is not on the engine and pull_policy is never");
   if (!names_registry)
     return NotFound("image " + s.image +
                     " is not on the engine; build or import it first (Berth pulls only from a "
