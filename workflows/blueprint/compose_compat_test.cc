@@ -420,7 +420,7 @@ TEST_F(ComposeCompatTest, NetworkModeOfTheHostsOwn) {
   auto other = Load("services:\n  web:\n    image: x\n    network_mode: \"service:db\"\n  db:\n    image: x\n");
   ASSERT_FALSE(other.ok());
   EXPECT_NE(other.status().message().find("is not supported yet"), std::string::npos);
-  Load("services:\n  web:\n    image: x\n    network_mode: host\n    ports: [\"8080:80\"]\n");
+  (void)Load("services:\n  web:\n    image: x\n    network_mode: host\n    ports: [\"8080:80\"]\n");
   bool warned = false;
   for (const Diagnostic& d : diags_) warned = warned || d.message.find("`ports` are not published") != std::string::npos;
   EXPECT_TRUE(warned);

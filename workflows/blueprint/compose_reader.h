@@ -165,6 +165,16 @@ std::optional<std::vector<VolumeMount>> ParseVolumeMounts(ComposeReader& r, cons
                                                           const std::string& app,
                                                           const std::set<std::string>& declared);
 
+// Rules that span services (compose_checks.cc). ActiveProfiles: --profile, else
+// COMPOSE_PROFILES; Enabled: a service without profiles, or with an active one ("*": all).
+std::set<std::string> ActiveProfiles(ComposeReader& r, const LoadOptions& o);
+bool Enabled(const ServiceDef& s, const std::set<std::string>& active);
+std::string Joined(const std::vector<std::string>& v, const char* sep);
+// container_name: one replica, unique in the file.
+void CheckContainerNames(ComposeReader& r, const Blueprint& b);
+// Each link's alias becomes an alias of the linked service on the networks both join.
+void ApplyLinks(Blueprint* b);
+
 // Cycles in depends_on, each as "a -> b -> a", found in file order; unknown names skipped.
 std::vector<std::vector<std::string>> DependencyCycles(const std::vector<ServiceDef>& services);
 

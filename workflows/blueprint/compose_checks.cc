@@ -1,0 +1,80 @@
+// Whole-file rules of the Compose keys that span services: which profiles are enabled,
+// container_name uniqueness, and links as aliases of the linked service.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+#include "workflows/blueprint/compose_reader.h"
+
+namespace berth::workflows::compose {
+
+// --profile, else COMPOSE_PROFILES (comma-separated), as Compose takes them; "*" is every one.
+std::set<std::string> ActiveProfiles(ComposeReader& r, const LoadOptions& o) {
+  std::set<std::string> active(o.profiles.begin(), o.profiles.end());
+  if (active.empty()) {
+    std::string env = r.Lookup("COMPOSE_PROFILES").value_or("");
+    for (size_t start = 0; start <= env.size();) {
+      size_t comma = std::min(env.find(',', start), env.size());
+      std::string p = env.substr(start, comma - start);
+      if (!p.empty()) active.insert(p);
+      start = comma + 1;
+    }
+  }
+  return active;
+}
+
+bool Enabled(const ServiceDef& s, const std::set<std::string>& active) {
+  if (s.profiles.empty() || active.count("*")) return true;
+  for (const std::string& p : s.profiles)
+    if (active.count(p)) return true;
+  return false;
+}
+
+std::string Joined(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const std::string& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// Each link's alias becomes an alias of the linked service on the networks both join.
+void ApplyLinks(Blueprint* b) {
+  auto joined = [](const ServiceDef& s) {
+    std::vector<std::string> n;
+    for (const ServiceNetwork& sn : s.networks) n.push_back(sn.name);
+    if (n.empty()) n.push_back("default");
+    return n;
+  };
+  for (const ServiceDef& s : b->services) {
+    for (const std::string& link : s.links) {
+      std::string target = link.substr(0, link.find(':')), alias = link.substr(link.find(':') + 1);
+      ServiceDef* t = nullptr;
+      for (ServiceDef& c : b->services) t = c.name == target ? &c : t;
+      if (t == nullptr || alias == target) continue;  // unknown: reported with depends_on
+      std::vector<std::string> mine = joined(s);
+      if (t->networks.empty()) t->networks.push_back(ServiceNetwork{"default", {}, ""});
+      for (ServiceNetwork& tn : t->networks) {
+        bool shared = std::find(mine.begin(), mine.end(), tn.name) != mine.end();
+        if (shared && std::find(tn.aliases.begin(), tn.aliases.end(), alias) == tn.aliases.end())
+          tn.aliases.push_back(alias);
+      }
+    }
+  }
+}
+
+// container_name names one container, unique in the file (and, at deploy, on the engine).
+void CheckContainerNames(ComposeReader& r, const Blueprint& b) {
+  std::map<std::string, std::string> owner;
+  for (const ServiceDef& s : b.services) {
+    if (s.container_name.empty()) continue;
+    Where w{"services." + s.name + ".container_name", s.line, s.col};
+    if (s.replicas > 1)
+      r.Error(w, "container_name '" + s.container_name + "' names one container, but deploy.replicas is " +
+                     std::to_string(s.replicas) + " (Compose refuses this too): drop one of them");
+    auto [it, fresh] = owner.emplace(s.container_name, s.name);
+    if (!fresh)
+      r.Error(w, "container_name '" + s.container_name + "' is also service " + it->second + "'s");
+  }
+}
+
+}  // namespace berth::workflows::compose
