@@ -439,5 +439,25 @@ TEST_F(ComposeCompatTest, PlatformAndPullPolicy) {
   EXPECT_NE(build.status().message().find("pull_policy: build needs `build`"), std::string::npos);
 }
 
+TEST_F(ComposeCompatTest, OpenPortsAndSensitiveBindMountsAreWarnedAbout) {
+  auto b = Load(R"(
+services:
+  web:
+    image: x
+    ports: ["80:80", "127.0.0.1:8443:443", "9000"]
+    volumes: [/var/run/docker.sock:/var/run/docker.sock, "/:/host:ro", ./data:/data]
+)");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  std::vector<std::string> w;
+  for (const Diagnostic& d : diags_) w.push_back(d.ToString());
+  ASSERT_EQ(w.size(), 3u) << ::testing::PrintToString(w);
+  EXPECT_NE(w[0].find(":5:12: warning: services.web.ports: port(s) 80, 9000 published on every interface"),
+            std::string::npos) << w[0];
+  EXPECT_NE(w[1].find("bind mount of /var/run/docker.sock gives the container control of the Docker engine"),
+            std::string::npos) << w[1];
+  EXPECT_NE(w[2].find("bind mount of / gives the container the host's whole file system (read-only)"),
+            std::string::npos) << w[2];
+}
+
 }  // namespace
 }  // namespace berth::workflows

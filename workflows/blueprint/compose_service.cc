@@ -119,7 +119,17 @@ void Labels(ServiceParse& p, const Entry& e) {
 }
 
 void Ports(ServiceParse& p, const Entry& e) {
-  if (auto v = ParsePorts(p.r, e)) p.def.ports = *v;
+  auto v = ParsePorts(p.r, e);
+  if (!v) return;
+  p.def.ports = *v;
+  // As in Compose, a port without a host address listens on every interface of the host:
+  // said once per service, since it is rarely what a file on a laptop or a server means.
+  std::string open;
+  for (const PortDef& port : *v)
+    if (port.host_ip.empty()) open += (open.empty() ? "" : ", ") + std::to_string(port.container_port);
+  if (!open.empty())
+    p.r.Warn(e.where, "port(s) " + open + " published on every interface of the host (no host address): "
+                      "write e.g. 127.0.0.1:8080:80 to keep one on this machine");
 }
 
 // Informational in Compose (the ports a service listens on inside the network): checked for
@@ -132,8 +142,34 @@ void Networks(ServiceParse& p, const Entry& e) {
   if (auto v = ParseServiceNetworks(p.r, e, p.networks)) p.def.networks = *v;
 }
 
+// Host paths whose bind mount hands the container the machine: warned about, not refused
+// (Compose runs them, and some services need them).
+const char* SensitiveHostPath(const std::string& source) {
+  static const std::map<std::string, const char*> kWhy = {
+      {"/", "the host's whole file system"},
+      {"/var/run/docker.sock", "control of the Docker engine, so of the host"},
+      {"/run/docker.sock", "control of the Docker engine, so of the host"},
+      {"/var/lib/docker", "every container's data"},
+      {"/etc", "the host's configuration"},
+      {"/root", "root's home directory"},
+      {"/proc", "the host's processes"},
+      {"/sys", "the host's kernel settings"},
+      {"/dev", "the host's devices"},
+      {"/boot", "the host's kernel and boot files"}};
+  auto it = kWhy.find(source);
+  return it == kWhy.end() ? nullptr : it->second;
+}
+
 void Volumes(ServiceParse& p, const Entry& e) {
-  if (auto v = ParseVolumeMounts(p.r, e, p.app, p.volumes)) p.def.volumes = *v;
+  auto v = ParseVolumeMounts(p.r, e, p.app, p.volumes);
+  if (!v) return;
+  p.def.volumes = *v;
+  for (const VolumeMount& m : *v) {
+    if (m.named) continue;
+    if (const char* why = SensitiveHostPath(m.source))
+      p.r.Warn(e.where, "bind mount of " + m.source + " gives the container " + why +
+                        (m.read_only ? " (read-only)" : ""));
+  }
 }
 
 void DependsOn(ServiceParse& p, const Entry& e) {
