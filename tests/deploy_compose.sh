@@ -23,6 +23,7 @@ mkdir -p "$work/app/built"
 cat >"$work/app/built/Dockerfile" <<'EOF'
 FROM berth/busybox:test AS first
 RUN echo first > /stage
+COPY . /ctx
 FROM berth/busybox:test AS second
 RUN echo second > /stage
 EOF
@@ -30,6 +31,9 @@ cat >"$work/app/.env" <<'EOF'
 BERTH_COMPAT_PORT_NAME=from-dotenv
 WEB_CMD=httpd -f -p 80 -h /
 EOF
+echo "SECRET=do-not-ship" >"$work/app/built/.env"
+echo "kept" >"$work/app/built/kept.txt"
+printf '.env\n' >"$work/app/built/.dockerignore"
 cat >"$work/app/web.env" <<'EOF'
 # service env_file: below `environment`
 FROM_FILE=file
@@ -125,7 +129,9 @@ ok "external network: compat-db joined compat-ext (made by the test, not by Bert
 [ "$(docker exec compat-built-1 cat /stage)" = first ] || fail "build.target: the image is not stage 'first'"
 [ "$(docker image inspect "$(docker inspect compat-built-1 --format '{{.Image}}')" --format '{{index .Config.Labels "team"}}')" = berth ] ||
   fail "build.labels: the image lacks team=berth"
-ok "build: target stage 'first' built, build.labels on the image"
+docker exec compat-built-1 test -e /ctx/kept.txt || fail "build context: kept.txt missing"
+docker exec compat-built-1 test ! -e /ctx/.env || fail ".dockerignore: the ignored .env reached the image"
+ok "build: target stage 'first' built, build.labels on the image, .dockerignore'd .env not in it"
 [ "$(docker inspect compat-isolated-1 --format '{{.HostConfig.NetworkMode}}')" = none ] ||
   fail "network_mode: none not set on compat-isolated-1"
 ok "network_mode: none, and the container joined no app network"

@@ -1,5 +1,7 @@
 #include "adapters/docker/build_context.h"
 
+#include "adapters/docker/dockerignore.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -67,20 +69,36 @@ Status BuildContext::AddFile(std::string_view path, std::string_view content, in
   return AddEntry(path, AE_IFREG, mode, content, "");
 }
 
-Status BuildContext::AddDirectory(const std::string& dir) {
+Status BuildContext::AddDirectory(const std::string& dir, const std::vector<std::string>& always) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return NotFound("build context " + dir + " is not a folder");
-  // Sorted, so the archive does not depend on directory order.
-  std::vector<fs::path> paths;
+  DockerIgnore ignore;
+  if (std::ifstream in(fs::path(dir) / ".dockerignore", std::ios::binary); in) {
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string error;
+    ignore = DockerIgnore::Parse(text.str(), &error);
+    if (!error.empty()) return InvalidArgument(dir + "/.dockerignore: " + error);
+  }
+  const bool walk_excluded = ignore.has_exceptions();
+  // Sorted, so the archive does not depend on directory order. Names are taken lexically
+  // (fs::relative would follow symlinks: a link to /etc would be named ../../etc).
+  std::vector<std::pair<std::string, fs::path>> paths;
   for (auto it = fs::recursive_directory_iterator(dir, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    paths.push_back(it->path());
+    std::string rel = it->path().lexically_relative(dir).generic_string();
+    bool kept = std::find(always.begin(), always.end(), rel) != always.end();
+    if (!kept && ignore.Excluded(rel)) {
+      std::error_code e2;
+      if (!walk_excluded && it->is_directory(e2) && !it->is_symlink(e2)) it.disable_recursion_pending();
+      continue;
+    }
+    paths.emplace_back(rel, it->path());
   }
   if (ec) return IOError("listing " + dir + ": " + ec.message());
   std::sort(paths.begin(), paths.end());
-  for (const fs::path& p : paths) {
-    std::string rel = fs::relative(p, dir).generic_string();
+  for (const auto& [rel, p] : paths) {
     fs::file_status st = fs::symlink_status(p, ec);
     int mode = static_cast<int>(st.permissions() & fs::perms::mask);
     Status s;

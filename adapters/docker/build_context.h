@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "eventlog/status.h"
 
@@ -24,9 +25,12 @@ class BuildContext {
 
   // Adds a regular file at `path` (relative, "/"-separated; parents are implied).
   Status AddFile(std::string_view path, std::string_view content, int mode = 0644);
-  // Adds every regular file, directory and symlink under `dir`, named relative to it.
-  // kNotFound when dir does not exist; kIOError when a file cannot be read.
-  Status AddDirectory(const std::string& dir);
+  // Adds every regular file, directory and symlink under `dir`, named relative to it (a
+  // symlink as a symlink with its own target), leaving out what `dir/.dockerignore` excludes
+  // (dockerignore.h) except the paths in `always` (the Dockerfile and .dockerignore, which
+  // `docker build` always sends). kNotFound when dir does not exist; kIOError when a file
+  // cannot be read; kInvalidArgument for a .dockerignore pattern that cannot be read.
+  Status AddDirectory(const std::string& dir, const std::vector<std::string>& always = {});
   // Ends the archive and returns it. Call once; later Adds fail.
   Result<std::string> Finish();
 

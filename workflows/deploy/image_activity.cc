@@ -29,7 +29,7 @@ std::string ArgsText(const std::map<std::string, std::string>& args) {
 Result<Base> BuildBase(const std::string& app, const ServiceDef& s, DockerClient& d) {
   const BuildDef& b = *s.build;
   docker::BuildContext context;
-  if (Status st = context.AddDirectory(b.context); !st.ok())
+  if (Status st = context.AddDirectory(b.context, {b.dockerfile, ".dockerignore"}); !st.ok())
     return Failed("build context " + b.context + ": " + st.message());
   Result<std::string> tar = context.Finish();
   if (!tar.ok()) return tar.status();
