@@ -459,5 +459,19 @@ services:
             std::string::npos) << w[2];
 }
 
+TEST_F(ComposeCompatTest, AliasExpansionIsBounded) {
+  // One 100 KB anchor aliased 1,000 times: 100 MB once expanded (3.35 GB of memory before).
+  std::string yaml = "x-big: &big \"" + std::string(100 * 1024, 'a') + "\"\nx-many:\n";
+  for (int i = 0; i < 1000; ++i) yaml += "  - *big\n";
+  yaml += "services:\n  web:\n    image: x\n";
+  auto b = Load(yaml);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("expands (through its aliases) past"), std::string::npos)
+      << b.status().message().substr(0, 300);
+  // A file that uses anchors as people do is fine.
+  EXPECT_TRUE(Load("x-env: &env {A: 1}\nservices:\n  a: {image: x, environment: *env}\n"
+                   "  b: {image: x, environment: *env}\n").ok());
+}
+
 }  // namespace
 }  // namespace berth::workflows

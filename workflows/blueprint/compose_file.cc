@@ -338,6 +338,32 @@ FileShape Shape(const std::string& text) {
   return shape;
 }
 
+// Aliases let a small file stand for a huge tree (one 100 KB anchor aliased 1,000 times is
+// 100 MB once read): the tree is measured as it would be expanded, stopping at the limits.
+constexpr size_t kExpandedNodesMax = 1'000'000;
+constexpr size_t kExpandedBytesMax = size_t{64} << 20;
+
+bool WithinExpansionLimits(const YAML::Node& root, size_t* nodes, size_t* bytes) {
+  std::vector<YAML::Node> stack = {root};
+  while (!stack.empty()) {
+    YAML::Node n = stack.back();
+    stack.pop_back();
+    if (++*nodes > kExpandedNodesMax) return false;
+    if (n.IsScalar()) {
+      *bytes += n.Scalar().size();
+      if (*bytes > kExpandedBytesMax) return false;
+    } else if (n.IsSequence()) {
+      for (const YAML::Node& c : n) stack.push_back(c);
+    } else if (n.IsMap()) {
+      for (const auto& kv : n) {
+        stack.push_back(kv.first);
+        stack.push_back(kv.second);
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptions& options,
@@ -356,6 +382,14 @@ void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptio
   } catch (const YAML::ParserException& e) {
     Where w{"", e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1};
     r.Error(w, "YAML: " + e.msg);
+    return;
+  }
+  size_t nodes = 0, bytes = 0;
+  if (!WithinExpansionLimits(root, &nodes, &bytes)) {
+    r.Error(Where{}, "the file expands (through its aliases) past " +
+                         std::to_string(kExpandedNodesMax) + " values or " +
+                         std::to_string(kExpandedBytesMax >> 20) +
+                         " MiB of text: refused, as a file this size is a mistake or an attack");
     return;
   }
   const FileShape shape = Shape(text);
