@@ -152,16 +152,25 @@ Result<Blueprint> LoadBlueprint(const std::string& path, const LoadOptions& opti
   if (defaulted) files.push_back((std::filesystem::path(dir) / ".env").string());
   for (const std::string& f : files) {
     std::vector<std::pair<std::string, std::optional<std::string>>> vars;
-    std::string why = compose::ReadEnvFile(f, &vars);
+    std::vector<bool> literal;
+    std::string why = compose::ReadEnvFile(f, &vars, &literal);
     if (defaulted && why == std::strerror(ENOENT)) continue;  // no .env: nothing to read
     if (!why.empty()) {
       size_t n = why.rfind("line ", 0) == 0 ? std::strtoul(why.c_str() + 5, nullptr, 10) : 0;
       out->push_back({Diagnostic::kError, f, int(n), n ? 1 : 0, "env file: " + why});
       return InvalidArgument(f + ": 1 problem\n" + out->back().ToString());
     }
-    for (auto& [k, v] : vars) {
-      if (v) o.file_env[k] = *v;
+    // Values not in single quotes are interpolated, from the process environment and the
+    // variables above them, as Compose does (A="${A:-default}").
+    const size_t before = out->size();
+    compose::ComposeReader env_reader(f, dir, out, &o.file_env);
+    for (size_t i = 0; i < vars.size(); ++i) {
+      auto& [k, v] = vars[i];
+      if (!v) continue;
+      std::optional<std::string> value = literal[i] ? v : env_reader.Interpolate(*v, compose::Where{k, 0, 0});
+      if (value) o.file_env[k] = *value;
     }
+    if (env_reader.errors() > 0) return InvalidArgument(Summary(f, *out, before));
   }
   return ParseBlueprint(text, path, dir, o, diagnostics);
 }

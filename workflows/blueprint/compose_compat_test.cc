@@ -473,5 +473,35 @@ TEST_F(ComposeCompatTest, AliasExpansionIsBounded) {
                    "  b: {image: x, environment: *env}\n").ok());
 }
 
+TEST_F(ComposeCompatTest, DotEnvValuesAreInterpolatedUnlessSingleQuoted) {
+  Write(dir_.path() / ".env", "BERTH_CC_TAG=\"${BERTH_CC_TAG:-1.0}\"\nBERTH_CC_MODE='${literal}'\nBERTH_CC_X=${BERTH_CC_TAG}-x\n");
+  auto b = Load("services:\n  web:\n    image: nginx:${BERTH_CC_X}\n    environment: [\"M=${BERTH_CC_MODE}\"]\n");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->services[0].image, "nginx:1.0-x");
+  EXPECT_EQ(b->services[0].environment.at("M"), "${literal}");
+}
+
+TEST_F(ComposeCompatTest, BadTextSaysWhatIsWrongAndWhere) {
+  auto tab = Load("services:\n  web:\n\timage: x\n");
+  ASSERT_FALSE(tab.ok());
+  EXPECT_NE(tab.status().message().find("line 3 is indented with a tab"), std::string::npos) << tab.status().message();
+  auto nul = Load(std::string("services:\n  web:\n    image: x\0\n", 30));
+  ASSERT_FALSE(nul.ok());
+  EXPECT_NE(nul.status().message().find(":3:13: error: the file holds a NUL byte"), std::string::npos)
+      << nul.status().message();
+  // The unclosed quote: the image swallowed the next line and was accepted.
+  auto quote = Load("services:\n  web:\n    image: 'nginx\n    command: echo'\n");
+  ASSERT_FALSE(quote.ok());
+  EXPECT_NE(quote.status().message().find("'nginx command: echo' is not an image reference"), std::string::npos)
+      << quote.status().message();
+  EXPECT_FALSE(Load("services:\n  web:\n    image: \"nginx latest\"\n").ok());
+  for (const char* good : {"nginx", "nginx:1.25-alpine", "127.0.0.1:5000/team/app:v2", "ghcr.io/o/r@sha256:"
+                                                                                        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                           "localhost/app", "berth/busybox:test", "my_app__x/y-z:TAG_1.0"})
+    EXPECT_TRUE(compose::ValidImageReference(good)) << good;
+  for (const char* bad : {"Nginx", "nginx:", "nginx latest", ":tag", "a//b", "-a"})
+    EXPECT_FALSE(compose::ValidImageReference(bad)) << bad;
+}
+
 }  // namespace
 }  // namespace berth::workflows

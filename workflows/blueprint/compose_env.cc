@@ -33,7 +33,8 @@ bool ValidEnvName(const std::string& k) {
 }  // namespace
 
 std::string ParseEnvFile(const std::string& text,
-                         std::vector<std::pair<std::string, std::optional<std::string>>>* out) {
+                         std::vector<std::pair<std::string, std::optional<std::string>>>* out,
+                         std::vector<bool>* literal) {
   size_t pos = 0;
   for (int line_no = 1; pos <= text.size(); ++line_no) {
     size_t end = text.find('\n', pos);
@@ -48,6 +49,7 @@ std::string ParseEnvFile(const std::string& text,
       return "line " + std::to_string(line_no) + ": '" + key + "' is not a variable name";
     if (eq == std::string::npos) {
       out->emplace_back(key, std::nullopt);
+      if (literal != nullptr) literal->push_back(false);
       continue;
     }
     std::string raw = Trim(line.substr(eq + 1)), value;
@@ -79,12 +81,14 @@ std::string ParseEnvFile(const std::string& text,
       value = Trim(hash == std::string::npos ? raw : raw.substr(0, hash));
     }
     out->emplace_back(key, value);
+    if (literal != nullptr) literal->push_back(!raw.empty() && raw[0] == '\'');
   }
   return "";
 }
 
 std::string ReadEnvFile(const std::string& path,
-                        std::vector<std::pair<std::string, std::optional<std::string>>>* out) {
+                        std::vector<std::pair<std::string, std::optional<std::string>>>* out,
+                        std::vector<bool>* literal) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return std::strerror(errno);
   std::string text;
@@ -97,7 +101,7 @@ std::string ReadEnvFile(const std::string& path,
   if (failed) return "read error";
   if (text.size() > kEnvFileBytesMax) return "larger than 1 MiB";
   if (text.find('\0') != std::string::npos) return "holds a NUL byte (not a text file)";
-  return ParseEnvFile(text, out);
+  return ParseEnvFile(text, out, literal);
 }
 
 }  // namespace berth::workflows::compose

@@ -376,12 +376,31 @@ void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptio
     r.Error(Where{"", line, static_cast<int>(bad - line_start) + 1}, "the file is not valid UTF-8");
     return;
   }
+  if (size_t nul = text.find('\0'); nul != std::string::npos) {
+    size_t line_start = nul == 0 ? 0 : text.rfind('\n', nul - 1);
+    line_start = line_start == std::string::npos || nul == 0 ? 0 : line_start + 1;
+    int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + nul, '\n'));
+    r.Error(Where{"", line, static_cast<int>(nul - line_start) + 1},
+            "the file holds a NUL byte: it is not a text file");
+    return;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     Where w{"", e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1};
-    r.Error(w, "YAML: " + e.msg);
+    // yaml-cpp's words for a tab in the indentation ("end of map not found", "illegal map
+    // value") do not say what is wrong: find the first line indented with a tab.
+    std::string hint;
+    int line_no = 1;
+    for (size_t start = 0; start < text.size() && hint.empty(); ++line_no) {
+      size_t end = std::min(text.find('\n', start), text.size());
+      size_t first = text.find_first_not_of(' ', start);
+      if (first < end && text[first] == '\t')
+        hint = " (line " + std::to_string(line_no) + " is indented with a tab: YAML indents with spaces only)";
+      start = end + 1;
+    }
+    r.Error(w, "YAML: " + e.msg + hint);
     return;
   }
   size_t nodes = 0, bytes = 0;

@@ -115,12 +115,16 @@ class ComposeReader {
 // \\ unescaped, otherwise up to an unquoted " #" and trimmed. A bare KEY (no `=`) is
 // returned with no value (std::nullopt): the caller takes it from the environment or leaves
 // it out. Returns the first problem as "line N: why", or "".
+// `literal` (optional) gets, parallel to `out`, whether each value was single-quoted
+// (Compose interpolates the others in the `.env` file: `A="${A:-x}"`).
 std::string ParseEnvFile(const std::string& text,
-                         std::vector<std::pair<std::string, std::optional<std::string>>>* out);
+                         std::vector<std::pair<std::string, std::optional<std::string>>>* out,
+                         std::vector<bool>* literal = nullptr);
 
 // Reads and parses the env file at `path`; returns "" or why not (errno text, "line N: ...").
 std::string ReadEnvFile(const std::string& path,
-                        std::vector<std::pair<std::string, std::optional<std::string>>>* out);
+                        std::vector<std::pair<std::string, std::optional<std::string>>>* out,
+                        std::vector<bool>* literal = nullptr);
 
 // Value parsers with no YAML in them; each returns an error message or "".
 std::string ParseDurationMs(const std::string& s, int64_t* ms);
@@ -131,6 +135,10 @@ size_t InvalidUtf8Offset(const std::string& s);
 bool ValidIPv4(const std::string& s);
 bool ValidIP(const std::string& s);
 bool ValidCidr4(const std::string& s);
+// An image reference as Docker reads one: [HOST[:PORT]/]NAME[:TAG][@ALGO:HEX], NAME of
+// lowercase components ([a-z0-9]+ joined by ., _, __ or -) separated by /, TAG
+// [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
+bool ValidImageReference(const std::string& s);
 // Docker object names as Compose allows them: [a-zA-Z0-9][a-zA-Z0-9_.-]*.
 bool ValidObjectName(const std::string& s);
 // The app name Compose derives from a directory name.

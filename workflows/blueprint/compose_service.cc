@@ -94,6 +94,9 @@ void Image(ServiceParse& p, const Entry& e) {
       std::string vars = EmptyVariables(p.r, p.r.RawString(e.value, e.where).value_or(""));
       p.r.Error(e.where, vars.empty() ? "image is empty"
                                       : "image is empty: " + vars + " is not set (or is empty)");
+    } else if (!ValidImageReference(*s)) {
+      p.r.Error(e.where, "'" + *s + "' is not an image reference ([REGISTRY/]NAME[:TAG][@DIGEST], "
+                         "NAME in lowercase; a quote left open swallows the lines after it)");
     }
     p.def.image = *s;
   }

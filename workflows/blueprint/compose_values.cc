@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -225,6 +226,15 @@ bool ValidObjectName(const std::string& s) {
     }
   }
   return true;
+}
+
+bool ValidImageReference(const std::string& s) {
+  // The grammar of distribution/reference, as one regular expression.
+  static const std::regex kReference(
+      R"(^((([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(\.([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[0-9a-fA-F:]+\])(:[0-9]+)?/)?)"
+      R"([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*)"
+      R"((:[\w][\w.-]{0,127})?(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$)");
+  return s.size() <= 4096 && std::regex_match(s, kReference);
 }
 
 std::string AppNameFromDirectory(const std::string& dir) {
