@@ -503,5 +503,15 @@ TEST_F(ComposeCompatTest, BadTextSaysWhatIsWrongAndWhere) {
     EXPECT_FALSE(compose::ValidImageReference(bad)) << bad;
 }
 
+TEST_F(ComposeCompatTest, EmptyValuesFromUnsetVariablesTakeTheDefault) {
+  auto b = Load("services:\n  web:\n    image: x\n    restart: ${BERTH_CC_MODE}\n    networks: [n]\n"
+                "networks:\n  n:\n    driver: ${BERTH_CC_MODE}\nvolumes:\n  v:\n    driver: \"\"\n");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->services[0].restart, "no");
+  auto deep = Load("services:\n  web:\n    image: x\n    labels: " + std::string(3000, '[') + std::string(3000, ']') + "\n");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.status().message().find("nests too deeply"), std::string::npos) << deep.status().message();
+}
+
 }  // namespace
 }  // namespace berth::workflows

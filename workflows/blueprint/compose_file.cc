@@ -90,7 +90,7 @@ std::set<std::string> TopVolumes(ComposeReader& r, const Entry* top, const std::
         continue;
       } else if (k.key == "driver") {
         std::string driver = r.String(k.value, k.where).value_or("local");
-        if (driver != "local") {
+        if (driver != "local" && !driver.empty()) {  // "" (an unset variable): the default
           r.Error(k.where, "volume driver '" + driver + "' is not supported (local)");
         }
       } else if (k.key == "labels") {
@@ -165,7 +165,7 @@ std::set<std::string> TopNetworks(ComposeReader& r, const Entry* top, const std:
       if (k.key == "driver" || k.key == "ipam") configured = &k;
       if (k.key == "driver") {
         std::string driver = r.String(k.value, k.where).value_or("bridge");
-        if (driver != "bridge") {
+        if (driver != "bridge" && !driver.empty()) {  // "" (an unset variable): the default
           r.Error(k.where, "network driver '" + driver + "' is not supported (bridge)");
         }
       } else if (k.key == "ipam") {
@@ -400,6 +400,8 @@ void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptio
         hint = " (line " + std::to_string(line_no) + " is indented with a tab: YAML indents with spaces only)";
       start = end + 1;
     }
+    // yaml-cpp says "bad file" when the document nests deeper than it reads.
+    if (e.msg == "bad file") hint = ": the document nests too deeply here to be read" + hint;
     r.Error(w, "YAML: " + e.msg + hint);
     return;
   }

@@ -277,6 +277,7 @@ void Healthcheck(ServiceParse& p, const Entry& e) {
 
 void Restart(ServiceParse& p, const Entry& e) {
   if (auto s = p.r.String(e.value, e.where)) {
+    if (s->empty()) return;  // what an unset variable yields: Compose takes the default, "no"
     if (!ValidRestart(*s)) {
       p.r.Error(e.where, "'" + *s +
                              "' is not a restart policy (no, always, unless-stopped, "
