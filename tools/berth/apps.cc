@@ -189,18 +189,39 @@ std::string Label(const docker::ContainerInfo& c, const char* key) {
 
 }  // namespace
 
-int Up(const Globals& g, const UpArgs& a) {
+wf::LoadOptions BlueprintArgs::Options() const {
+  wf::LoadOptions o;
+  o.project = project;
+  o.env_files = env_files;
+  o.profiles = profiles;
+  return o;
+}
+
+int LoadOrExplain(const BlueprintArgs& a, wf::Blueprint* out) {
   std::vector<wf::Diagnostic> diags;
-  auto bp = wf::LoadBlueprint(a.file, LoadOptionsOf(a.project, a.env_files, a.profiles), &diags);
+  auto bp = wf::LoadBlueprint(a.file, a.Options(), &diags);
   for (const auto& d : diags)
     if (d.severity == wf::Diagnostic::kWarning) std::cerr << "berth: " << d.ToString() << "\n";
   if (!bp.ok()) {
     std::cerr << "berth: " << bp.status().message() << "\n";
     return kExitBadBlueprint;
   }
-  json input = {{"app", bp->name}, {"blueprint", wf::ToJson(*bp)}, {"cache", !a.no_cache},
+  *out = std::move(bp).value();
+  return 0;
+}
+
+int FailEngine(const Status& s) {
+  if (s.code() != Code::kUnavailable) return Fail(s);
+  std::cerr << "berth: " << s.ToString() << "\n";
+  return kExitNoEngine;
+}
+
+int Up(const Globals& g, const UpArgs& a) {
+  wf::Blueprint b;
+  if (int rc = LoadOrExplain(a, &b); rc != 0) return rc;
+  json input = {{"app", b.name}, {"blueprint", wf::ToJson(b)}, {"cache", !a.no_cache},
                 {"by", WhoAmI()}};
-  return RunApp(g, "deploy", bp->name, input, a.detach);
+  return RunApp(g, "deploy", b.name, input, a.detach);
 }
 
 int Down(const Globals& g, const std::string& app, bool detach) {

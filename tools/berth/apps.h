@@ -17,22 +17,25 @@ inline constexpr int kExitNoEngine = 3;
 // Fail().
 int FailEngine(const Status& s);
 
-struct UpArgs {
+// What `up` and `config` take to load a blueprint.
+struct BlueprintArgs {
   std::string file, project;
   std::vector<std::string> env_files, profiles;
+  workflows::LoadOptions Options() const;
+};
+// Loads a.file, printing warnings; on failure prints every problem and returns
+// kExitBadBlueprint, else 0 with *out set.
+int LoadOrExplain(const BlueprintArgs& a, workflows::Blueprint* out);
+
+struct UpArgs : BlueprintArgs {
   bool detach = false, no_cache = false;
 };
 
 // berth config: the blueprint as a deploy would record it, or every problem (exit 2).
-struct ConfigArgs {
-  std::string file, project;
-  std::vector<std::string> env_files, profiles;
+struct ConfigArgs : BlueprintArgs {
   bool quiet = false;
 };
 int Config(const Globals& g, const ConfigArgs& a);
-workflows::LoadOptions LoadOptionsOf(const std::string& project,
-                                     const std::vector<std::string>& env_files,
-                                     const std::vector<std::string>& profiles);
 int Up(const Globals& g, const UpArgs& a);
 int Down(const Globals& g, const std::string& app, bool detach);
 int Ps(const Globals& g, const std::string& app);

@@ -38,32 +38,11 @@ void Emit(YAML::Emitter& out, const json& j) {
 
 }  // namespace
 
-int FailEngine(const Status& s) {
-  if (s.code() != Code::kUnavailable) return Fail(s);
-  std::cerr << "berth: " << s.ToString() << "\n";
-  return kExitNoEngine;
-}
-
-wf::LoadOptions LoadOptionsOf(const std::string& project, const std::vector<std::string>& env_files,
-                              const std::vector<std::string>& profiles) {
-  wf::LoadOptions o;
-  o.project = project;
-  o.env_files = env_files;
-  o.profiles = profiles;
-  return o;
-}
-
 int Config(const Globals& g, const ConfigArgs& a) {
-  std::vector<wf::Diagnostic> diags;
-  auto bp = wf::LoadBlueprint(a.file, LoadOptionsOf(a.project, a.env_files, a.profiles), &diags);
-  for (const auto& d : diags)
-    if (d.severity == wf::Diagnostic::kWarning) std::cerr << "berth: " << d.ToString() << "\n";
-  if (!bp.ok()) {
-    std::cerr << "berth: " << bp.status().message() << "\n";
-    return kExitBadBlueprint;
-  }
+  wf::Blueprint b;
+  if (int rc = LoadOrExplain(a, &b); rc != 0) return rc;
   if (a.quiet) return 0;
-  json j = wf::ToJson(*bp);
+  json j = wf::ToJson(b);
   if (g.output == Output::kJson) {
     std::cout << j.dump(2) << "\n";
     return 0;

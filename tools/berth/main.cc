@@ -13,6 +13,14 @@ std::string DefaultDataDir() {
   const char* home = std::getenv("BERTH_HOME");
   return home && *home ? home : "./.berth";
 }
+// The file and the options that decide how it loads, as `up` and `config` take them.
+void AddBlueprintOptions(CLI::App* cmd, BlueprintArgs& a) {
+  cmd->add_option("file", a.file, "Compose file (with optional x-berth extensions)")->required();
+  cmd->add_option("-p,--project-name", a.project, "app name (default: the file's `name:`, else its directory's name)");
+  cmd->add_option("--env-file", a.env_files, "variables for interpolation (repeatable; default: the .env beside the file)");
+  cmd->add_option("--profile", a.profiles, "enable services of this profile (repeatable; '*' all; default $COMPOSE_PROFILES)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,20 +77,14 @@ int main(int argc, char** argv) {
 
   UpArgs ua;
   auto* up = app.add_subcommand("up", "deploy (or update) a Compose app on the Docker engine and wait until it is healthy");
-  up->add_option("file", ua.file, "Compose file (with optional x-berth extensions)")->required();
-  up->add_option("-p,--project-name", ua.project, "app name (default: the file's `name:`, else its directory's name)");
+  AddBlueprintOptions(up, ua);
   up->add_flag("--detach", ua.detach, "record the deploy durably, print its id, exit; it runs at the next `berth resume`");
   up->add_flag("--no-cache", ua.no_cache, "run x-berth.install in every new container instead of using the image cache");
-  up->add_option("--env-file", ua.env_files, "variables for interpolation (repeatable; default: the .env beside the file)");
-  up->add_option("--profile", ua.profiles, "enable services of this profile (repeatable; '*' all; default $COMPOSE_PROFILES)");
   up->callback([&] { fin(); rc = Up(g, ua); });
 
   ConfigArgs ca;
   auto* config = app.add_subcommand("config", "check a Compose file without an engine and print the blueprint a deploy would record (-o json, else YAML); exit 2 with every problem (file:line:col)");
-  config->add_option("file", ca.file, "Compose file (with optional x-berth extensions)")->required();
-  config->add_option("-p,--project-name", ca.project, "app name (default: the file's `name:`, else its directory's name)");
-  config->add_option("--env-file", ca.env_files, "variables for interpolation (repeatable; default: the .env beside the file)");
-  config->add_option("--profile", ca.profiles, "enable services of this profile (repeatable; '*' all; default $COMPOSE_PROFILES)");
+  AddBlueprintOptions(config, ca);
   config->add_flag("-q,--quiet", ca.quiet, "only check: print nothing when the file is valid");
   config->callback([&] { fin(); rc = Config(g, ca); });
 
