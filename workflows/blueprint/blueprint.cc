@@ -26,23 +26,6 @@ std::string Summary(const std::string& file, const std::vector<Diagnostic>& diag
   return file + ": " + std::to_string(errors) + (errors == 1 ? " problem" : " problems") + lines;
 }
 
-// Reads a whole file; false with an errno value on failure.
-bool ReadFile(const std::string& path, std::string* text, int* error) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    *error = errno;
-    return false;
-  }
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text->size() <= kFileBytesMax) {
-    text->append(buf, n);
-  }
-  *error = std::ferror(f) ? errno : text->size() > kFileBytesMax ? EFBIG : 0;
-  std::fclose(f);
-  return *error == 0;
-}
-
 }  // namespace
 
 std::string Diagnostic::ToString() const {
@@ -134,8 +117,7 @@ Result<Blueprint> LoadBlueprint(const std::string& path, const LoadOptions& opti
   std::vector<Diagnostic> local;
   std::vector<Diagnostic>* out = diagnostics != nullptr ? diagnostics : &local;
   std::string text;
-  int error = 0;
-  if (!ReadFile(path, &text, &error)) {
+  if (int error = compose::ReadTextFile(path, kFileBytesMax, &text); error != 0) {
     std::string why = std::strerror(error);
     out->push_back({Diagnostic::kError, path, 0, 0, "cannot read: " + why});
     return Status(error == ENOENT ? Code::kNotFound : Code::kIOError,
@@ -153,8 +135,9 @@ Result<Blueprint> LoadBlueprint(const std::string& path, const LoadOptions& opti
   for (const std::string& f : files) {
     std::vector<std::pair<std::string, std::optional<std::string>>> vars;
     std::vector<bool> literal;
-    std::string why = compose::ReadEnvFile(f, &vars, &literal);
-    if (defaulted && why == std::strerror(ENOENT)) continue;  // no .env: nothing to read
+    bool missing = false;
+    std::string why = compose::ReadEnvFile(f, &vars, &literal, &missing);
+    if (defaulted && missing) continue;  // no .env: nothing to read
     if (!why.empty()) {
       size_t n = why.rfind("line ", 0) == 0 ? std::strtoul(why.c_str() + 5, nullptr, 10) : 0;
       out->push_back({Diagnostic::kError, f, int(n), n ? 1 : 0, "env file: " + why});

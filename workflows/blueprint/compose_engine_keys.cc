@@ -242,14 +242,19 @@ const std::map<std::string, Key>& Keys() {
 
 bool IsEngineKey(const std::string& key) { return Keys().count(key) > 0; }
 
+std::optional<json> EngineKeyValue(ComposeReader& r, const Entry& e) {
+  auto it = Keys().find(e.key);
+  if (it == Keys().end() || e.value.IsNull()) return std::nullopt;
+  return it->second.parse(r, e);
+}
+
 bool ParseEngineKey(ComposeReader& r, const Entry& e, ServiceDef* def) {
   auto it = Keys().find(e.key);
   if (it == Keys().end()) return false;
-  if (e.value.IsNull()) return true;  // unset
-  std::optional<json> v = it->second.parse(r, e);
-  if (!v) return true;  // reported
-  auto& fields = it->second.part == Part::kHost ? def->engine_host : def->engine_config;
-  fields[it->second.field] = v->dump();
+  if (std::optional<json> v = EngineKeyValue(r, e)) {  // nullopt: unset, or reported
+    auto& fields = it->second.part == Part::kHost ? def->engine_host : def->engine_config;
+    fields[it->second.field] = v->dump();
+  }
   return true;
 }
 

@@ -86,20 +86,25 @@ std::string ParseEnvFile(const std::string& text,
   return "";
 }
 
+int ReadTextFile(const std::string& path, size_t max_bytes, std::string* text) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return errno;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text->size() <= max_bytes) text->append(buf, n);
+  int error = std::ferror(f) ? errno : text->size() > max_bytes ? EFBIG : 0;
+  std::fclose(f);
+  return error;
+}
+
 std::string ReadEnvFile(const std::string& path,
                         std::vector<std::pair<std::string, std::optional<std::string>>>* out,
-                        std::vector<bool>* literal) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return std::strerror(errno);
+                        std::vector<bool>* literal, bool* missing) {
   std::string text;
-  char buf[1 << 14];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() <= kEnvFileBytesMax)
-    text.append(buf, n);
-  bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) return "read error";
-  if (text.size() > kEnvFileBytesMax) return "larger than 1 MiB";
+  int error = ReadTextFile(path, kEnvFileBytesMax, &text);
+  if (missing != nullptr) *missing = error == ENOENT;
+  if (error == EFBIG) return "larger than 1 MiB";
+  if (error != 0) return std::strerror(error);
   if (text.find('\0') != std::string::npos) return "holds a NUL byte (not a text file)";
   return ParseEnvFile(text, out, literal);
 }

@@ -122,9 +122,12 @@ std::string ParseEnvFile(const std::string& text,
                          std::vector<bool>* literal = nullptr);
 
 // Reads and parses the env file at `path`; returns "" or why not (errno text, "line N: ...").
+// `missing` (optional) says whether it failed because the file does not exist.
 std::string ReadEnvFile(const std::string& path,
                         std::vector<std::pair<std::string, std::optional<std::string>>>* out,
-                        std::vector<bool>* literal = nullptr);
+                        std::vector<bool>* literal = nullptr, bool* missing = nullptr);
+// Reads a whole file into *text; returns 0 or an errno value (EFBIG past max_bytes).
+int ReadTextFile(const std::string& path, size_t max_bytes, std::string* text);
 
 // Value parsers with no YAML in them; each returns an error message or "".
 std::string ParseDurationMs(const std::string& s, int64_t* ms);
@@ -161,6 +164,9 @@ ServiceDef ParseService(ComposeReader& r, const Entry& service, const std::strin
 // mem_limit, dns, logging, ...: compose_engine_keys.cc): parsed into def->engine_host or
 // def->engine_config, or an error reported; false for any other key.
 bool ParseEngineKey(ComposeReader& r, const Entry& e, ServiceDef* def);
+// The value such a key stands for, as the create body's JSON; nullopt when `e` is no such key,
+// is null, or was reported as wrong.
+std::optional<nlohmann::json> EngineKeyValue(ComposeReader& r, const Entry& e);
 bool IsEngineKey(const std::string& key);
 
 // The service keys with a syntax of their own (compose_service_parts.cc); nullopt after

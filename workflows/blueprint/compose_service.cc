@@ -1,8 +1,6 @@
 // One Compose service: a parser per supported key, chosen by name.
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <string>
 

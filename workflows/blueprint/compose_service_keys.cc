@@ -2,8 +2,6 @@
 // network_mode, platform, pull_policy, container_name, profiles, scale, deploy.resources;
 // and the checks that need the whole service.
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -39,9 +37,9 @@ void EnvFile(ServiceParse& p, const Entry& e) {
     }
     std::string abs = p.r.AbsolutePath(*path);
     std::vector<std::pair<std::string, std::optional<std::string>>> vars;
-    std::string why = ReadEnvFile(abs, &vars);
+    bool missing = false;
+    std::string why = ReadEnvFile(abs, &vars, nullptr, &missing);
     if (!why.empty()) {
-      bool missing = why == std::strerror(ENOENT);
       if (missing && !required) continue;
       p.r.Error(at, "cannot read " + abs + ": " + why);
       continue;

@@ -39,15 +39,12 @@ bool BuildOption(ComposeReader& r, const Entry& k, BuildDef* b) {
     auto l = r.Strings(k.value, k.where, /*one_ok=*/false);
     if (l && l->size() > 1) r.Error(k.where, "builds for one platform only (the engine's build takes one)");
     else if (l && l->size() == 1) b->options["platform"] = l->front();
-  } else if (k.key == "shm_size" || k.key == "extra_hosts") {
-    ServiceDef scratch;  // parsed as the per-container key of that name would be
-    if (!ParseEngineKey(r, k, &scratch)) return false;
-    if (k.key == "shm_size" && scratch.engine_host.count("ShmSize"))
-      b->options["shmsize"] = scratch.engine_host["ShmSize"];
-    if (k.key == "extra_hosts" && scratch.engine_host.count("ExtraHosts")) {
+  } else if (k.key == "shm_size") {
+    if (auto v = EngineKeyValue(r, k)) b->options["shmsize"] = v->dump();  // as the service key
+  } else if (k.key == "extra_hosts") {
+    if (auto v = EngineKeyValue(r, k)) {
       std::string hosts;
-      for (const auto& h : nlohmann::json::parse(scratch.engine_host["ExtraHosts"]))
-        hosts += (hosts.empty() ? "" : ",") + h.get<std::string>();
+      for (const auto& h : *v) hosts += (hosts.empty() ? "" : ",") + h.get<std::string>();
       b->options["extrahosts"] = hosts;
     }
   } else {
