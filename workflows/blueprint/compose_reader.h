@@ -147,6 +147,18 @@ bool ValidObjectName(const std::string& s);
 // The app name Compose derives from a directory name.
 std::string AppNameFromDirectory(const std::string& dir);
 
+// The rule ValidObjectName checks, for messages.
+inline constexpr const char* kObjectNameRule = "must match [a-zA-Z0-9][a-zA-Z0-9_.-]*";
+
+// Top-level volumes and networks (compose_top.cc). Each returns the declared keys and fills
+// b->volumes / b->networks. `renamed` gets "<app>_<key>" -> the engine name of a volume
+// with a `name:` or `external`; RenameMounts points services' mounts at those names.
+std::set<std::string> TopVolumes(ComposeReader& r, const Entry* top, const std::string& app,
+                                 Blueprint* b, std::map<std::string, std::string>* renamed);
+void RenameMounts(const std::map<std::string, std::string>& renamed, Blueprint* b);
+std::set<std::string> TopNetworks(ComposeReader& r, const Entry* top, const std::string& app,
+                                  Blueprint* b);
+
 // Parses a whole Compose file into `b` (compose_file.cc); the reader collects every problem.
 void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptions& options,
                       Blueprint* b);
