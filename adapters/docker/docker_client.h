@@ -61,6 +61,8 @@ class DockerClient {
   virtual Result<ContainerInfo> InspectContainer(const std::string& id) = 0;
   // Every container (running or not) that carries all of `labels` ("" value: the key only).
   // Fills id, name, image, image_id, state.status/running/health, labels, networks, ports.
+  // kUnavailable: one of them is still being created (the engine lists a container before
+  // its create ends, and answers 404 for it until then): ask again shortly.
   virtual Result<std::vector<ContainerInfo>> ListContainers(const Labels& labels) = 0;
   // The container's stdout and stderr so far (non-tty containers), demultiplexed.
   virtual Result<ExecResult> Logs(const std::string& id) = 0;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <iostream>
 #include <thread>
 
 #include "adapters/docker/build_context.h"
@@ -140,6 +141,43 @@ TEST_F(EngineClientTest, ListFindsContainersByLabel) {
     EXPECT_EQ(c.state.running, c.name == b.name);
   }
   EXPECT_EQ(docker_->ListContainers({{"berth.test", tag_}})->size(), 3u);
+}
+
+// dockerd lists a container before its create ends and answers 404 for it until then (the
+// CI failure of 2026-12-01: a crashed deploy's create was still in the daemon when the
+// resumed deploy found it by label, adopted it, and its start answered "No such
+// container"). Anonymous volumes over the image's directories make each create slow enough
+// to be listed mid-way. A listing must never hand out a container that the engine then
+// does not know: it is either confirmed or the listing says "ask again" (kUnavailable).
+TEST_F(EngineClientTest, ListNeverGivesAContainerWhoseCreateIsStillRunning) {
+  auto lister = EngineClient::FromEnvironment();
+  ASSERT_TRUE(lister.ok()) << lister.status().ToString();
+  int listed = 0, unavailable = 0;
+  for (int i = 0; i < 10; ++i) {
+    ContainerSpec s = Sleeper("slow");
+    s.labels["berth.round"] = std::to_string(i);
+    s.extra_config["Volumes"] = R"({"/bin": {}, "/lib": {}, "/usr": {}, "/etc": {}})";
+    std::thread create([&] { (void)docker_->CreateContainer(s); });
+    bool seen = false;
+    for (int poll = 0; poll < 2000 && !seen; ++poll) {
+      auto found = (*lister)->ListContainers({{"berth.test", tag_}, {"berth.round", std::to_string(i)}});
+      if (!found.ok()) {
+        ASSERT_EQ(found.status().code(), Code::kUnavailable) << found.status().ToString();
+        unavailable++;
+        continue;
+      }
+      if (found->empty()) continue;
+      seen = true;
+      listed++;
+      Status st = (*lister)->StartContainer(found->front().id);
+      EXPECT_TRUE(st.ok()) << "round " << i << ": listed, then: " << st.ToString();
+    }
+    create.join();
+    EXPECT_TRUE(seen) << "round " << i << ": the container was never listed";
+    ASSERT_TRUE(docker_->RemoveContainer(s.name, true).ok());
+  }
+  std::cout << "listings during a create that said 'ask again': " << unavailable
+            << "; containers listed then started: " << listed << "\n";
 }
 
 TEST_F(EngineClientTest, CommittedImageRunsWithInstalledFiles) {
