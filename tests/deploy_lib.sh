@@ -142,5 +142,13 @@ import json, sys
 wfs = sorted(json.load(sys.stdin), key=lambda w: w["started"])
 if not wfs or wfs[-1]["status"] != sys.argv[1]:
     print("last %s: %s" % (sys.argv[2], wfs[-1:] or "none"), file=sys.stderr); sys.exit(1)
-' "$3" "$2" || fail "last $2 workflow in $1 is not $3"
+' "$3" "$2" || {
+    # What the team needs to see when it fails in CI, where the data directory is gone.
+    local id
+    id=$("$BERTH" --data-dir "$1" -o json workflows --type "$2" |
+      python3 -c 'import json,sys; w=sorted(json.load(sys.stdin), key=lambda w: w["started"]); print(w[-1]["id"] if w else "")')
+    [ -z "$id" ] || { echo "history of $id:" >&2; "$BERTH" --data-dir "$1" history "$id" >&2 || true; }
+    echo "the app's containers now: $(app_containers "${APP:-}" | tr '\n' ' ')" >&2
+    fail "last $2 workflow in $1 is not $3"
+  }
 }
