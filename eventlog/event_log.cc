@@ -353,6 +353,7 @@ Status RocksEventLog::Admit(Pending* p, int64_t wait_ms_max) {
       std::unique_lock<std::mutex> l(in_mu_);
       if (Status r = RefusalLocked(); !r.ok()) return r;
       if (HasRoomLocked(*p)) {
+        if (Status dup = RefuseRestartLocked(*p); !dup.ok()) return dup;
         if (ready_.empty() || (ready_.back().events > 0 && ready_.back().events + p->bodies.size() >
                                                                options_.batch_events_max))
           ready_.emplace_back();
@@ -386,6 +387,29 @@ Status RocksEventLog::Admit(Pending* p, int64_t wait_ms_max) {
   }
 }
 
+// The engine reserves an id before its start is appended; this is the log's own guard, for
+// any writer: one point read per started workflow, none for the events after.
+Status RocksEventLog::RefuseRestartLocked(const Pending& p) const {
+  for (size_t i = 0; i < p.req.events.size(); ++i) {
+    const EventDraft& d = p.req.events[i];
+    if (d.workflow_seq != 1) continue;
+    auto refuse = [&](const std::string& where) {
+      return Status(Code::kConflict, "workflow '" + d.workflow_id + "' was started already (" +
+                                         where + "); a second start of one id is refused, nothing "
+                                         "was written: pick another id");
+    };
+    if (starting_.count(d.workflow_id)) return refuse("its start is being written");
+    for (size_t j = 0; j < i; ++j)
+      if (p.req.events[j].workflow_seq == 1 && p.req.events[j].workflow_id == d.workflow_id)
+        return refuse("twice in this append");
+    std::string at;
+    rocksdb::Status g = db_->Get(rocksdb::ReadOptions(), cf_[kCfByWorkflow], WorkflowKey(d.workflow_id, 1), &at);
+    if (g.ok()) return refuse("event seq " + std::to_string(SeqFromKey(at)));
+    if (!g.IsNotFound()) return FromRocks(g, "looking up workflow " + d.workflow_id + " in " + dir_);
+  }
+  return Status::Ok();
+}
+
 void RocksEventLog::Seal(Pending* p, Sealed* s) {
   p->first_seq = next_seq_;
   for (size_t i = 0; i < p->bodies.size(); ++i) {
@@ -397,6 +421,10 @@ void RocksEventLog::Seal(Pending* p, Sealed* s) {
     s->batch.Put(cf_[kCfEvents], key, record);
     s->batch.Put(cf_[kCfByWorkflow], WorkflowKey(d.workflow_id, d.workflow_seq), key);
     for (const auto& subj : d.subjects) s->batch.Put(cf_[kCfBySubject], SubjectKey(subj, seq), "");
+    if (d.workflow_seq == 1) {
+      starting_.insert(d.workflow_id);
+      s->started.push_back(d.workflow_id);
+    }
     ++s->events;
   }
   for (const auto& pr : p->req.projections) {
@@ -540,6 +568,7 @@ void RocksEventLog::FailFrom(Sealed* s, const Status& why) {
     std::lock_guard<std::mutex> l(in_mu_);
     doomed.swap(ready_);
     broken_ = why;
+    starting_.clear();
     pending_events_ = 0;  // everything sealed fails here
     pending_bytes_ = 0;
   }
@@ -554,6 +583,7 @@ void RocksEventLog::Release(const Sealed& s) {
     BERTH_CHECK(pending_events_ >= s.events && pending_bytes_ >= s.bytes);
     pending_events_ -= s.events;
     pending_bytes_ -= s.bytes;
+    for (const auto& id : s.started) starting_.erase(id);  // the index has them now
   }
   space_cv_.notify_all();
 }

@@ -144,7 +144,10 @@ class EventLog {
 
   // Appends atomically and durably; blocks until durable or failed (waiting for room first
   // if pending_events_max/pending_bytes_max are reached). kInvalidArgument for a malformed
-  // draft (nothing written). kCancelled once the log is closing. After a failure the log
+  // draft (nothing written). kConflict for a second start of a workflow id: an event with
+  // workflow_seq 1 for an id that has one already, durable or sealed (nothing written; two
+  // histories under one id would share one by_workflow index). kCancelled once the log is
+  // closing. After a failure the log
   // refuses every later append with the error that failed it (kCorruption, kNoSpace,
   // kIOError, kPermission). kUnavailable while a failed write's reopen left no database.
   // `time_us == 0` drafts are stamped with wall time.

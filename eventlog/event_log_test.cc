@@ -145,6 +145,45 @@ TEST_F(EventLogTest, ConcurrentProducersGetADenseVerifiedChain) {
   EXPECT_LT(log->Stats().batches, 1600u) << "group commit should batch concurrent appends";
 }
 
+// Two histories under one workflow id would share one by_workflow index (issue 7, race 1).
+TEST_F(EventLogTest, ASecondStartOfAWorkflowIdIsRefusedAndNothingIsWritten) {
+  auto log = OpenLog();
+  ASSERT_TRUE(log->Append(One("wf", 1, "Started")).ok());
+  ASSERT_TRUE(log->Append(One("wf", 2, "Step")).ok());
+  Status again = log->Append(One("wf", 1, "Started"));
+  EXPECT_EQ(again.code(), Code::kConflict) << again.ToString();
+  EXPECT_NE(again.message().find("event seq 1"), std::string::npos) << again.message();
+  AppendRequest twice = One("other", 1, "Started");
+  twice.events.push_back(twice.events[0]);
+  EXPECT_EQ(log->Append(std::move(twice)).code(), Code::kConflict);
+  EXPECT_EQ(log->LastSeq(), 2u);
+  log.reset();
+  log = OpenLog();  // the refusal comes from the index on disk, not from memory
+  EXPECT_EQ(log->Append(One("wf", 1, "Started")).code(), Code::kConflict);
+  EXPECT_TRUE(log->Append(One("other", 1, "Started")).ok());
+  EXPECT_TRUE(log->VerifyIndexes().ok());
+}
+
+// Starts racing from many threads: the one sealed first wins, even before it is durable.
+TEST_F(EventLogTest, ConcurrentStartsOfOneIdLetExactlyOneThrough) {
+  auto log = OpenLog();
+  for (int round = 0; round < 50; ++round) {
+    std::atomic<int> ok{0}, conflict{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t)
+      ts.emplace_back([&] {
+        Status s = log->Append(One("race-" + std::to_string(round), 1, "Started"));
+        (s.ok() ? ok : conflict)++;
+        EXPECT_TRUE(s.ok() || s.code() == Code::kConflict) << s.ToString();
+      });
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(ok.load(), 1) << "round " << round;
+    EXPECT_EQ(conflict.load(), 3) << "round " << round;
+  }
+  EXPECT_EQ(log->LastSeq(), 50u);
+  EXPECT_TRUE(log->VerifyIndexes().ok());
+}
+
 TEST_F(EventLogTest, ProjectionsAreWrittenWithTheirEvents) {
   auto log = OpenLog();
   auto req = One("wf-1", 1, "Started");

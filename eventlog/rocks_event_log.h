@@ -15,6 +15,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "eventlog/data_dir.h"
@@ -65,6 +66,7 @@ class RocksEventLog final : public EventLog {
     uint64_t last_seq = 0;
     size_t events = 0;
     size_t bytes = 0;
+    std::vector<std::string> started;  // ids whose first event (workflow_seq 1) it holds
   };
   struct Done {
     std::vector<Pending> reqs;
@@ -88,6 +90,7 @@ class RocksEventLog final : public EventLog {
   Status Admit(Pending* p, int64_t wait_ms_max);
   Status RefusalLocked() const;                   // caller holds in_mu_
   bool HasRoomLocked(const Pending& p) const;     // caller holds in_mu_
+  Status RefuseRestartLocked(const Pending& p) const;  // in_mu_ and db_mu_ (shared)
   void Seal(Pending* p, Sealed* out);             // caller holds in_mu_ and db_mu_ (shared)
   void CommitterLoop();
   void NotifierLoop();
@@ -151,6 +154,8 @@ class RocksEventLog final : public EventLog {
   bool stopping_ = false;
   bool committer_wants_ = false;  // the committer is idle, waiting for a batch
   Status broken_;  // set after a fatal write error; every later append fails with it
+  // Ids whose first event is sealed and not yet durable (then the by_workflow index has it).
+  std::unordered_set<std::string> starting_;
 
   // Chain state, guarded by in_mu_.
   uint64_t next_seq_ = 1;
