@@ -216,7 +216,8 @@ void Instance::SendFront() {
   static_cast<eventlog::EventDraft&>(last) = req.events.back();
   WorkflowSummary next = SummaryAfter(state_, last);  // state_: every durable event
   req.projections.push_back({SummaryKey(state_.id), EncodeSummary(next), false});
-  if (IsTerminal(next.status)) req.projections.push_back({OpenKey(state_.id), "", true});
+  // Put once by Start (the log refuses a second start of an id), erased once here.
+  if (IsTerminal(next.status)) req.projections.push_back({OpenKey(state_.id), "", true, /*put_once=*/true});
   appending_ = n;
   engine_->appends_in_flight++;
   auto self = shared_from_this();

@@ -21,14 +21,14 @@ Status ApplyActivity(const eventlog::Event& e, WorkflowState* s) {
   if (e.type == ev::kActivityStarted) {
     ActivityStartedP p;
     if (auto st = Load(e, &p); !st.ok()) return st;
-    auto [it, fresh] = s->steps.try_emplace(p.step);
+    auto [it, fresh] = s->steps.try_emplace(std::move(p.step));  // moved only if inserted
     StepState& step = it->second;
     if (step.phase == StepState::kCompleted || step.phase == StepState::kFailed)
-      return Bad(e, "step '" + p.step + "' started again after it ended");
+      return Bad(e, "step '" + it->first + "' started again after it ended");
     if (fresh) ++s->open_steps;  // a retry's start (from kRetryWait) is already open
     step.phase = StepState::kRunning;
-    step.activity = p.activity;
-    step.input = p.input;
+    step.activity = std::move(p.activity);
+    step.input = std::move(p.input);
     step.attempt = p.attempt;
     if (p.attempt == 1) step.subjects = e.subjects;
     return Status::Ok();
@@ -41,7 +41,7 @@ Status ApplyActivity(const eventlog::Event& e, WorkflowState* s) {
       return Bad(e, "step '" + p.step + "' completed without running");
     it->second.phase = StepState::kCompleted;
     --s->open_steps;
-    it->second.result = p.result;
+    it->second.result = std::move(p.result);
     it->second.adopted = p.adopted;
     return Status::Ok();
   }
@@ -157,7 +157,7 @@ Status Apply(const eventlog::Event& e, WorkflowState* s) {
     if (st.ok()) {
       it->second.ended = true;
       it->second.status = p.status;
-      it->second.result = p.result;
+      it->second.result = std::move(p.result);
       --s->open_children;
       if (p.status == "completed")
         ++s->children_completed;

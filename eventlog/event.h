@@ -48,6 +48,11 @@ struct ProjectionPut {
   std::string key;
   std::string value;
   bool erase = false;  // delete the row instead of writing value
+  // With erase: the row was written exactly once since it was last erased (the caller's
+  // promise). Erased with RocksDB's SingleDelete, which disappears together with the put
+  // at the next flush; a plain Delete leaves a tombstone that every scan of the key range
+  // walks past until a compaction reaches the last level (which short commands abort).
+  bool put_once = false;
 };
 
 }  // namespace berth::eventlog

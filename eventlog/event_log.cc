@@ -127,6 +127,13 @@ Status RocksEventLog::ConfigureRocks(bool has_current) {
   // refuses the torn tail too, which a crash mid-fsync leaves behind.
   ro.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   if (options_.env) ro.env = options_.env;
+  // Compactions run at the lowest CPU priority: on a 2-core machine they otherwise take a
+  // core from the command that opened the log. A snapshot's release makes RocksDB rewrite
+  // the bottommost files (compaction reason "BottommostFiles": zeroing sequence numbers),
+  // the whole log, in the background of every `replay --verify` and resume; a short command
+  // aborts it at close, so it runs again next time. Measured: 9% of verify's samples.
+  (void)(ro.env ? ro.env : rocksdb::Env::Default())
+      ->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kIdle);
   if (has_current) {
     std::vector<std::string> families;
     auto s = rocksdb::DB::ListColumnFamilies(ro, dir_, &families);
@@ -428,7 +435,9 @@ void RocksEventLog::Seal(Pending* p, Sealed* s) {
     ++s->events;
   }
   for (const auto& pr : p->req.projections) {
-    if (pr.erase)
+    if (pr.erase && pr.put_once)
+      s->batch.SingleDelete(cf_[kCfProjections], pr.key);
+    else if (pr.erase)
       s->batch.Delete(cf_[kCfProjections], pr.key);
     else
       s->batch.Put(cf_[kCfProjections], pr.key, pr.value);

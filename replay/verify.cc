@@ -23,60 +23,63 @@ std::string CommandText(const Command& c) {
   return "?";
 }
 
-// The command a recorded event claims was decided, if it is a decision at all.
-bool Matches(const eventlog::Event& e, const WorkflowState& s, const Command& c) {
+// A recorded event that claims to be a decision, decoded once: its kind, the key of the
+// command it records ("s:step", "t:timer", "c:child", "e") and its payload.
+struct Recorded {
+  bool decision = false;
+  std::string key;
+  ActivityStartedP activity;
+  TimerStartedP timer;
+  ChildStartedP child;
+  EndedP ended;
+};
+
+// Retries are the engine's, not Decide's: only an activity's first attempt is a decision.
+// Another decision whose payload is undecodable gets the key "?", which matches no command:
+// the verifier reports it as nondeterminism at its seq.
+Recorded Classify(const eventlog::Event& e) {
+  Recorded r;
   if (e.type == ev::kActivityStarted) {
-    ActivityStartedP p;
+    // Undecodable: not taken as a decision, so Apply reports the damage at its seq.
+    r.decision = DecodePayload(e.payload, &r.activity).ok() && r.activity.attempt == 1;
+    if (r.decision) r.key = "s:" + r.activity.step;
+  } else if (e.type == ev::kTimerStarted) {
+    r.decision = true;
+    r.key = DecodePayload(e.payload, &r.timer).ok() ? "t:" + r.timer.name : "?";
+  } else if (e.type == ev::kChildStarted) {
+    r.decision = true;
+    r.key = DecodePayload(e.payload, &r.child).ok() ? "c:" + r.child.child_id : "?";
+  } else if (e.type == ev::kWorkflowCompleted || e.type == ev::kWorkflowFailed) {
+    r.decision = true;
+    r.key = DecodePayload(e.payload, &r.ended).ok() ? "e" : "?";
+  }
+  return r;
+}
+
+// Whether command `c` is the one the decoded event `r` records.
+bool Matches(const eventlog::Event& e, const Recorded& r, const WorkflowState& s, const Command& c) {
+  if (e.type == ev::kActivityStarted) {
     auto* a = std::get_if<ScheduleActivity>(&c);
-    return a && DecodePayload(e.payload, &p).ok() && a->step == p.step &&
-           a->activity == p.activity && a->input == p.input;
+    return a && a->step == r.activity.step && a->activity == r.activity.activity &&
+           a->input == r.activity.input;
   }
   if (e.type == ev::kTimerStarted) {
-    TimerStartedP p;
     auto* t = std::get_if<StartTimer>(&c);
-    return t && DecodePayload(e.payload, &p).ok() && t->name == p.name;
+    return t && t->name == r.timer.name;
   }
   if (e.type == ev::kChildStarted) {
-    ChildStartedP p;
     auto* ch = std::get_if<StartChild>(&c);
-    return ch && DecodePayload(e.payload, &p).ok() && ChildId(s.id, ch->name) == p.child_id &&
-           ch->type == p.type && ch->input == p.input;
+    return ch && ChildId(s.id, ch->name) == r.child.child_id && ch->type == r.child.type &&
+           ch->input == r.child.input;
   }
-  EndedP p;
-  if (!DecodePayload(e.payload, &p).ok()) return false;
   if (e.type == ev::kWorkflowCompleted) {
     auto* d = std::get_if<CompleteWorkflow>(&c);
-    return d && d->result == p.text;
+    return d && d->result == r.ended.text;
   }
   auto* f = std::get_if<FailWorkflow>(&c);
-  return f && f->error == p.text;
+  return f && f->error == r.ended.text;
 }
 
-bool IsDecision(const eventlog::Event& e) {
-  if (e.type == ev::kActivityStarted) {
-    ActivityStartedP p;
-    return DecodePayload(e.payload, &p).ok() && p.attempt == 1;  // retries are the engine's
-  }
-  return e.type == ev::kTimerStarted || e.type == ev::kChildStarted ||
-         e.type == ev::kWorkflowCompleted || e.type == ev::kWorkflowFailed;
-}
-
-// The command a decision event records, as a key ("s:step", "t:timer", "c:child", "e").
-std::string EventKey(const eventlog::Event& e) {
-  if (e.type == ev::kActivityStarted) {
-    ActivityStartedP p;
-    return DecodePayload(e.payload, &p).ok() ? "s:" + p.step : "";
-  }
-  if (e.type == ev::kTimerStarted) {
-    TimerStartedP p;
-    return DecodePayload(e.payload, &p).ok() ? "t:" + p.name : "";
-  }
-  if (e.type == ev::kChildStarted) {
-    ChildStartedP p;
-    return DecodePayload(e.payload, &p).ok() ? "c:" + p.child_id : "";
-  }
-  return "e";
-}
 std::string CommandKey(const WorkflowState& s, const Command& c) {
   if (auto* a = std::get_if<ScheduleActivity>(&c)) return "s:" + a->step;
   if (auto* t = std::get_if<StartTimer>(&c)) return "t:" + t->name;
@@ -100,14 +103,15 @@ struct Folder {
     ++report->events;
     WorkflowState& s = states[e.workflow_id];
     const Workflow* def = s.events > 0 ? registry.FindWorkflow(s.type) : nullptr;
-    if (s.events > 0 && IsDecision(e) && (!s.cancel_requested || (def && def->HandlesCancel()))) {
+    Recorded r = s.events > 0 ? Classify(e) : Recorded();
+    if (r.decision && (!s.cancel_requested || (def && def->HandlesCancel()))) {
       if (!def)
         return Status(Code::kFailed, "event seq " + std::to_string(e.seq) + ": workflow type '" +
                                          s.type + "' is not known to this berth");
       auto& set = pending[e.workflow_id];
-      std::string key = EventKey(e);
+      const std::string& key = r.key;
       auto it = set.find(key);
-      if (it == set.end() || !Matches(e, s, it->second)) {
+      if (it == set.end() || !Matches(e, r, s, it->second)) {
         set.clear();
         auto cmds = def->Decide(s);
         std::string want;
@@ -117,7 +121,7 @@ struct Folder {
           set.emplace(std::move(k), std::move(c));
         }
         it = set.find(key);
-        if (it == set.end() || !Matches(e, s, it->second))
+        if (it == set.end() || !Matches(e, r, s, it->second))
           return Status(Code::kFailed,
                         "nondeterminism at event seq " + std::to_string(e.seq) + " (workflow " +
                             e.workflow_id + "): recorded " + e.type + " [" + Describe(e) +
