@@ -259,6 +259,17 @@ void RocksEventLog::Shutdown() {
   if (notifier_.joinable()) notifier_.join();
   (void)mark_->Sync();  // best effort: a mark that did not reach the disk is only lower
   if (options_.flush_on_close && db_ && broken_.ok() && cf_.size() == kFamilyCount) {
+    // Every open starts a new WAL, and RocksDB deletes the old ones only once a flush moves
+    // the column families past them: a session that appended nothing flushes nothing, so
+    // each read-only command (ps, history, audit) left one more empty WAL that every later
+    // open lists and replays. A one-row write to meta gives the flush something to do.
+    // (RocksDB's GetSortedWalFiles leaves empty WALs out: the directory is listed instead.)
+    std::error_code ec;
+    int wals = 0;
+    for (const auto& f : std::filesystem::directory_iterator(dir_, ec))
+      wals += f.path().extension() == ".log";
+    if (wals > 1)
+      (void)db_->Put(rocksdb::WriteOptions(), cf_[kCfMeta], "closed_us", std::to_string(NowUs()));
     rocksdb::FlushOptions fo;
     fo.wait = true;
     (void)db_->Flush(fo, cf_);  // best effort: what is not flushed is still in the WAL

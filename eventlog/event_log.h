@@ -6,7 +6,8 @@
 //   by_workflow  workflow_id \0 BE64(workflow_seq)   -> SeqKey(seq)
 //   by_subject   subject \0 SeqKey(seq)              -> ""
 //   projections  caller-defined key                  -> caller-defined value
-//   meta         "format" -> "berth-eventlog 1", "created_us" -> decimal
+//   meta         "format" -> "berth-eventlog 1", "created_us" -> decimal,
+//                "closed_us" -> decimal (the last clean close that found old WALs)
 // Beside RocksDB's files the directory holds berth.lock (the one-process lock, data_dir.h)
 // and berth.mark (the durable high-water mark, high_water_mark.h).
 //

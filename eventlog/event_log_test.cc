@@ -266,6 +266,25 @@ TEST_F(EventLogTest, ReopenContinuesTheChain) {
   EXPECT_TRUE(log->VerifyChain(nullptr).ok());
 }
 
+// Each open starts a WAL; 15 read-only opens used to leave 15 empty WAL files behind, each
+// listed and replayed by every later open (a year of `berth ps` would be a year of files).
+TEST_F(EventLogTest, OpensThatAppendNothingDoNotPileUpWalFiles) {
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(log->Append(One("a", 1, "X")).ok());
+  }
+  for (int i = 0; i < 15; ++i) {
+    auto log = OpenLog();
+    ASSERT_TRUE(log);
+  }
+  int wals = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) wals += e.path().extension() == ".log";
+  EXPECT_LE(wals, 2);
+  auto log = OpenLog();
+  EXPECT_EQ(log->LastSeq(), 1u);
+  EXPECT_TRUE(log->VerifyChain(nullptr).ok());
+}
+
 TEST_F(EventLogTest, SecondOpenOfTheSameDirectoryIsBusy) {
   auto log = OpenLog();
   auto second = EventLog::Open(dir_.string(), Options());
