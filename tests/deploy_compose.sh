@@ -3,8 +3,9 @@
 # `docker inspect`: container_name, .env interpolation, env_file under environment,
 # profiles (a service left out, then enabled with --profile), and per-container keys that
 # go into the create body as they are (cap_add/cap_drop, read_only with tmpfs, extra_hosts,
-# ulimits, mem_limit, cpus, shm_size, dns_search, tty), an external network, and build
-# target and labels.
+# ulimits, mem_limit, cpus, shm_size, dns_search, tty), an anonymous volume (removed by
+# down) and a bind mount with engine options (ro,z), an external network, and build target
+# and labels.
 BERTH=${1:?usage: deploy_compose.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
@@ -19,7 +20,8 @@ docker_bounded rm -f compat-db >/dev/null 2>&1 || true
 docker network rm compat-ext >/dev/null 2>&1 || true
 docker_bounded network create compat-ext >/dev/null  # someone else's network: external
 
-mkdir -p "$work/app/built"
+mkdir -p "$work/app/built" "$work/app/conf"
+echo from-the-host >"$work/app/conf/app.conf"
 cat >"$work/app/built/Dockerfile" <<'EOF'
 FROM berth/busybox:test AS first
 RUN echo first > /stage
@@ -59,6 +61,7 @@ services:
     shm_size: 16m
     dns_search: [example.org]
     tty: true
+    volumes: ["/var/cache/anon", "./conf:/etc/conf:ro,z"]
   db:
     image: berth/busybox:test
     container_name: compat-db
@@ -92,7 +95,7 @@ got=$(app_containers $A | tr '\n' ' ')
 ok "container_name: compat-db; the debug service (profile debug) was left out"
 
 docker inspect compat-web-1 >"$work/web.json"
-python3 - "$work/web.json" <<'EOF' || fail "compat-web-1 is not as the file says"
+python3 - "$work/web.json" "$work/app" <<'EOF' || fail "compat-web-1 is not as the file says"
 import json, sys
 c = json.load(open(sys.argv[1]))[0]
 cfg, host = c["Config"], c["HostConfig"]
@@ -113,6 +116,9 @@ checks = {
     "shm_size": host["ShmSize"] == 16 * 1024 * 1024,
     "dns_search": host["DnsSearch"] == ["example.org"],
     "tty": cfg["Tty"] is True,
+    "anonymous volume": any(m["Type"] == "volume" and m["Destination"] == "/var/cache/anon"
+                            for m in c["Mounts"]),
+    "bind with options": host["Binds"] == [sys.argv[2] + "/conf:/etc/conf:ro,z"],
 }
 bad = [k for k, v in checks.items() if not v]
 if bad:
@@ -140,7 +146,11 @@ ok "network_mode: none, and the container joined no app network"
 docker exec compat-web-1 sh -c 'touch /x' 2>/dev/null && fail "read_only: / is writable"
 docker exec compat-web-1 sh -c 'touch /tmp/x' || fail "tmpfs /tmp is not writable"
 docker exec compat-web-1 grep -q 'db.example' /etc/hosts || fail "extra_hosts not in /etc/hosts"
-ok "in the container: / read-only, /tmp writable, db.example in /etc/hosts"
+docker exec compat-web-1 touch /var/cache/anon/x || fail "the anonymous volume is not writable"
+[ "$(docker exec compat-web-1 cat /etc/conf/app.conf)" = from-the-host ] || fail "the bind mount ./conf"
+anon=$(docker inspect compat-web-1 --format '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}{{end}}{{end}}')
+[ -n "$anon" ] || fail "web has no anonymous volume"
+ok "in the container: / read-only, /tmp and the anonymous volume writable, ./conf bound, db.example in /etc/hosts"
 
 # The profile enabled: the same file adds the debug service, the others are kept.
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A --profile debug >"$work/up2.log" 2>&1 || { cat "$work/up2.log"; fail "up --profile debug"; }
@@ -162,5 +172,6 @@ ok "berth config shows the resolved file"
 berth_bounded 300 --data-dir "$D" down $A >"$work/down.log" 2>&1 || { cat "$work/down.log"; fail "down"; }
 assert_app_gone $A
 docker network inspect compat-ext >/dev/null 2>&1 || fail "down removed the external network"
+docker volume inspect "$anon" >/dev/null 2>&1 && fail "down left web's anonymous volume $anon"
 ok "down removed compat-db (by its label, whatever its name) and the rest, and kept compat-ext"
 echo "$checks passed, 0 failed"

@@ -111,6 +111,11 @@ json ContainerCreateBody(const ContainerSpec& spec) {
   if (spec.healthcheck) config["Healthcheck"] = HealthcheckBody(*spec.healthcheck);
   AddPorts(spec, &config, &host);
   if (!spec.binds.empty()) host["Binds"] = spec.binds;
+  if (!spec.anonymous_volumes.empty()) {
+    json v = json::object();
+    for (const auto& t : spec.anonymous_volumes) v[t] = json::object();
+    config["Volumes"] = v;
+  }
   if (spec.init) host["Init"] = *spec.init;
   host["RestartPolicy"] = {{"Name", spec.restart.name == "no" ? "" : spec.restart.name},
                            {"MaximumRetryCount", spec.restart.maximum_retry_count}};

@@ -80,7 +80,8 @@ struct ContainerSpec {
   std::string hostname;
   std::string user;
   std::string working_dir;
-  std::vector<std::string> binds;     // "src:dst[:ro]" volumes
+  std::vector<std::string> binds;     // "src:dst[:opts]" volumes (opts e.g. "ro,z")
+  std::vector<std::string> anonymous_volumes;  // targets; the engine makes each a volume
   std::optional<bool> init;           // run docker-init as PID 1
   std::string stop_signal;            // e.g. "SIGINT"; "" keeps default
   std::optional<int> stop_timeout_s;  // Compose stop_grace_period

@@ -72,10 +72,14 @@ struct ServiceNetwork {
 };
 
 struct VolumeMount {
-  std::string source;  // absolute host path (bind) or "<app>_<name>" (named volume)
+  // Absolute host path (bind), "<app>_<name>" (named volume), or "" (anonymous: the engine
+  // makes a volume for the container and removes it with the container).
+  std::string source;
   std::string target;
   bool read_only = false;
   bool named = false;
+  std::string options;  // the engine's other mount options, comma-separated ("z", "nocopy")
+  bool anonymous() const { return source.empty(); }
 };
 
 struct ServiceDef {

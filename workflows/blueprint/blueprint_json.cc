@@ -111,7 +111,7 @@ class JsonIn {
   bool As(const json& v, const std::string& path, VolumeMount* m) {
     return Object(v, path) && Get(v, "source", path, &m->source) &&
            Get(v, "target", path, &m->target) && Get(v, "read_only", path, &m->read_only) &&
-           Get(v, "named", path, &m->named);
+           Get(v, "named", path, &m->named) && Get(v, "options", path, &m->options);
   }
   bool As(const json& v, const std::string& path, NetworkDef* n) {
     return Object(v, path) && Get(v, "name", path, &n->name) &&
@@ -215,10 +215,9 @@ json ToJson(const ServiceDef& s) {
         {{"name", n.name}, {"aliases", n.aliases}, {"ipv4_address", n.ipv4_address}});
   }
   for (const VolumeMount& m : s.volumes) {
-    volumes.push_back({{"source", m.source},
-                       {"target", m.target},
-                       {"read_only", m.read_only},
-                       {"named", m.named}});
+    json v = {{"source", m.source}, {"target", m.target}, {"read_only", m.read_only}, {"named", m.named}};
+    if (!m.options.empty()) v["options"] = m.options;  // only when set: config hashes stay
+    volumes.push_back(std::move(v));
   }
   json j;
   j["name"] = s.name;

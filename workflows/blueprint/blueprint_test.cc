@@ -357,19 +357,54 @@ volumes:
   EXPECT_EQ(b.volumes, std::vector<std::string>{"shop_data"});
 }
 
-TEST(BlueprintTest, UndeclaredNetworksAndVolumesAndAnonymousVolumesAreErrors) {
+TEST(BlueprintTest, UndeclaredNetworksAndVolumesAndUnknownVolumeOptionsAreErrors) {
   std::vector<Diagnostic> e = Errors(R"(
 services:
   web:
     image: x
     networks: [front]
-    volumes: [cache:/cache, /data, ./a:/a:z]
+    volumes: [cache:/cache, ./a:/a:zz, "relative", {type: bind, target: /b}]
 )");
-  ASSERT_EQ(e.size(), 4u);
+  ASSERT_EQ(e.size(), 5u);
   EXPECT_NE(e[0].message.find("network 'front' is not declared"), std::string::npos);
   EXPECT_NE(e[1].message.find("volume 'cache' is not declared"), std::string::npos);
-  EXPECT_NE(e[2].message.find("anonymous volume '/data' is not supported"), std::string::npos);
-  EXPECT_NE(e[3].message.find("volume option 'z' is not supported"), std::string::npos);
+  EXPECT_NE(e[2].message.find("volume option 'zz' is not one Docker knows"), std::string::npos);
+  EXPECT_NE(e[3].message.find("target 'relative' is not an absolute path"), std::string::npos);
+  EXPECT_NE(e[4].message.find("a bind mount needs `source` and `target`"), std::string::npos);
+}
+
+// Compose's anonymous volumes (`/app/node_modules`, or type volume without a source) and
+// the engine's mount options (SELinux `z`/`Z`, `nocopy`, propagation) are taken as they are.
+TEST(BlueprintTest, AnonymousVolumesAndEngineMountOptionsAreTaken) {
+  Blueprint b = Good(R"(
+services:
+  web:
+    image: x
+    volumes:
+      - /app/node_modules
+      - {type: volume, target: /cache}
+      - ./conf:/etc/conf:ro,z
+      - data:/data:nocopy
+      - ./x:/x:cached
+volumes:
+  data: {}
+)");
+  const auto& v = b.services[0].volumes;
+  ASSERT_EQ(v.size(), 5u);
+  EXPECT_TRUE(v[0].anonymous());
+  EXPECT_EQ(v[0].target, "/app/node_modules");
+  EXPECT_TRUE(v[1].anonymous());
+  EXPECT_EQ(v[1].target, "/cache");
+  EXPECT_TRUE(v[2].read_only);
+  EXPECT_EQ(v[2].options, "z");
+  EXPECT_EQ(v[3].options, "nocopy");
+  EXPECT_TRUE(v[3].named);
+  EXPECT_EQ(v[4].options, "") << "Docker Desktop's consistency options mean nothing on Linux";
+  // Through the recorded JSON and back.
+  auto again = BlueprintFromJson(ToJson(b));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->services[0].volumes[0].anonymous());
+  EXPECT_EQ(again->services[0].volumes[2].options, "z");
 }
 
 TEST(BlueprintTest, UnsupportedComposeKeysAreErrorsAndUnknownKeysWarn) {

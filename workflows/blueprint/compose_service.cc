@@ -166,7 +166,7 @@ void Volumes(ServiceParse& p, const Entry& e) {
   if (!v) return;
   p.def.volumes = *v;
   for (const VolumeMount& m : *v) {
-    if (m.named) continue;
+    if (m.named || m.anonymous()) continue;
     if (const char* why = SensitiveHostPath(m.source))
       p.r.Warn(e.where, "bind mount of " + m.source + " gives the container " + why +
                         (m.read_only ? " (read-only)" : ""));

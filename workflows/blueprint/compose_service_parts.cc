@@ -126,18 +126,19 @@ std::optional<VolumeMount> ShortVolume(ComposeReader& r, const std::string& s, c
     colon = s.find(':', start);
     parts.push_back(s.substr(start, colon == std::string::npos ? colon : colon - start));
   }
-  if (parts.size() == 1) {
-    r.Error(at, "anonymous volume '" + s + "' is not supported: name it (NAME:" + s +
-                    ") and declare NAME under top-level volumes");
-    return std::nullopt;
-  }
   if (parts.size() > 3 || parts[0].empty()) {
-    r.Error(at, "'" + s + "' is not a volume mapping (SOURCE:TARGET[:ro|:rw])");
+    r.Error(at, "'" + s + "' is not a volume mapping (TARGET, or SOURCE:TARGET[:OPTIONS])");
     return std::nullopt;
   }
   VolumeMount m;
-  m.target = parts[1];
   bool ok = true;
+  if (parts.size() == 1) {  // "/app/node_modules": an anonymous volume
+    m.target = parts[0];
+  } else {
+    m.target = parts[1];
+    bool bind = parts[0][0] == '.' || parts[0][0] == '/' || parts[0][0] == '~';
+    ok = MountSource(r, parts[0], bind, at, app, declared, &m);
+  }
   if (parts.size() == 3) {
     std::string options = parts[2] + ",";
     for (size_t start = 0, comma; (comma = options.find(',', start)) != std::string::npos;
@@ -145,14 +146,19 @@ std::optional<VolumeMount> ShortVolume(ComposeReader& r, const std::string& s, c
       std::string o = options.substr(start, comma - start);
       if (o == "ro" || o == "rw") {
         m.read_only = o == "ro";
+      } else if (OneOf(o, {"z", "Z", "nocopy", "shared", "rshared", "slave", "rslave",
+                           "private", "rprivate", "consistent", "cached", "delegated"})) {
+        // SELinux relabelling, no copy-up, propagation: the engine's; the last three are
+        // Docker Desktop's and mean nothing on Linux (Compose passes them, dockerd ignores).
+        if (!OneOf(o, {"consistent", "cached", "delegated"}))
+          m.options += (m.options.empty() ? "" : ",") + o;
       } else {
-        r.Error(at, "volume option '" + o + "' is not supported (ro or rw)");
+        r.Error(at, "volume option '" + o + "' is not one Docker knows (ro, rw, z, Z, "
+                    "nocopy, [r]shared, [r]slave, [r]private)");
         ok = false;
       }
     }
   }
-  bool bind = parts[0][0] == '.' || parts[0][0] == '/' || parts[0][0] == '~';
-  ok = MountSource(r, parts[0], bind, at, app, declared, &m) && ok;
   if (m.target.empty() || m.target[0] != '/') {
     r.Error(at, "target '" + m.target + "' is not an absolute path");
     ok = false;
@@ -186,16 +192,17 @@ std::optional<VolumeMount> LongVolume(ComposeReader& r, const YAML::Node& n, con
     }
   }
   if (r.errors() != errors) return std::nullopt;
-  if (type.empty() || source.empty() || m.target.empty()) {
-    r.Error(at,
-            "a volume needs `type`, `source` and `target` (anonymous volumes are not "
-            "supported)");
+  if (type.empty()) type = "volume";
+  if (m.target.empty() || (source.empty() && type == "bind")) {
+    r.Error(at, type == "bind" ? "a bind mount needs `source` and `target`"
+                               : "a volume needs `target` (and `source` unless it is anonymous)");
     return std::nullopt;
   }
   if (m.target[0] != '/') {
     r.Error(at, "target '" + m.target + "' is not an absolute path");
     return std::nullopt;
   }
+  if (source.empty()) return m;  // type volume without a source: anonymous
   if (!MountSource(r, source, type == "bind", at, app, declared, &m)) return std::nullopt;
   return m;
 }

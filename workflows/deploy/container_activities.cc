@@ -117,7 +117,15 @@ docker::ContainerSpec SpecFor(const ServiceDef& s, const json& in, const std::st
   c.hostname = s.hostname;
   c.user = s.user;
   c.working_dir = s.working_dir;
-  for (const auto& v : s.volumes) c.binds.push_back(v.source + ":" + v.target + (v.read_only ? ":ro" : ""));
+  for (const auto& v : s.volumes) {
+    if (v.anonymous()) {
+      c.anonymous_volumes.push_back(v.target);  // removed with the container (Compose's too)
+      continue;
+    }
+    std::string options = v.read_only ? "ro" : "";
+    if (!v.options.empty()) options += (options.empty() ? "" : ",") + v.options;
+    c.binds.push_back(v.source + ":" + v.target + (options.empty() ? "" : ":" + options));
+  }
   c.init = s.init;
   c.stop_signal = s.stop_signal;
   c.stop_timeout_s = StopTimeoutS(s);
