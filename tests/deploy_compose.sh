@@ -4,8 +4,8 @@
 # profiles (a service left out, then enabled with --profile), and per-container keys that
 # go into the create body as they are (cap_add/cap_drop, read_only with tmpfs, extra_hosts,
 # ulimits, mem_limit, cpus, shm_size, dns_search, tty), an anonymous volume (removed by
-# down) and a bind mount with engine options (ro,z), an external network, and build target
-# and labels.
+# down) and a bind mount with engine options (ro,z), port ranges (a container range, a host
+# range for one port), an external network, and build target and labels.
 BERTH=${1:?usage: deploy_compose.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
@@ -62,6 +62,7 @@ services:
     dns_search: [example.org]
     tty: true
     volumes: ["/var/cache/anon", "./conf:/etc/conf:ro,z"]
+    ports: ["127.0.0.1::8080-8081", "127.0.0.1:18090-18099:80"]
   db:
     image: berth/busybox:test
     container_name: compat-db
@@ -119,6 +120,11 @@ checks = {
     "anonymous volume": any(m["Type"] == "volume" and m["Destination"] == "/var/cache/anon"
                             for m in c["Mounts"]),
     "bind with options": host["Binds"] == [sys.argv[2] + "/conf:/etc/conf:ro,z"],
+    "container port range": [host["PortBindings"].get(k) for k in ("8080/tcp", "8081/tcp")] ==
+                            [[{"HostIp": "127.0.0.1", "HostPort": ""}]] * 2,
+    "host port range": host["PortBindings"].get("80/tcp") ==
+                       [{"HostIp": "127.0.0.1", "HostPort": "18090-18099"}],
+    "published in the range": 18090 <= int(c["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]) <= 18099,
 }
 bad = [k for k, v in checks.items() if not v]
 if bad:
@@ -150,7 +156,9 @@ docker exec compat-web-1 touch /var/cache/anon/x || fail "the anonymous volume i
 [ "$(docker exec compat-web-1 cat /etc/conf/app.conf)" = from-the-host ] || fail "the bind mount ./conf"
 anon=$(docker inspect compat-web-1 --format '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}}{{end}}{{end}}')
 [ -n "$anon" ] || fail "web has no anonymous volume"
-ok "in the container: / read-only, /tmp and the anonymous volume writable, ./conf bound, db.example in /etc/hosts"
+port=$(docker inspect compat-web-1 --format '{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}')
+curl -fsS --max-time 10 -o /dev/null "http://127.0.0.1:$port/etc/hostname" || fail "web does not answer on 127.0.0.1:$port (published from the range 18090-18099)"
+ok "in the container: / read-only, /tmp and the anonymous volume writable, ./conf bound, db.example in /etc/hosts; port 80 answers on 127.0.0.1:$port"
 
 # The profile enabled: the same file adds the debug service, the others are kept.
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A --profile debug >"$work/up2.log" 2>&1 || { cat "$work/up2.log"; fail "up --profile debug"; }

@@ -20,8 +20,10 @@ void AddPorts(const ContainerSpec& spec, json* config, json* host_config) {
   for (const PortSpec& p : spec.ports) {
     exposed[PortKey(p)] = json::object();
     if (!p.publish) continue;
-    json binding = {{"HostIp", p.host_ip},
-                    {"HostPort", p.host_port > 0 ? std::to_string(p.host_port) : ""}};
+    std::string host_port = p.host_port > 0 ? std::to_string(p.host_port) : "";
+    if (p.host_port > 0 && p.host_port_end > p.host_port)
+      host_port += "-" + std::to_string(p.host_port_end);  // the engine's range form
+    json binding = {{"HostIp", p.host_ip}, {"HostPort", host_port}};
     bindings[PortKey(p)].push_back(binding);
   }
   (*config)["ExposedPorts"] = exposed;

@@ -38,6 +38,7 @@ struct PortSpec {
   bool publish = true;
   std::string host_ip;  // "" means every address; tests use "127.0.0.1"
   int host_port = 0;    // 0 lets the engine choose
+  int host_port_end = 0;  // > host_port: the engine picks a free port of host_port..end
 };
 
 // A published port as the engine reports it.

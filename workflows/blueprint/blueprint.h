@@ -55,6 +55,7 @@ struct BuildDef {
 struct PortDef {
   std::string host_ip;    // "" every address
   int host_port = 0;      // 0: the engine chooses (Compose "80" short form)
+  int host_port_end = 0;  // > host_port: the engine picks a free one of host_port..end
   int container_port = 0;
   std::string protocol = "tcp";
 };

@@ -94,6 +94,7 @@ class JsonIn {
   bool As(const json& v, const std::string& path, PortDef* p) {
     return Object(v, path) && Get(v, "host_ip", path, &p->host_ip) &&
            Get(v, "host_port", path, &p->host_port) &&
+           Get(v, "host_port_end", path, &p->host_port_end) &&
            Get(v, "container_port", path, &p->container_port) &&
            Get(v, "protocol", path, &p->protocol);
   }
@@ -205,10 +206,12 @@ std::string CheckServices(const Blueprint& b) {
 json ToJson(const ServiceDef& s) {
   json ports = json::array(), networks = json::array(), volumes = json::array();
   for (const PortDef& p : s.ports) {
-    ports.push_back({{"host_ip", p.host_ip},
-                     {"host_port", p.host_port},
-                     {"container_port", p.container_port},
-                     {"protocol", p.protocol}});
+    json j = {{"host_ip", p.host_ip},
+              {"host_port", p.host_port},
+              {"container_port", p.container_port},
+              {"protocol", p.protocol}};
+    if (p.host_port_end) j["host_port_end"] = p.host_port_end;  // only when set: hashes stay
+    ports.push_back(std::move(j));
   }
   for (const ServiceNetwork& n : s.networks) {
     networks.push_back(

@@ -179,19 +179,55 @@ services:
   EXPECT_EQ(p[5].container_port, 5432);
 }
 
-TEST(BlueprintTest, PortRangesAndOutOfRangePortsAreErrors) {
+// Compose's ranges: equal ranges map port by port, a container range alone lets the engine
+// choose each host port, a host range for one port lets it choose one of the range.
+TEST(BlueprintTest, PortRangesExpandAsComposeDoes) {
+  Blueprint b = Good(R"(
+services:
+  web:
+    image: x
+    ports:
+      - "127.0.0.1:8000-8002:80-82"
+      - "127.0.0.1::9000-9001/udp"
+      - "127.0.0.1:6005-6015:80"
+      - {target: 443, published: "7000-7010", host_ip: 127.0.0.1}
+)");
+  const auto& p = b.services[0].ports;
+  ASSERT_EQ(p.size(), 7u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(p[i].host_port, 8000 + i);
+    EXPECT_EQ(p[i].container_port, 80 + i);
+    EXPECT_EQ(p[i].host_port_end, 0);
+  }
+  EXPECT_EQ(p[3].container_port, 9000);
+  EXPECT_EQ(p[4].container_port, 9001);
+  EXPECT_EQ(p[4].host_port, 0);
+  EXPECT_EQ(p[4].protocol, "udp");
+  EXPECT_EQ(p[5].host_port, 6005);
+  EXPECT_EQ(p[5].host_port_end, 6015);
+  EXPECT_EQ(p[5].container_port, 80);
+  EXPECT_EQ(p[6].host_port, 7000);
+  EXPECT_EQ(p[6].host_port_end, 7010);
+  auto again = BlueprintFromJson(ToJson(b));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->services[0].ports[5].host_port_end, 6015);
+}
+
+TEST(BlueprintTest, BadPortRangesAndOutOfRangePortsAreErrors) {
   std::vector<Diagnostic> e = Errors(R"(
 services:
   web:
     image: x
-    ports: ["8000-8010:8000-8010", "70000:80", "80:80:80:80", {published: 80}]
+    ports: ["8000-8010:80-81", "70000:80", "80:80:80:80", {published: 80}, "9-1:80", "1-2000"]
 )");
-  ASSERT_EQ(e.size(), 4u);
-  EXPECT_NE(e[0].message.find("port ranges are not supported"), std::string::npos);
-  EXPECT_NE(e[1].message.find("'70000' is not in 1..65535"), std::string::npos);
+  ASSERT_EQ(e.size(), 6u);
+  EXPECT_NE(e[0].message.find("differ in length"), std::string::npos) << e[0].message;
+  EXPECT_NE(e[1].message.find("'70000' is not a port (1..65535)"), std::string::npos) << e[1].message;
   EXPECT_NE(e[2].message.find("services.web.ports[2]: '80:80:80:80' is not a port mapping"),
             std::string::npos);
   EXPECT_NE(e[3].message.find("needs `target`"), std::string::npos);
+  EXPECT_NE(e[4].message.find("'9-1' is not a port"), std::string::npos) << e[4].message;
+  EXPECT_NE(e[5].message.find("at most 1024 per entry"), std::string::npos) << e[5].message;
 }
 
 TEST(BlueprintTest, DependsOnListAndMapRecordNames) {
@@ -501,8 +537,8 @@ TEST(BlueprintTest, EveryProblemIsReportedWithLineAndColumn) {
   EXPECT_EQ(b.status().code(), Code::kInvalidArgument);
   EXPECT_EQ(b.status().message(),
             "shop.yaml: 3 problems\n"
-            "shop.yaml:4:13: error: services.web.ports[0]: '99999': port '99999' is not in "
-            "1..65535\n"
+            "shop.yaml:4:13: error: services.web.ports[0]: '99999': '99999' is not a port "
+            "(1..65535) or a range of them (LOW-HIGH)\n"
             "shop.yaml:6:14: error: services.db.restart: 'sometimes' is not a restart policy (no, "
             "always, unless-stopped, on-failure[:N])\n"
             "shop.yaml:8:3: error: services.bad name: service name 'bad name' must match "

@@ -132,7 +132,7 @@ int ReadTextFile(const std::string& path, size_t max_bytes, std::string* text);
 // Value parsers with no YAML in them; each returns an error message or "".
 std::string ParseDurationMs(const std::string& s, int64_t* ms);
 std::string SplitCommand(const std::string& s, std::vector<std::string>* words);
-std::string ParsePort(const std::string& s, PortDef* port);
+std::string ParsePorts(const std::string& s, std::vector<PortDef>* out);
 // The offset of the first byte that is not part of valid UTF-8, or npos.
 size_t InvalidUtf8Offset(const std::string& s);
 bool ValidIPv4(const std::string& s);

@@ -75,7 +75,14 @@ std::optional<PortDef> LongPort(ComposeReader& r, const YAML::Node& n, const Whe
       port.container_port = static_cast<int>(r.Integer(e.value, e.where, 1, 65535).value_or(0));
     } else if (e.key == "published") {
       if (e.value.IsScalar() && e.value.Scalar().find('-') != std::string::npos) {
-        r.Error(e.where, "port ranges are not supported");
+        // "8000-8010": the engine publishes `target` on a free one of them.
+        std::vector<PortDef> one;
+        if (ParsePorts(e.value.Scalar() + ":1", &one).empty() && one.size() == 1) {
+          port.host_port = one[0].host_port;
+          port.host_port_end = one[0].host_port_end;
+        } else {
+          r.Error(e.where, "'" + e.value.Scalar() + "' is not a port range (LOW-HIGH, in 1..65535)");
+        }
       } else {
         port.host_port = static_cast<int>(r.Integer(e.value, e.where, 1, 65535).value_or(0));
       }
@@ -254,12 +261,7 @@ std::optional<std::vector<PortDef>> ParsePorts(ComposeReader& r, const Entry& e)
     if (item.IsMap()) {
       if (auto p = LongPort(r, item, at)) ports.push_back(*p);
     } else if (auto s = r.String(item, at)) {
-      PortDef p;
-      if (std::string err = ParsePort(*s, &p); !err.empty()) {
-        r.Error(at, err);
-      } else {
-        ports.push_back(p);
-      }
+      if (std::string err = ParsePorts(*s, &ports); !err.empty()) r.Error(at, err);
     }
   }
   if (r.errors() != errors) return std::nullopt;

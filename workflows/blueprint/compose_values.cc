@@ -135,46 +135,71 @@ std::string SplitCommand(const std::string& s, std::vector<std::string>* words) 
   return "";
 }
 
-std::string ParsePort(const std::string& s, PortDef* port) {
-  const std::string bad = "'" + s + "' is not a port mapping ([HOST_IP:][HOST_PORT:]PORT[/PROTO])";
+namespace {
+// "8000" or "8000-8002": *lo..*hi; false when it is neither.
+bool PortRange(const std::string& s, int* lo, int* hi) {
+  size_t dash = s.find('-');
+  *lo = PortNumber(s.substr(0, dash));
+  *hi = dash == std::string::npos ? *lo : PortNumber(s.substr(dash + 1));
+  return *lo != 0 && *hi != 0 && *lo <= *hi;
+}
+}  // namespace
+
+std::string ParsePorts(const std::string& s, std::vector<PortDef>* out) {
+  const std::string bad = "'" + s + "' is not a port mapping ([HOST_IP:][HOST_PORT[-END]:]PORT[-END][/PROTO])";
+  PortDef port;
   std::string spec = s;
-  port->protocol = "tcp";
   if (size_t slash = spec.rfind('/'); slash != std::string::npos) {
-    port->protocol = spec.substr(slash + 1);
+    port.protocol = spec.substr(slash + 1);
     spec = spec.substr(0, slash);
-    if (port->protocol != "tcp" && port->protocol != "udp" && port->protocol != "sctp") {
+    if (port.protocol != "tcp" && port.protocol != "udp" && port.protocol != "sctp") {
       return "'" + s + "': protocol must be tcp, udp or sctp";
     }
   }
   std::vector<std::string> parts;
-  port->host_ip.clear();
   if (!spec.empty() && spec[0] == '[') {  // [::1]:8080:80
     size_t close = spec.find(']');
     if (close == std::string::npos || spec.compare(close + 1, 1, ":") != 0) return bad;
-    port->host_ip = spec.substr(1, close - 1);
+    port.host_ip = spec.substr(1, close - 1);
     parts = SplitColons(spec.substr(close + 2));
     if (parts.size() != 2) return bad;
   } else {
     parts = SplitColons(spec);
     if (parts.size() == 3) {
-      port->host_ip = parts[0];
+      port.host_ip = parts[0];
       parts.erase(parts.begin());
     }
     if (parts.size() > 2) return bad;
   }
-  if (!port->host_ip.empty() && !ValidIP(port->host_ip)) {
-    return "'" + s + "': '" + port->host_ip + "' is not an IP address";
-  }
-  for (const std::string& p : parts) {
-    if (p.find('-') != std::string::npos) return "'" + s + "': port ranges are not supported";
+  if (!port.host_ip.empty() && !ValidIP(port.host_ip)) {
+    return "'" + s + "': '" + port.host_ip + "' is not an IP address";
   }
   const std::string& container = parts.back();
   const std::string host = parts.size() == 2 ? parts[0] : "";
-  port->container_port = PortNumber(container);
-  if (port->container_port == 0) return "'" + s + "': port '" + container + "' is not in 1..65535";
-  port->host_port = host.empty() ? 0 : PortNumber(host);
-  if (!host.empty() && port->host_port == 0) {
-    return "'" + s + "': port '" + host + "' is not in 1..65535";
+  int c_lo = 0, c_hi = 0, h_lo = 0, h_hi = 0;
+  if (!PortRange(container, &c_lo, &c_hi))
+    return "'" + s + "': '" + container + "' is not a port (1..65535) or a range of them (LOW-HIGH)";
+  if (!host.empty() && !PortRange(host, &h_lo, &h_hi))
+    return "'" + s + "': '" + host + "' is not a port (1..65535) or a range of them (LOW-HIGH)";
+  int n = c_hi - c_lo + 1;
+  // Each published port is a docker-proxy process and an iptables rule on the host.
+  constexpr int kRangeMax = 1024;
+  if (n > kRangeMax)
+    return "'" + s + "': a range of " + std::to_string(n) + " ports; at most " +
+           std::to_string(kRangeMax) + " per entry";
+  if (n > 1 && !host.empty() && h_hi - h_lo + 1 != n)
+    return "'" + s + "': the host range " + host + " and the container range " + container +
+           " differ in length (Compose maps them port by port)";
+  for (int i = 0; i < n; ++i) {
+    PortDef p = port;
+    p.container_port = c_lo + i;
+    if (n > 1) {
+      p.host_port = host.empty() ? 0 : h_lo + i;
+    } else {
+      p.host_port = h_lo;  // 0 when no host port
+      if (h_hi > h_lo) p.host_port_end = h_hi;  // one of the range, the engine's choice
+    }
+    out->push_back(p);
   }
   return "";
 }

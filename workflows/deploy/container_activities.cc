@@ -105,6 +105,7 @@ docker::ContainerSpec SpecFor(const ServiceDef& s, const json& in, const std::st
     ps.protocol = p.protocol;
     ps.host_ip = p.host_ip;
     ps.host_port = p.host_port;
+    ps.host_port_end = p.host_port_end;
     c.ports.push_back(ps);
   }
   // The first network at creation (the API takes one), the rest connected after.
