@@ -69,6 +69,12 @@ services:
     command: ["sleep", "3600"]
     init: true
     networks: [default, ext]
+    volumes: ["/shared"]
+  reader:
+    image: berth/busybox:test
+    command: ["sleep", "3600"]
+    init: true
+    volumes_from: ["db:ro"]
   built:
     build:
       context: ./built
@@ -92,7 +98,7 @@ EOF
 
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "up"; }
 got=$(app_containers $A | tr '\n' ' ')
-[ "$got" = "compat-built-1 running compat-db running compat-isolated-1 running compat-web-1 running " ] || fail "containers: $got (want compat-built-1, compat-db, compat-isolated-1 and compat-web-1, no debug)"
+[ "$got" = "compat-built-1 running compat-db running compat-isolated-1 running compat-reader-1 running compat-web-1 running " ] || fail "containers: $got (want compat-built-1, compat-db, compat-isolated-1, compat-reader-1 and compat-web-1, no debug)"
 ok "container_name: compat-db; the debug service (profile debug) was left out"
 
 docker inspect compat-web-1 >"$work/web.json"
@@ -158,12 +164,18 @@ anon=$(docker inspect compat-web-1 --format '{{range .Mounts}}{{if eq .Type "vol
 [ -n "$anon" ] || fail "web has no anonymous volume"
 port=$(docker inspect compat-web-1 --format '{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}')
 curl -fsS --max-time 10 -o /dev/null "http://127.0.0.1:$port/etc/hostname" || fail "web does not answer on 127.0.0.1:$port (published from the range 18090-18099)"
+[ "$(docker inspect compat-reader-1 --format '{{json .HostConfig.VolumesFrom}}')" = '["compat-db:ro"]' ] ||
+  fail "reader's VolumesFrom is not compat-db:ro"
+docker exec compat-db touch /shared/from-db || fail "db cannot write its /shared"
+docker exec compat-reader-1 test -f /shared/from-db || fail "reader does not see db's /shared"
+docker exec compat-reader-1 touch /shared/x 2>/dev/null && fail "volumes_from db:ro is writable"
+ok "volumes_from: reader sees db's volume read-only (by db's container_name compat-db)"
 ok "in the container: / read-only, /tmp and the anonymous volume writable, ./conf bound, db.example in /etc/hosts; port 80 answers on 127.0.0.1:$port"
 
 # The profile enabled: the same file adds the debug service, the others are kept.
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A --profile debug >"$work/up2.log" 2>&1 || { cat "$work/up2.log"; fail "up --profile debug"; }
 got=$(app_containers $A | tr '\n' ' ')
-[ "$got" = "compat-built-1 running compat-db running compat-debug-1 running compat-isolated-1 running compat-web-1 running " ] || fail "with --profile debug: $got"
+[ "$got" = "compat-built-1 running compat-db running compat-debug-1 running compat-isolated-1 running compat-reader-1 running compat-web-1 running " ] || fail "with --profile debug: $got"
 grep -q "0 removed" "$work/up2.log" || { cat "$work/up2.log"; fail "enabling a profile replaced containers"; }
 ok "--profile debug: debug added, web and db kept"
 
@@ -171,9 +183,9 @@ ok "--profile debug: debug added, web and db kept"
 "$BERTH" config "$work/app/compose.yaml" -p $A -o json | python3 -c '
 import json, sys
 b = json.load(sys.stdin)
-assert [s["name"] for s in b["services"]] == ["web", "db", "built", "isolated"], b["services"]
+assert [s["name"] for s in b["services"]] == ["web", "db", "reader", "built", "isolated"], b["services"]
 assert b["services"][1]["container_name"] == "compat-db"
-assert b["services"][2]["build"]["options"]["target"] == "first"
+assert b["services"][3]["build"]["options"]["target"] == "first"
 assert b["services"][0]["environment"]["INTERPOLATED"] == "from-dotenv"' || fail "berth config output"
 ok "berth config shows the resolved file"
 

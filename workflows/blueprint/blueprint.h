@@ -116,6 +116,10 @@ struct ServiceDef {
   // SERVICE on the networks both join (an alias of SERVICE there, wider than Docker's
   // per-container link).
   std::vector<std::string> links;  // "SERVICE:ALIAS"
+  // Compose `volumes_from` while loading: "service:NAME[:MODE]" or "container:NAME[:MODE]".
+  // Resolved at the end of the load into engine_host["VolumesFrom"] (a service's first
+  // container by its name); not in the recorded JSON.
+  std::vector<std::string> volumes_from;
   // Compose `network_mode` (host, none, bridge): the container joins no app network.
   std::string network_mode;
   std::string platform;     // Compose `platform` ("linux/amd64"): the create call's platform

@@ -448,7 +448,7 @@ TEST(BlueprintTest, UnsupportedComposeKeysAreErrorsAndUnknownKeysWarn) {
 services:
   web:
     image: x
-    volumes_from: [db]
+    storage_opt: {size: 1G}
     colour: blue
     x-note: ignored
     expose: ["3000"]
@@ -460,10 +460,33 @@ x-anchors: {a: 1}
   ASSERT_EQ(e.size(), 2u);
   EXPECT_EQ(e[0].ToString(), "shop.yaml:9:1: error: secrets: unsupported Compose key 'secrets'");
   EXPECT_EQ(e[1].ToString(),
-            "shop.yaml:5:5: error: services.web.volumes_from: unsupported Compose key 'volumes_from'");
+            "shop.yaml:5:5: error: services.web.storage_opt: unsupported Compose key 'storage_opt'");
   ASSERT_EQ(w.size(), 2u);
   EXPECT_EQ(w[0].ToString(), "shop.yaml:10:1: warning: whatever: unknown key 'whatever' (ignored)");
   EXPECT_EQ(w[1].line, 6);
+}
+
+// volumes_from: a service means its first container (started first, as with depends_on),
+// container:NAME a container Berth did not make; modes ro/rw kept.
+TEST(BlueprintTest, VolumesFromNamesTheFirstContainerAndOrdersTheStart) {
+  Blueprint b = Good(R"(
+services:
+  data: {image: x}
+  named: {image: x, container_name: keeper}
+  web:
+    image: x
+    volumes_from: ["data:ro", "service:named", "container:outside:rw"]
+)");
+  const ServiceDef& web = *b.FindService("web");
+  EXPECT_EQ(web.engine_host.at("VolumesFrom"), R"(["shop-data-1:ro","keeper","outside:rw"])");
+  EXPECT_EQ(web.depends_on, (std::vector<std::string>{"data", "named"}));
+  std::vector<Diagnostic> e = Errors(R"(
+services:
+  web: {image: x, volumes_from: ["nosuch", "data:rx"]}
+)");
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_NE(e[0].message.find("volumes_from 'data:rx' is not"), std::string::npos) << e[0].message;
+  EXPECT_NE(e[1].message.find("unknown service 'nosuch'"), std::string::npos) << e[1].message;
 }
 
 TEST(BlueprintTest, BerthExtensionsAreReadAndCommandsAreNotInterpolated) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "workflows/blueprint/compose_reader.h"
@@ -59,6 +60,29 @@ void ApplyLinks(Blueprint* b) {
           tn.aliases.push_back(alias);
       }
     }
+  }
+}
+
+// volumes_from of a service means its first container: by its container_name, else by the
+// name Berth gives replica 1 (workflows/deploy/names.h: APP-SERVICE-1). An unknown service
+// was reported with depends_on already.
+void ResolveVolumesFrom(Blueprint* b) {
+  for (ServiceDef& s : b->services) {
+    if (s.volumes_from.empty()) continue;
+    nlohmann::json from = nlohmann::json::array();
+    for (const std::string& v : s.volumes_from) {
+      size_t c1 = v.find(':'), c2 = v.find(':', c1 + 1);
+      std::string kind = v.substr(0, c1), name = v.substr(c1 + 1, c2 == std::string::npos ? c2 : c2 - c1 - 1);
+      std::string mode = c2 == std::string::npos ? "" : v.substr(c2);
+      if (kind == "service") {
+        const ServiceDef* t = b->FindService(name);
+        if (t == nullptr) continue;
+        name = t->container_name.empty() ? b->name + "-" + name + "-1" : t->container_name;
+      }
+      from.push_back(name + mode);
+    }
+    s.engine_host["VolumesFrom"] = from.dump();
+    s.volumes_from.clear();
   }
 }
 

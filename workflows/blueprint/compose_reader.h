@@ -200,6 +200,8 @@ std::string Joined(const std::vector<std::string>& v, const char* sep);
 void CheckContainerNames(ComposeReader& r, const Blueprint& b);
 // Each link's alias becomes an alias of the linked service on the networks both join.
 void ApplyLinks(Blueprint* b);
+// volumes_from into engine_host["VolumesFrom"], a service by its first container's name.
+void ResolveVolumesFrom(Blueprint* b);
 
 // Cycles in depends_on, each as "a -> b -> a", found in file order; unknown names skipped.
 std::vector<std::vector<std::string>> DependencyCycles(const std::vector<ServiceDef>& services);

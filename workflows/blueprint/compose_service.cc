@@ -39,7 +39,6 @@ const std::set<std::string> kUnsupportedServiceKeys = {
     "secrets",
     "storage_opt",
     "use_api_socket",
-    "volumes_from",
 };
 
 
@@ -338,6 +337,7 @@ const std::map<std::string, KeyParser> kServiceKeys = {
     {"profiles", Profiles},
     {"scale", Scale},
     {"links", Links},
+    {"volumes_from", VolumesFrom},
     {"network_mode", NetworkMode},
     {"platform", Platform},
     {"pull_policy", PullPolicy},

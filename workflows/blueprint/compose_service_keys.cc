@@ -2,6 +2,7 @@
 // network_mode, platform, pull_policy, container_name, profiles, scale, deploy.resources;
 // and the checks that need the whole service.
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -63,6 +64,34 @@ void Links(ServiceParse& p, const Entry& e) {
     p.depends_where.push_back(e.where);
     if (std::find(p.def.depends_on.begin(), p.def.depends_on.end(), target) == p.def.depends_on.end())
       p.def.depends_on.push_back(target);
+    else
+      p.depends_where.pop_back();
+  }
+}
+
+// SERVICE[:ro|:rw] (also service:SERVICE[:MODE]) or container:NAME[:MODE]: the volumes of
+// that service's first container, or of a container Berth did not make. A service is
+// started first, as with depends_on.
+void VolumesFrom(ServiceParse& p, const Entry& e) {
+  for (const std::string& v : p.r.Strings(e.value, e.where, /*one_ok=*/false).value_or(std::vector<std::string>())) {
+    std::string kind = "service", rest = v;
+    for (const char* k : {"service:", "container:"}) {
+      if (rest.rfind(k, 0) == 0) {
+        kind = std::string(k, std::strlen(k) - 1);
+        rest = rest.substr(std::strlen(k));
+      }
+    }
+    size_t colon = rest.find(':');
+    std::string name = rest.substr(0, colon), mode = colon == std::string::npos ? "" : rest.substr(colon + 1);
+    if (!ValidObjectName(name) || !(mode.empty() || mode == "ro" || mode == "rw")) {
+      p.r.Error(e.where, "volumes_from '" + v + "' is not [service:]NAME[:ro|:rw] or container:NAME[:ro|:rw]");
+      continue;
+    }
+    p.def.volumes_from.push_back(kind + ":" + name + (mode.empty() ? "" : ":" + mode));
+    if (kind != "service") continue;
+    p.depends_where.push_back(e.where);
+    if (std::find(p.def.depends_on.begin(), p.def.depends_on.end(), name) == p.def.depends_on.end())
+      p.def.depends_on.push_back(name);
     else
       p.depends_where.pop_back();
   }

@@ -26,6 +26,7 @@ struct ServiceParse {
 // The keys Compose files use that Berth once refused (compose_service_keys.cc).
 void EnvFile(ServiceParse& p, const Entry& e);
 void Links(ServiceParse& p, const Entry& e);
+void VolumesFrom(ServiceParse& p, const Entry& e);
 void NetworkMode(ServiceParse& p, const Entry& e);
 void Platform(ServiceParse& p, const Entry& e);
 void PullPolicy(ServiceParse& p, const Entry& e);
