@@ -56,10 +56,10 @@ services:
     depends_on: [nope]
     deploy: {replicas: -1}
   db:
-    volumes_from: [web]
+    storage_opt: {size: 1G}
 EOF
 expect 2 'invalid.yaml:4:' -- up "$work/invalid.yaml" -p $A
-grep -q 'invalid.yaml:5:' "$work/err" && grep -q 'volumes_from' "$work/err" && grep -qE 'invalid.yaml:[0-9]+:[0-9]+: .*(image|build)' "$work/err" \
+grep -q 'invalid.yaml:5:' "$work/err" && grep -q 'storage_opt' "$work/err" && grep -qE 'invalid.yaml:[0-9]+:[0-9]+: .*(image|build)' "$work/err" \
   || { cat "$work/err"; fail "invalid.yaml: not every problem reported with its place"; }
 ok "invalid file: $(grep -c 'invalid.yaml:' "$work/err") problems reported at once, each with line:col"
 
