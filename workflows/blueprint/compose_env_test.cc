@@ -29,30 +29,6 @@ TEST(EnvFileTest, BadLinesNameTheLine) {
   EXPECT_EQ(compose::ParseEnvFile("A='x' y\n", &v), "line 1: text after the quoted value of A");
 }
 
-class ComposeCompatTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    unsetenv("BERTH_CC_TAG");
-    unsetenv("BERTH_CC_MODE");
-    unsetenv("COMPOSE_PROFILES");
-    std::filesystem::create_directories(dir_.path());
-  }
-  Result<Blueprint> Load(const std::string& yaml, LoadOptions o = {}) {
-    Write(dir_.path() / "compose.yaml", yaml);
-    if (o.project.empty()) o.project = "cc";
-    diags_.clear();
-    return LoadBlueprint((dir_.path() / "compose.yaml").string(), o, &diags_);
-  }
-  // Loads `yaml` (with `o`), which must be refused with a message containing `part`.
-  void ExpectRefused(const std::string& yaml, const std::string& part, LoadOptions o = {}) {
-    auto b = Load(yaml, std::move(o));
-    ASSERT_FALSE(b.ok()) << "accepted:\n" << yaml;
-    EXPECT_NE(b.status().message().find(part), std::string::npos) << b.status().message();
-  }
-  testing::ScratchDir dir_{"compose-compat"};
-  std::vector<Diagnostic> diags_;
-};
-
 TEST_F(EnvFileLoadTest, DotEnvBesideTheFileFeedsInterpolationBelowTheProcess) {
   Write(dir_.path() / ".env", "BERTH_CC_TAG=1.25\nBERTH_CC_MODE=from-file\n");
   setenv("BERTH_CC_MODE", "from-shell", 1);

@@ -52,6 +52,14 @@ void EnvFile(ServiceParse& p, const Entry& e) {
   }
 }
 
+// `service` becomes a depends_on of this one (once), reported at `where` if unknown.
+static void StartsAfter(ServiceParse& p, const std::string& service, const Where& where) {
+  if (std::find(p.def.depends_on.begin(), p.def.depends_on.end(), service) != p.def.depends_on.end())
+    return;
+  p.def.depends_on.push_back(service);
+  p.depends_where.push_back(where);
+}
+
 void Links(ServiceParse& p, const Entry& e) {
   for (const std::string& l : p.r.Strings(e.value, e.where, /*one_ok=*/false).value_or(std::vector<std::string>())) {
     size_t colon = l.find(':');
@@ -61,11 +69,7 @@ void Links(ServiceParse& p, const Entry& e) {
       continue;
     }
     p.def.links.push_back(target + ":" + alias);
-    p.depends_where.push_back(e.where);
-    if (std::find(p.def.depends_on.begin(), p.def.depends_on.end(), target) == p.def.depends_on.end())
-      p.def.depends_on.push_back(target);
-    else
-      p.depends_where.pop_back();
+    StartsAfter(p, target, e.where);
   }
 }
 
@@ -88,12 +92,7 @@ void VolumesFrom(ServiceParse& p, const Entry& e) {
       continue;
     }
     p.def.volumes_from.push_back(kind + ":" + name + (mode.empty() ? "" : ":" + mode));
-    if (kind != "service") continue;
-    p.depends_where.push_back(e.where);
-    if (std::find(p.def.depends_on.begin(), p.def.depends_on.end(), name) == p.def.depends_on.end())
-      p.def.depends_on.push_back(name);
-    else
-      p.depends_where.pop_back();
+    if (kind == "service") StartsAfter(p, name, e.where);
   }
 }
 

@@ -30,7 +30,6 @@ inline std::string AllErrors(const std::vector<Diagnostic>& d) {
   return all;
 }
 
-
 class ComposeCompatTest : public ::testing::Test {
  protected:
   void SetUp() override {
