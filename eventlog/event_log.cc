@@ -408,8 +408,8 @@ Status RocksEventLog::Admit(Pending* p, int64_t wait_ms_max) {
 // The engine reserves an id before its start is appended; this is the log's own guard, for
 // any writer: one point read per started workflow, none for the events after.
 Status RocksEventLog::RefuseRestartLocked(const Pending& p) const {
-  for (size_t i = 0; i < p.req.events.size(); ++i) {
-    const EventDraft& d = p.req.events[i];
+  std::unordered_set<std::string_view> here;  // started by this request
+  for (const EventDraft& d : p.req.events) {
     if (d.workflow_seq != 1) continue;
     auto refuse = [&](const std::string& where) {
       return Status(Code::kConflict, "workflow '" + d.workflow_id + "' was started already (" +
@@ -417,9 +417,7 @@ Status RocksEventLog::RefuseRestartLocked(const Pending& p) const {
                                          "was written: pick another id");
     };
     if (starting_.count(d.workflow_id)) return refuse("its start is being written");
-    for (size_t j = 0; j < i; ++j)
-      if (p.req.events[j].workflow_seq == 1 && p.req.events[j].workflow_id == d.workflow_id)
-        return refuse("twice in this append");
+    if (!here.insert(d.workflow_id).second) return refuse("twice in this append");
     std::string at;
     rocksdb::Status g = db_->Get(rocksdb::ReadOptions(), cf_[kCfByWorkflow], WorkflowKey(d.workflow_id, 1), &at);
     if (g.ok()) return refuse("event seq " + std::to_string(SeqFromKey(at)));
