@@ -116,10 +116,14 @@ struct ServiceDef {
   // SERVICE on the networks both join (an alias of SERVICE there, wider than Docker's
   // per-container link).
   std::vector<std::string> links;  // "SERVICE:ALIAS"
-  // Compose `volumes_from` while loading: "service:NAME[:MODE]" or "container:NAME[:MODE]".
-  // Resolved at the end of the load into engine_host["VolumesFrom"] (a service's first
-  // container by its name); not in the recorded JSON.
-  std::vector<std::string> volumes_from;
+  // Compose `volumes_from` while loading. Resolved at the end of the load into
+  // engine_host["VolumesFrom"] (a service by its first container's name); not recorded.
+  struct VolumesFrom {
+    bool container = false;  // `name` is a container Berth did not make, not a service
+    std::string name;
+    std::string mode;  // "", "ro" or "rw"
+  };
+  std::vector<VolumesFrom> volumes_from;
   // Compose `network_mode` (host, none, bridge): the container joins no app network.
   std::string network_mode;
   std::string platform;     // Compose `platform` ("linux/amd64"): the create call's platform

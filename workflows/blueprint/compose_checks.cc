@@ -70,16 +70,14 @@ void ResolveVolumesFrom(Blueprint* b) {
   for (ServiceDef& s : b->services) {
     if (s.volumes_from.empty()) continue;
     nlohmann::json from = nlohmann::json::array();
-    for (const std::string& v : s.volumes_from) {
-      size_t c1 = v.find(':'), c2 = v.find(':', c1 + 1);
-      std::string kind = v.substr(0, c1), name = v.substr(c1 + 1, c2 == std::string::npos ? c2 : c2 - c1 - 1);
-      std::string mode = c2 == std::string::npos ? "" : v.substr(c2);
-      if (kind == "service") {
-        const ServiceDef* t = b->FindService(name);
+    for (const ServiceDef::VolumesFrom& v : s.volumes_from) {
+      std::string name = v.name;
+      if (!v.container) {
+        const ServiceDef* t = b->FindService(v.name);
         if (t == nullptr) continue;
-        name = t->container_name.empty() ? b->name + "-" + name + "-1" : t->container_name;
+        name = t->container_name.empty() ? b->name + "-" + v.name + "-1" : t->container_name;
       }
-      from.push_back(name + mode);
+      from.push_back(v.mode.empty() ? name : name + ":" + v.mode);
     }
     s.engine_host["VolumesFrom"] = from.dump();
     s.volumes_from.clear();

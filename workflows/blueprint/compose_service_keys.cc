@@ -91,7 +91,7 @@ void VolumesFrom(ServiceParse& p, const Entry& e) {
       p.r.Error(e.where, "volumes_from '" + v + "' is not [service:]NAME[:ro|:rw] or container:NAME[:ro|:rw]");
       continue;
     }
-    p.def.volumes_from.push_back(kind + ":" + name + (mode.empty() ? "" : ":" + mode));
+    p.def.volumes_from.push_back({kind == "container", name, mode});
     if (kind == "service") StartsAfter(p, name, e.where);
   }
 }
