@@ -107,7 +107,7 @@ Result<std::string> Engine::Impl::Start(StartRequest req, const std::string& par
   Status applied = Apply(e, &state);
   BERTH_CHECK_MSG(applied.ok(), applied.ToString().c_str());
   a.projections.push_back({SummaryKey(req.id), EncodeSummary(Summarize(state)), false});
-  a.projections.push_back({OpenKey(req.id), "", false});
+  a.projections.push_back({OpenKey(req.id), "", false, /*put_once=*/true});
   // Once durable: register (and run) it, then tell the caller.
   auto durable = [this, def, e, state, run = req.run, release](const Status& s,
                                                                uint64_t first_seq) mutable {
@@ -251,7 +251,7 @@ bool Covers(const std::string& only_id, const std::string& id) {
 
 Status Engine::Impl::LoadOpen(const std::string& only_id, std::vector<WorkflowState>* open) {
   std::unordered_map<std::string, WorkflowState> states;
-  Status s = log->ScanProjections(kOpenPrefix, [&](const std::string& key, const std::string&) {
+  Status s = log->ScanOnce(kOpenPrefix, [&](const std::string& key, const std::string&) {
     std::string id = key.substr(std::string(kOpenPrefix).size());
     if (Covers(only_id, id)) states.emplace(id, WorkflowState());
     return true;

@@ -48,10 +48,13 @@ struct ProjectionPut {
   std::string key;
   std::string value;
   bool erase = false;  // delete the row instead of writing value
-  // With erase: the row was written exactly once since it was last erased (the caller's
-  // promise). Erased with RocksDB's SingleDelete, which disappears together with the put
-  // at the next flush; a plain Delete leaves a tombstone that every scan of the key range
-  // walks past until a compaction reaches the last level (which short commands abort).
+  // A row of the put-once keyspace, read with GetOnce / ScanOnce (not GetProjection): each
+  // key is put at most once and erased at most once (the caller's promise), like the index
+  // of open workflows. Erased with RocksDB's SingleDelete, which vanishes together with its
+  // put in the first flush or compaction that holds both; a plain Delete leaves a tombstone
+  // that every scan of the key range walks past until a compaction reaches the last level.
+  // The keyspace is small (its live rows and what was erased since the last close), and a
+  // clean close that erased rows compacts it whole, so scans of it never walk history.
   bool put_once = false;
 };
 

@@ -48,9 +48,11 @@ std::string SeqKey(uint64_t seq);
 uint64_t SeqFromKey(std::string_view key);
 
 // The database's column families, in the order Open passes them to RocksDB.
-inline constexpr const char* kColumnFamilies[] = {"default", "events", "by_workflow",
-                                                  "by_subject", "projections", "meta"};
-enum ColumnFamily { kCfDefault = 0, kCfEvents, kCfByWorkflow, kCfBySubject, kCfProjections, kCfMeta };
+// "once" (format 2) holds the put-once rows (ProjectionPut::put_once), apart from the
+// projections that are rewritten all the time, so that compacting it away is cheap.
+inline constexpr const char* kColumnFamilies[] = {"default",     "events", "by_workflow", "by_subject",
+                                                  "projections", "meta",   "once"};
+enum ColumnFamily { kCfDefault = 0, kCfEvents, kCfByWorkflow, kCfBySubject, kCfProjections, kCfMeta, kCfOnce };
 
 // Index keys: `workflow_id \0 BE64(workflow_seq)` and `subject \0 BE64(seq)`.
 std::string WorkflowKey(const std::string& workflow_id, uint64_t workflow_seq);

@@ -187,6 +187,11 @@ class EventLog {
   }
 
   virtual Status GetProjection(const std::string& key, std::string* value) const = 0;
+  // The put-once keyspace (ProjectionPut::put_once): a row, and the rows of a prefix.
+  virtual Status GetOnce(const std::string& key, std::string* value) const = 0;
+  virtual Status ScanOnce(const std::string& prefix,
+                          const std::function<bool(const std::string& key, const std::string& value)>& visit)
+      const = 0;
   virtual Status ScanProjections(
       const std::string& prefix,
       const std::function<bool(const std::string& key, const std::string& value)>& visit)

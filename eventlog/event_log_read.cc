@@ -239,23 +239,41 @@ Status RocksEventLog::CheckSubjectIndexLocked(const rocksdb::ReadOptions& base,
   return Status::Ok();
 }
 
-Status RocksEventLog::GetProjection(const std::string& key, std::string* value) const {
+Status RocksEventLog::GetRow(int cf, const std::string& key, std::string* value) const {
   std::shared_lock<std::shared_mutex> lock;
   if (Status l = LockForRead(&lock); !l.ok()) return l;
-  auto s = db_->Get(rocksdb::ReadOptions(), cf_[kCfProjections], key, value);
+  auto s = db_->Get(rocksdb::ReadOptions(), cf_[cf], key, value);
   if (s.IsNotFound()) return NotFound("no projection " + key);
   return FromRocks(s, "reading projection " + key);
+}
+
+Status RocksEventLog::ScanRows(int cf, const std::string& prefix,
+                               const std::function<bool(const std::string&, const std::string&)>& visit) const {
+  std::shared_lock<std::shared_mutex> lock;
+  if (Status l = LockForRead(&lock); !l.ok()) return l;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[cf]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    if (!visit(it->key().ToString(), it->value().ToString())) break;
+  return FromRocks(it->status(), "scanning projections");
+}
+
+Status RocksEventLog::GetProjection(const std::string& key, std::string* value) const {
+  return GetRow(kCfProjections, key, value);
 }
 
 Status RocksEventLog::ScanProjections(
     const std::string& prefix,
     const std::function<bool(const std::string&, const std::string&)>& visit) const {
-  std::shared_lock<std::shared_mutex> lock;
-  if (Status l = LockForRead(&lock); !l.ok()) return l;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfProjections]));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
-    if (!visit(it->key().ToString(), it->value().ToString())) break;
-  return FromRocks(it->status(), "scanning projections");
+  return ScanRows(kCfProjections, prefix, visit);
+}
+
+Status RocksEventLog::GetOnce(const std::string& key, std::string* value) const {
+  return GetRow(kCfOnce, key, value);
+}
+
+Status RocksEventLog::ScanOnce(const std::string& prefix,
+                               const std::function<bool(const std::string&, const std::string&)>& visit) const {
+  return ScanRows(kCfOnce, prefix, visit);
 }
 
 Status RocksEventLog::ScanProjectionsAfter(

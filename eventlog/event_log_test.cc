@@ -201,14 +201,27 @@ TEST_F(EventLogTest, ProjectionsAreWrittenWithTheirEvents) {
 
 // Every finished workflow erases its "open" row: with plain Deletes, 50,000 finished
 // workflows left 50,000 tombstones that each resume's scan of the open rows walked past.
-// A row put once and erased with put_once leaves nothing once flushed.
+// Put-once rows live in their own keyspace, erased with SingleDelete: nothing is left once
+// closed, whether the put and its erase were in one memtable or not.
+uint64_t Deletions(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, uint64_t* entries) {
+  rocksdb::TablePropertiesCollection tables;
+  EXPECT_TRUE(db->GetPropertiesOfAllTables(cf, &tables).ok());
+  uint64_t deletions = 0;
+  *entries = 0;
+  for (const auto& [file, props] : tables) {
+    deletions += props->num_deletions;
+    *entries += props->num_entries;
+  }
+  return deletions;
+}
+
 TEST_F(EventLogTest, ARowPutOnceAndErasedOnceLeavesNoTombstoneAfterAFlush) {
   {
     auto log = OpenLog();
     for (int i = 1; i <= 300; ++i) {
       std::string wf = "wf-" + std::to_string(i);
       auto open = One(wf, 1, "Started");
-      open.projections.push_back({"open/" + wf, ""});
+      open.projections.push_back({"open/" + wf, "", false, /*put_once=*/true});
       ASSERT_TRUE(log->Append(std::move(open)).ok());
       auto done = One(wf, 2, "Done");
       done.projections.push_back({"open/" + wf, "", true, /*put_once=*/true});
@@ -216,23 +229,77 @@ TEST_F(EventLogTest, ARowPutOnceAndErasedOnceLeavesNoTombstoneAfterAFlush) {
       ASSERT_TRUE(log->Append(std::move(done)).ok());
     }
     int open_rows = 0;
-    ASSERT_TRUE(log->ScanProjections("open/", [&](const std::string&, const std::string&) {
+    ASSERT_TRUE(log->ScanOnce("open/", [&](const std::string&, const std::string&) {
       ++open_rows;
       return true;
     }).ok());
     EXPECT_EQ(open_rows, 0);
   }  // closed with a flush
   WithRawDb([&](rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*>& cf) {
-    rocksdb::TablePropertiesCollection tables;
-    ASSERT_TRUE(db->GetPropertiesOfAllTables(cf[kCfProjections], &tables).ok());
-    uint64_t deletions = 0, entries = 0;
-    for (const auto& [file, props] : tables) {
-      deletions += props->num_deletions;
-      entries += props->num_entries;
-    }
-    EXPECT_EQ(deletions, 100u) << "only the plain erases leave tombstones";
+    uint64_t entries = 0;
+    EXPECT_EQ(Deletions(db, cf[kCfProjections], &entries), 100u) << "only the plain erases leave tombstones";
     EXPECT_EQ(entries, 100u);
+    EXPECT_EQ(Deletions(db, cf[kCfOnce], &entries), 0u);
+    EXPECT_EQ(entries, 0u);
   });
+}
+
+// The bench's case: rows put by one session and erased by the next (resumed workflows)
+// left their SingleDeletes in newer files than their puts: 24,000 walked per resume.
+TEST_F(EventLogTest, RowsPutOnceInOneSessionAndErasedInTheNextLeaveNothingAfterTheClose) {
+  {
+    auto log = OpenLog();
+    for (int i = 1; i <= 200; ++i) {
+      auto open = One("wf-" + std::to_string(i), 1, "Started");
+      open.projections.push_back({"open/wf-" + std::to_string(i), "", false, /*put_once=*/true});
+      ASSERT_TRUE(log->Append(std::move(open)).ok());
+    }
+  }
+  {
+    auto log = OpenLog();
+    for (int i = 1; i <= 150; ++i) {
+      auto done = One("wf-" + std::to_string(i), 2, "Done");
+      done.projections.push_back({"open/wf-" + std::to_string(i), "", true, /*put_once=*/true});
+      ASSERT_TRUE(log->Append(std::move(done)).ok());
+    }
+  }
+  WithRawDb([&](rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*>& cf) {
+    uint64_t entries = 0;
+    EXPECT_EQ(Deletions(db, cf[kCfOnce], &entries), 0u);
+    EXPECT_EQ(entries, 50u) << "the 50 rows still open, nothing else";
+  });
+  auto log = OpenLog();
+  int open_rows = 0;
+  ASSERT_TRUE(log->ScanOnce("open/", [&](const std::string& k, const std::string&) {
+    EXPECT_GE(k, "open/wf-151");
+    ++open_rows;
+    return true;
+  }).ok());
+  EXPECT_EQ(open_rows, 50);
+}
+
+// A format 1 log kept the open rows among the projections: opening it moves them.
+TEST_F(EventLogTest, AFormat1LogIsUpgradedWithItsOpenRowsMoved) {
+  {
+    auto log = OpenLog();
+    auto a = One("wf-1", 1, "Started");
+    a.projections.push_back({"wf/wf-1", "summary"});
+    ASSERT_TRUE(log->Append(std::move(a)).ok());
+  }
+  WithRawDb([&](rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*>& cf) {  // as format 1 left it
+    ASSERT_TRUE(db->Put({}, cf[kCfProjections], "open/wf-1", "").ok());
+    ASSERT_TRUE(db->Put({}, cf[kCfMeta], "format", "berth-eventlog 1").ok());
+    ASSERT_TRUE(db->DropColumnFamily(cf[kCfOnce]).ok());
+  });
+  auto log = OpenLog();
+  std::string v;
+  EXPECT_TRUE(log->GetOnce("open/wf-1", &v).ok());
+  EXPECT_EQ(log->GetProjection("open/wf-1", &v).code(), Code::kNotFound);
+  ASSERT_TRUE(log->GetProjection("wf/wf-1", &v).ok());
+  EXPECT_EQ(v, "summary");
+  uint64_t n = 0;
+  EXPECT_TRUE(log->VerifyChain(&n).ok());
+  EXPECT_EQ(n, 1u);
 }
 
 TEST_F(EventLogTest, ScansByWorkflowAndBySubjectReturnOnlyTheirEvents) {

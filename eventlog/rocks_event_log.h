@@ -46,6 +46,10 @@ class RocksEventLog final : public EventLog {
   Status ScanProjectionsAfter(
       const std::string& prefix, const std::string& after,
       const std::function<bool(const std::string&, const std::string&)>& visit) const override;
+  Status GetOnce(const std::string& key, std::string* value) const override;
+  Status ScanOnce(const std::string& prefix,
+                  const std::function<bool(const std::string& key, const std::string& value)>& visit)
+      const override;
   Status ScanProjections(
       const std::string& prefix,
       const std::function<bool(const std::string&, const std::string&)>& visit) const override;
@@ -92,6 +96,11 @@ class RocksEventLog final : public EventLog {
   bool HasRoomLocked(const Pending& p) const;     // caller holds in_mu_
   Status RefuseRestartLocked(const Pending& p) const;  // in_mu_ and db_mu_ (shared)
   void Seal(Pending* p, Sealed* out);             // caller holds in_mu_ and db_mu_ (shared)
+  void CompactErasedOnce();                       // at a clean close, after the flush
+  Status UpgradeFormat1();                        // at open, under CheckFormat
+  Status GetRow(int cf, const std::string& key, std::string* value) const;
+  Status ScanRows(int cf, const std::string& prefix,
+                  const std::function<bool(const std::string&, const std::string&)>& visit) const;
   void CommitterLoop();
   void NotifierLoop();
   void Notify(std::vector<Pending>* reqs, const Status& st);
@@ -156,6 +165,9 @@ class RocksEventLog final : public EventLog {
   Status broken_;  // set after a fatal write error; every later append fails with it
   // Ids whose first event is sealed and not yet durable (then the by_workflow index has it).
   std::unordered_set<std::string> starting_;
+
+  // This session erased put-once rows (guarded by in_mu_): a clean close compacts them away.
+  bool once_erased_ = false;
 
   // Chain state, guarded by in_mu_.
   uint64_t next_seq_ = 1;

@@ -165,7 +165,7 @@ Status CheckProjections(const eventlog::EventLog& log, const Folder& f, bool who
       std::string diff = SummaryDiff(Summarize(s), rec);
       if (!diff.empty()) return Corruption("projection " + SummaryKey(id) + " disagrees with its history:" + diff);
       std::string open;
-      bool is_open = log.GetProjection(OpenKey(id), &open).ok();
+      bool is_open = log.GetOnce(OpenKey(id), &open).ok();
       if (is_open == IsTerminal(s.status))
         return Corruption("projection " + OpenKey(id) + (is_open ? " present for an ended workflow" : " missing for a running workflow"));
       report->projections += 2;
@@ -198,7 +198,7 @@ Status CheckProjections(const eventlog::EventLog& log, const Folder& f, bool who
   });
   if (!s.ok()) return s;
   if (!bad.ok()) return bad;
-  s = log.ScanProjections(kOpenPrefix, [&](const std::string& key, const std::string&) {
+  s = log.ScanOnce(kOpenPrefix, [&](const std::string& key, const std::string&) {
     std::string id = key.substr(std::string(kOpenPrefix).size());
     auto it = f.states.find(id);
     if (it == f.states.end()) {
@@ -220,7 +220,7 @@ Status CheckProjections(const eventlog::EventLog& log, const Folder& f, bool who
       std::string v;
       if (!log.GetProjection(SummaryKey(id), &v).ok())
         return Corruption("projection " + SummaryKey(id) + " is missing or undecodable");
-      if (!IsTerminal(st.status) && !log.GetProjection(OpenKey(id), &v).ok())
+      if (!IsTerminal(st.status) && !log.GetOnce(OpenKey(id), &v).ok())
         return Corruption("projection " + OpenKey(id) + " missing for a running workflow");
     }
   }

@@ -155,7 +155,7 @@ std::string CheckLog(const eventlog::EventLog& log, const engine::Registry& regi
   if (Status v = replay::Verify(log, registry, "", &report); !v.ok())
     return "replay --verify: " + v.ToString();
   std::string open;
-  Status s = log.ScanProjections(engine::kOpenPrefix, [&](const std::string& key, const std::string&) {
+  Status s = log.ScanOnce(engine::kOpenPrefix, [&](const std::string& key, const std::string&) {
     open = key.substr(std::string(engine::kOpenPrefix).size());
     return false;
   });

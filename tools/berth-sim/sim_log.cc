@@ -206,6 +206,11 @@ Status SimLog::ScanProjectionsAfter(
 Status SimLog::GetProjection(const std::string& key, std::string* value) const {
   SIMLOG_READ(GetProjection(key, value));
 }
+Status SimLog::GetOnce(const std::string& key, std::string* value) const { SIMLOG_READ(GetOnce(key, value)); }
+Status SimLog::ScanOnce(const std::string& prefix,
+                        const std::function<bool(const std::string&, const std::string&)>& visit) const {
+  SIMLOG_READ(ScanOnce(prefix, visit));
+}
 Status SimLog::ScanProjections(
     const std::string& prefix,
     const std::function<bool(const std::string&, const std::string&)>& visit) const {

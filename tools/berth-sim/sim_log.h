@@ -80,6 +80,10 @@ class SimLog final : public eventlog::EventLog {
   Status VerifyIndexes() const override;
   Status VerifyAll(uint64_t* events_checked, const Visitor& visit) const override;
   Status GetProjection(const std::string& key, std::string* value) const override;
+  Status GetOnce(const std::string& key, std::string* value) const override;
+  Status ScanOnce(const std::string& prefix,
+                  const std::function<bool(const std::string& key, const std::string& value)>& visit)
+      const override;
   Status ScanProjections(
       const std::string& prefix,
       const std::function<bool(const std::string& key, const std::string& value)>& visit)

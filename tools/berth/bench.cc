@@ -163,7 +163,7 @@ int BenchHistory(const Globals& g, uint64_t history, uint64_t steps) {
     return (*ctx)->log().LastSeq();
   };
   // Leaves kOpen unfinished workflows, closes, then times open + Recover.
-  auto resume_once = [&](const Globals& bg, int round, double* open_s) -> Result<double> {
+  auto resume_once = [&](const Globals& bg, int round, double* open_s, double* close_s) -> Result<double> {
     {
       auto ctx = Context::Open(bg);
       if (!ctx.ok()) return ctx.status();
@@ -179,22 +179,26 @@ int BenchHistory(const Globals& g, uint64_t history, uint64_t steps) {
     double secs = Since(t0);
     if (n != kOpen) return Failed(fmt::format("resumed {} workflows, not {}", n, kOpen));
     (*ctx)->engine().WaitIdle();
+    auto c0 = Clock::now();
+    ctx->reset();  // the close that follows a resume: flush and compaction of what it erased
+    *close_s = Since(c0);
     return secs;
   };
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::vector<double> base, base_open, with, with_open;
+  std::vector<double> base, base_open, base_close, with, with_open, with_close;
   Globals bg = g;
   for (int r = 0; r < kRounds; ++r) {
     bg.data_dir = g.data_dir + "/bench-history-0";
     fs::remove_all(bg.data_dir, ec);
-    double o = 0;
-    auto t = resume_once(bg, r, &o);
+    double o = 0, c = 0;
+    auto t = resume_once(bg, r, &o, &c);
     if (!t.ok()) return Fail(t.status());
     base.push_back(*t);
     base_open.push_back(o);
+    base_close.push_back(c);
   }
   bg.data_dir = g.data_dir + "/bench-history-m";
   fs::remove_all(bg.data_dir, ec);
@@ -202,11 +206,12 @@ int BenchHistory(const Globals& g, uint64_t history, uint64_t steps) {
   if (!events.ok()) return Fail(events.status());
   out["history_events"] = *events;
   for (int r = 0; r < kRounds; ++r) {
-    double o = 0;
-    auto t = resume_once(bg, r, &o);
+    double o = 0, c = 0;
+    auto t = resume_once(bg, r, &o, &c);
     if (!t.ok()) return Fail(t.status());
     with.push_back(*t);
     with_open.push_back(o);
+    with_close.push_back(c);
   }
   fs::remove_all(g.data_dir + "/bench-history-0", ec);
   fs::remove_all(g.data_dir + "/bench-history-m", ec);
@@ -215,6 +220,8 @@ int BenchHistory(const Globals& g, uint64_t history, uint64_t steps) {
   out["baseline_open_s"] = r4(median(base_open));
   out["resume_s"] = r4(median(with));
   out["open_s"] = r4(median(with_open));
+  out["baseline_close_s"] = r4(median(base_close));
+  out["close_s"] = r4(median(with_close));
   out["resume_ratio"] = std::round(median(with) / median(base) * 1000) / 1000;
   out["rss_mb"] = std::round(RssMb());
   Print(g, out);
