@@ -1,0 +1,159 @@
+#include "server/api.h"
+
+#include <charconv>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "server/views.h"
+
+namespace berth::server {
+
+using nlohmann::json;
+
+namespace {
+
+ApiResponse Error(int http, const std::string& code, const std::string& message) {
+  return {http, json{{"error", message}, {"code", code}}.dump() + "\n"};
+}
+
+ApiResponse FromStatus(const Status& s) {
+  switch (s.code()) {
+    case Code::kNotFound: return Error(404, "not_found", s.message());
+    case Code::kInvalidArgument: return Error(400, "invalid_argument", s.message());
+    case Code::kUnavailable: return Error(503, "unavailable", s.message());
+    default: return Error(500, "internal", s.ToString());
+  }
+}
+
+ApiResponse Ok(const json& j) { return {200, j.dump() + "\n"}; }
+
+// "a=1&b=x" -> {a: "1", b: "x"}; false names the bad part in *why.
+bool ParseQuery(const std::string& q, std::map<std::string, std::string>* out, std::string* why) {
+  size_t i = 0;
+  while (i < q.size()) {
+    size_t amp = q.find('&', i);
+    std::string part = q.substr(i, amp == std::string::npos ? std::string::npos : amp - i);
+    i = amp == std::string::npos ? q.size() : amp + 1;
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    std::string k, v;
+    if (!PercentDecode(part.substr(0, eq), &k) ||
+        !PercentDecode(eq == std::string::npos ? "" : part.substr(eq + 1), &v)) {
+      *why = "query parameter '" + part + "' has a malformed %-escape";
+      return false;
+    }
+    (*out)[k] = v;
+  }
+  return true;
+}
+
+// An unsigned query parameter; absent leaves *v as it is.
+bool Uint(const std::map<std::string, std::string>& q, const std::string& name, uint64_t* v, std::string* why) {
+  auto it = q.find(name);
+  if (it == q.end()) return true;
+  const std::string& s = it->second;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) {
+    *why = "query parameter '" + name + "' must be an unsigned integer, not '" + s + "'";
+    return false;
+  }
+  return true;
+}
+
+bool Known(const std::map<std::string, std::string>& q, std::initializer_list<const char*> names, std::string* why) {
+  for (const auto& [k, v] : q) {
+    bool ok = false;
+    for (const char* n : names) ok = ok || k == n;
+    if (!ok) {
+      *why = "unknown query parameter '" + k + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool PercentDecode(const std::string& in, std::string* out) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;  // "%" or "%4" at the end
+    int a = hex(in[i + 1]), b = hex(in[i + 2]);
+    if (a < 0 || b < 0) return false;
+    out->push_back(char(a * 16 + b));
+    i += 2;
+  }
+  return true;
+}
+
+std::string PercentEncode(const std::string& in) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : in) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(char(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+ApiResponse Api::Handle(const ApiRequest& r) const {
+  size_t qm = r.target.find('?');
+  std::string path = r.target.substr(0, qm);
+  std::map<std::string, std::string> q;
+  std::string why;
+  if (qm != std::string::npos && !ParseQuery(r.target.substr(qm + 1), &q, &why))
+    return Error(400, "invalid_argument", why);
+  auto only_get = [&]() { return r.method == "GET" || r.method == "HEAD"; };
+
+  if (path == "/v1/health") {
+    if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+    return Ok({{"ok", true}, {"last_seq", log_->LastSeq()}});
+  }
+  if (path == "/v1/workflows") {
+    if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+    uint64_t limit = 1000;
+    if (!Known(q, {"status", "type", "limit", "after"}, &why) || !Uint(q, "limit", &limit, &why))
+      return Error(400, "invalid_argument", why);
+    std::string status = q.count("status") ? q["status"] : "";
+    if (!status.empty() && status != "running" && status != "completed" && status != "failed" &&
+        status != "cancelled")
+      return Error(400, "invalid_argument",
+                   "query parameter 'status' must be running, completed, failed or cancelled, not '" + status + "'");
+    auto page = ListWorkflows(*log_, status, q.count("type") ? q["type"] : "", limit, q.count("after") ? q["after"] : "");
+    if (!page.ok()) return FromStatus(page.status());
+    return Ok({{"workflows", page->workflows},
+               {"next_after", page->more ? json(page->last_id) : json(nullptr)}});
+  }
+  const std::string wf_prefix = "/v1/workflows/", events_suffix = "/events";
+  if (path.rfind(wf_prefix, 0) == 0 && path.size() > wf_prefix.size() + events_suffix.size() &&
+      path.compare(path.size() - events_suffix.size(), events_suffix.size(), events_suffix) == 0) {
+    if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+    std::string id;
+    if (!PercentDecode(path.substr(wf_prefix.size(), path.size() - wf_prefix.size() - events_suffix.size()), &id))
+      return Error(400, "invalid_argument", "the workflow id in " + path + " has a malformed %-escape");
+    uint64_t after = 0, limit = 0;
+    if (!Known(q, {"after", "limit"}, &why) || !Uint(q, "after", &after, &why) || !Uint(q, "limit", &limit, &why))
+      return Error(400, "invalid_argument", why);
+    auto events = WorkflowEvents(*log_, id, after, limit);
+    if (!events.ok()) return FromStatus(events.status());
+    return Ok(*events);
+  }
+  return Error(404, "not_found", "no route " + r.method + " " + path + " (see docs/api.md)");
+}
+
+}  // namespace berth::server

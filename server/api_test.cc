@@ -1,0 +1,140 @@
+#include "server/api.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "adapters/docker/http_transport.h"
+#include "engine/workflow_state.h"
+#include "server/http_server.h"
+#include "tests/scratch_dir.h"
+
+namespace berth::server {
+namespace {
+
+using nlohmann::json;
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = eventlog::EventLog::Open(dir_.path().string() + "/log", eventlog::Options());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    log_ = std::move(r).value();
+    // Three workflows, one a child with a '/' in its id.
+    for (std::string id : {"a", "b", "p/kid"}) {
+      eventlog::AppendRequest req;
+      for (uint64_t i = 1; i <= 3; ++i) req.events.push_back({id, i, 0, eventlog::Actor::kUser, "Step", 1, "", {}});
+      engine::WorkflowSummary s;
+      s.id = id;
+      s.type = id == "b" ? "deploy" : "synthetic";
+      s.status = id == "a" ? engine::RunStatus::kCompleted : engine::RunStatus::kRunning;
+      s.events = 3;
+      req.projections.push_back({engine::SummaryKey(id), engine::EncodeSummary(s)});
+      ASSERT_TRUE(log_->Append(std::move(req)).ok());
+    }
+  }
+  ApiResponse Get(const std::string& target) const { return Api(log_.get()).Handle({"GET", target, ""}); }
+  static json Body(const ApiResponse& r) { return json::parse(r.body); }
+
+  berth::testing::ScratchDir dir_{"server"};
+  std::unique_ptr<eventlog::EventLog> log_;
+};
+
+TEST_F(ApiTest, ListsWorkflowsInPagesWithFilters) {
+  auto all = Get("/v1/workflows");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(Body(all)["workflows"].size(), 3u);
+  EXPECT_TRUE(Body(all)["next_after"].is_null());
+  auto page = Get("/v1/workflows?limit=2");
+  EXPECT_EQ(Body(page)["workflows"].size(), 2u);
+  EXPECT_EQ(Body(page)["next_after"], "b");
+  auto next = Get("/v1/workflows?limit=2&after=b");
+  ASSERT_EQ(Body(next)["workflows"].size(), 1u);
+  EXPECT_EQ(Body(next)["workflows"][0]["id"], "p/kid");
+  EXPECT_EQ(Body(Get("/v1/workflows?status=running"))["workflows"].size(), 2u);
+  EXPECT_EQ(Body(Get("/v1/workflows?type=deploy&status=running"))["workflows"].size(), 1u);
+}
+
+TEST_F(ApiTest, EventsOfAWorkflowWhoseIdNeedsEscaping) {
+  auto r = Get("/v1/workflows/" + PercentEncode("p/kid") + "/events");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(Body(r).size(), 3u);
+  EXPECT_EQ(Body(r)[0]["workflow_seq"], 1);
+  EXPECT_EQ(Body(r)[0]["actor"], "user");
+  auto tail = Body(Get("/v1/workflows/p%2Fkid/events?after=" + std::to_string(Body(r)[1]["seq"].get<uint64_t>())));
+  ASSERT_EQ(tail.size(), 1u);
+  EXPECT_EQ(tail[0]["workflow_seq"], 3);
+  EXPECT_EQ(Body(Get("/v1/workflows/a/events?limit=2")).size(), 2u);
+}
+
+TEST_F(ApiTest, BadRequestsNameTheProblem) {
+  auto unknown = Get("/v1/nothing");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(Body(unknown)["error"].get<std::string>().find("/v1/nothing"), std::string::npos);
+  auto missing = Get("/v1/workflows/zz/events");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_NE(Body(missing)["error"].get<std::string>().find("no workflow 'zz'"), std::string::npos);
+  auto limit = Get("/v1/workflows?limit=ten");
+  EXPECT_EQ(limit.status, 400);
+  EXPECT_NE(Body(limit)["error"].get<std::string>().find("'limit'"), std::string::npos);
+  EXPECT_EQ(Get("/v1/workflows?status=sleeping").status, 400);
+  EXPECT_EQ(Get("/v1/workflows?colour=red").status, 400);
+  EXPECT_EQ(Get("/v1/workflows/a%zz/events").status, 400);
+  EXPECT_EQ(Get("/v1/workflows?after=%4").status, 400);
+  EXPECT_EQ(Api(log_.get()).Handle({"POST", "/v1/workflows", "{}"}).status, 405);
+}
+
+TEST(PercentCoding, RoundTripsAndRefusesBadEscapes) {
+  std::string out;
+  for (std::string s : {"", "a", "p/kid", "x y%z", "\xff\x01"}) {
+    ASSERT_TRUE(PercentDecode(PercentEncode(s), &out));
+    EXPECT_EQ(out, s);
+  }
+  EXPECT_FALSE(PercentDecode("%", &out));
+  EXPECT_FALSE(PercentDecode("%4", &out));
+  EXPECT_FALSE(PercentDecode("%g0", &out));
+}
+
+// The server over a real unix socket, with the client the CLI uses.
+TEST_F(ApiTest, ServesOverItsSocketAndRefusesOversizedBodies) {
+  std::string sock = dir_.path().string() + "/s.sock";
+  Api api(log_.get());
+  HttpServerOptions o;
+  o.socket_path = sock;
+  o.body_bytes_max = 1000;
+  HttpServer server(o, [&](const ApiRequest& r) { return api.Handle(r); });
+  ASSERT_TRUE(server.Start().ok());
+  docker::Endpoint ep;
+  ep.socket_path = sock;
+  docker::HttpTransport client(ep, 2000);
+  auto r = client.Send({"GET", "/v1/workflows?limit=1", "", "", 5000, {}, {}, {}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body)["workflows"].size(), 1u);
+  auto big = client.Send({"POST", "/v1/workflows", std::string(5000, 'x'), "application/json", 5000, {}, {}, {}});
+  ASSERT_TRUE(big.ok()) << big.status().ToString();
+  EXPECT_EQ(big->status, 413);
+  // Idle connections hold no thread: with 300 open and silent, a request is still answered.
+  std::vector<int> idle;
+  for (int i = 0; i < 300; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    idle.push_back(fd);
+  }
+  auto again = client.Send({"GET", "/v1/health", "", "", 5000, {}, {}, {}});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->status, 200);
+  for (int fd : idle) ::close(fd);
+  server.Stop();
+  EXPECT_FALSE(std::filesystem::exists(sock)) << "the socket is removed at stop";
+}
+
+}  // namespace
+}  // namespace berth::server

@@ -1,0 +1,47 @@
+// HttpServer: HTTP/1.1 over a unix socket (Boost.Beast, asynchronous), each request handed
+// to one function. It knows nothing of the API (api.h).
+//
+// Limits (each a refusal, never a held thread): a request head or body not read within
+// read_timeout_ms is dropped; a kept-alive connection idle for idle_timeout_ms is closed;
+// a body over body_bytes_max gets 413; past connections_max open connections a new one is
+// closed at once. The threads only wait on sockets, so 1,000 idle clients hold no thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "eventlog/status.h"
+#include "server/api.h"
+
+namespace berth::server {
+
+struct HttpServerOptions {
+  std::string socket_path;  // created mode 0600; a stale file there is replaced
+  unsigned threads = 2;
+  int64_t read_timeout_ms = 30'000;
+  int64_t idle_timeout_ms = 60'000;
+  size_t body_bytes_max = size_t{1} << 20;
+  size_t connections_max = 4096;
+};
+
+class HttpServer {
+ public:
+  using Handler = std::function<ApiResponse(const ApiRequest&)>;
+  HttpServer(HttpServerOptions options, Handler handler);
+  ~HttpServer();  // Stop()
+
+  // Binds and listens, then serves on its own threads. kInvalidArgument for a socket path
+  // too long for a unix socket; kIOError (with errno's words) if it cannot bind.
+  Status Start();
+  // Stops accepting, closes every connection (a response being written is cut), joins.
+  void Stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::server

@@ -1,0 +1,34 @@
+// The JSON views of the log that `berth` prints and `berth serve` answers with: one code
+// path, so the CLI with a server and without one print the same thing.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/workflow_state.h"
+#include "eventlog/event_log.h"
+
+namespace berth::server {
+
+std::string FormatTime(int64_t us);  // "2026-11-25T22:58:19.123Z", "" for 0
+
+nlohmann::json SummaryJson(const engine::WorkflowSummary& s);
+
+struct WorkflowPage {
+  nlohmann::json workflows = nlohmann::json::array();  // SummaryJson rows, in id order
+  bool more = false;     // rows follow the last one shown
+  std::string last_id;   // the last row shown ("" when none): the next page's `after`
+};
+
+// A page of the workflow list: rows whose id sorts after `after` ("" from the start),
+// matching `status` and `type` ("" for any), at most `limit` (0: all).
+Result<WorkflowPage> ListWorkflows(const eventlog::EventLog& log, const std::string& status,
+                                   const std::string& type, uint64_t limit, const std::string& after);
+
+// A workflow's events with seq > `after_seq`, in order, at most `limit` (0: all): objects
+// with seq, workflow_seq, time, actor, type, summary. kNotFound when it has none at all.
+Result<nlohmann::json> WorkflowEvents(const eventlog::EventLog& log, const std::string& id,
+                                      uint64_t after_seq = 0, uint64_t limit = 0);
+
+}  // namespace berth::server
