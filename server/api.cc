@@ -17,12 +17,11 @@ ApiResponse Error(int http, const std::string& code, const std::string& message)
 }
 
 ApiResponse FromStatus(const Status& s) {
-  switch (s.code()) {
-    case Code::kNotFound: return Error(404, "not_found", s.message());
-    case Code::kInvalidArgument: return Error(400, "invalid_argument", s.message());
-    case Code::kUnavailable: return Error(503, "unavailable", s.message());
-    default: return Error(500, "internal", s.ToString());
-  }
+  int http = s.code() == Code::kNotFound          ? 404
+             : s.code() == Code::kInvalidArgument ? 400
+             : s.code() == Code::kUnavailable     ? 503
+                                                  : 500;
+  return Error(http, CodeToken(s.code()), s.message());
 }
 
 ApiResponse Ok(const json& j) { return {200, j.dump() + "\n"}; }
@@ -73,6 +72,19 @@ bool Known(const std::map<std::string, std::string>& q, std::initializer_list<co
 }
 
 }  // namespace
+
+std::string CodeToken(Code c) {
+  std::string t = CodeName(c);
+  for (char& ch : t)
+    if (ch == ' ') ch = '_';
+  return t;
+}
+
+Code CodeFromToken(const std::string& token) {
+  for (int c = int(Code::kOk); c <= int(Code::kPermission); ++c)
+    if (CodeToken(Code(c)) == token) return Code(c);
+  return Code::kFailed;
+}
 
 bool PercentDecode(const std::string& in, std::string* out) {
   auto hex = [](char c) -> int {

@@ -1,9 +1,10 @@
 // The /v1 HTTP API of `berth serve`, as a pure function from a request to a response, so
 // routes are tested without sockets (api_test.cc). docs/api.md documents every route.
 //
-// Errors are JSON bodies {"error": "...", "code": "..."}: 400 a malformed parameter
-// (naming it), 404 an unknown route or workflow, 405 a known route with another method,
-// 500 the log failed (its message), 503 the log is reopening.
+// Errors are JSON bodies {"error": "<message>", "code": "<CodeToken>"}: 400 a malformed
+// parameter (naming it), 404 an unknown route or workflow, 405 a known route with another
+// method, 413 a body over the limit, 503 the log is reopening, 500 any other failure of
+// the log (corruption, I/O): the client rebuilds the same Status from the two fields.
 #pragma once
 
 #include <string>
@@ -31,6 +32,11 @@ class Api {
  private:
   const eventlog::EventLog* log_;
 };
+
+// An error body's "code": the Status code's name with '_' for ' ' ("not_found"), and back
+// (kFailed for a token that names no code, like "method_not_allowed").
+std::string CodeToken(Code c);
+Code CodeFromToken(const std::string& token);
 
 // Percent-decoding of one path segment or query value ('+' stays '+'); false on a bad
 // escape. Exposed for the client, which encodes with PercentEncode.

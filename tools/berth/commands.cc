@@ -12,6 +12,9 @@
 #include "engine/events.h"
 #include "replay/describe.h"
 #include "replay/verify.h"
+#include "server/api.h"
+#include "server/views.h"
+#include "tools/berth/client.h"
 
 namespace berth::tool {
 
@@ -40,17 +43,7 @@ Result<std::string> ReadInput(const std::string& arg) {
   return j.dump();
 }
 
-json SummaryJson(const engine::WorkflowSummary& s) {
-  json j = {{"id", s.id},
-            {"type", s.type},
-            {"status", engine::RunStatusName(s.status)},
-            {"events", s.events},
-            {"started", FormatTime(s.started_us)},
-            {"ended", s.ended_us ? json(FormatTime(s.ended_us)) : json(nullptr)}};
-  if (!s.parent.empty()) j["parent"] = s.parent;
-  if (!s.error.empty()) j["error"] = s.error;
-  return j;
-}
+using server::SummaryJson;
 
 // Live one-line progress on a TTY: events and completed steps of the workflows we watch.
 struct Progress {
@@ -105,37 +98,9 @@ int Submit(const Globals& g, const SubmitArgs& a) {
   return WaitAndReport(**ctx, id.value(), progress);
 }
 
-int Workflows(const Globals& g, const std::string& status, const std::string& type,
-              uint64_t limit, const std::string& after) {
-  auto ctx = Context::Open(g, /*create=*/false);
-  if (!ctx.ok()) return Fail(ctx.status());
-  json arr = json::array();
-  Status bad;
-  std::string last;
-  bool more = false;
-  // A page: rows after `after` (by id), at most `limit` of them (0: all).
-  std::string from = after.empty() ? "" : engine::SummaryKey(after);
-  Status s = (*ctx)->log().ScanProjectionsAfter(engine::kSummaryPrefix, from, [&](const std::string& k,
-                                                                      const std::string& v) {
-    if (limit && arr.size() == limit) {
-      more = true;
-      return false;
-    }
-    engine::WorkflowSummary w;
-    bad = engine::DecodeSummary(v, &w);
-    if (!bad.ok()) {
-      bad = bad.WithContext("projection " + k);
-      return false;
-    }
-    if ((status.empty() || status == engine::RunStatusName(w.status)) &&
-        (type.empty() || type == w.type)) {
-      arr.push_back(SummaryJson(w));
-      last = w.id;
-    }
-    return true;
-  });
-  if (!s.ok()) return Fail(s);
-  if (!bad.ok()) return Fail(bad);
+namespace {
+// The page as `workflows` prints it, from the server or from the log.
+int PrintWorkflows(const Globals& g, const json& arr, bool more, const std::string& last, uint64_t limit) {
   if (more)
     std::cerr << fmt::format("berth: {} shown; the next page: berth workflows --after {}{}\n",
                              arr.size(), last, limit ? fmt::format(" --limit {}", limit) : "");
@@ -153,22 +118,7 @@ int Workflows(const Globals& g, const std::string& status, const std::string& ty
   return 0;
 }
 
-int History(const Globals& g, const std::string& id) {
-  auto ctx = Context::Open(g, false);
-  if (!ctx.ok()) return Fail(ctx.status());
-  json arr = json::array();
-  Status s = (*ctx)->log().ScanWorkflow(id, [&](const eventlog::Event& e) {
-    arr.push_back({{"seq", e.seq},
-                   {"workflow_seq", e.workflow_seq},
-                   {"time", FormatTime(e.time_us)},
-                   {"actor", eventlog::ActorName(e.actor)},
-                   {"type", e.type},
-                   {"summary", replay::Describe(e)}});
-    return true;
-  });
-  if (!s.ok()) return Fail(s);
-  if (arr.empty())
-    return Fail(NotFound("no workflow '" + id + "'; list them with `berth workflows`"));
+int PrintHistory(const Globals& g, const json& arr) {
   if (g.output == Output::kJson) {
     std::cout << arr.dump() << "\n";
     return 0;
@@ -180,6 +130,40 @@ int History(const Globals& g, const std::string& id) {
                              e["time"].get<std::string>(), e["actor"].get<std::string>(),
                              e["type"].get<std::string>(), e["summary"].get<std::string>());
   return 0;
+}
+}  // namespace
+
+int Workflows(const Globals& g, const std::string& status, const std::string& type,
+              uint64_t limit, const std::string& after) {
+  if (auto server = ServerClient::Find(g)) {  // a `berth serve` holds the data directory
+    std::string target = "/v1/workflows?limit=" + std::to_string(limit);
+    if (!status.empty()) target += "&status=" + server::PercentEncode(status);
+    if (!type.empty()) target += "&type=" + server::PercentEncode(type);
+    if (!after.empty()) target += "&after=" + server::PercentEncode(after);
+    auto page = server->Get(target);
+    if (!page.ok()) return Fail(page.status());
+    const json& next = (*page)["next_after"];
+    const json& rows = (*page)["workflows"];
+    return PrintWorkflows(g, rows, !next.is_null(), next.is_null() ? "" : next.get<std::string>(), limit);
+  }
+  auto ctx = Context::Open(g, /*create=*/false);
+  if (!ctx.ok()) return Fail(ctx.status());
+  auto page = server::ListWorkflows((*ctx)->log(), status, type, limit, after);
+  if (!page.ok()) return Fail(page.status());
+  return PrintWorkflows(g, page->workflows, page->more, page->last_id, limit);
+}
+
+int History(const Globals& g, const std::string& id) {
+  if (auto server = ServerClient::Find(g)) {
+    auto events = server->Get("/v1/workflows/" + server::PercentEncode(id) + "/events");
+    if (!events.ok()) return Fail(events.status());
+    return PrintHistory(g, *events);
+  }
+  auto ctx = Context::Open(g, false);
+  if (!ctx.ok()) return Fail(ctx.status());
+  auto events = server::WorkflowEvents((*ctx)->log(), id);
+  if (!events.ok()) return Fail(events.status());
+  return PrintHistory(g, *events);
 }
 
 int Replay(const Globals& g, const std::string& id, bool verify) {

@@ -22,6 +22,8 @@ int History(const Globals& g, const std::string& id);
 int Replay(const Globals& g, const std::string& id, bool verify);
 int Resume(const Globals& g, bool detach);
 int Cancel(const Globals& g, const std::string& id);
+// Holds the data directory and serves the API on <data-dir>/berth.sock until SIGTERM/SIGINT.
+int Serve(const Globals& g);
 int BenchLog(const Globals& g, uint64_t events, unsigned producers);
 // children > 0: one parent of `children` children instead (vs as many independent ones);
 // history > 0: resume of 100 open workflows over that many finished events (vs none).

@@ -15,6 +15,8 @@
 #include "adapters/docker/docker_host.h"
 #include "adapters/docker/engine_client.h"
 #include "eventlog/data_dir.h"
+#include "server/views.h"
+#include "tools/berth/client.h"
 #include "workflows/deploy/deploy.h"
 #include "workflows/synthetic/synthetic.h"
 
@@ -80,7 +82,7 @@ std::function<void(const Status&)> Warner(std::string what) {
 // What berth itself puts in a data directory. One that holds only these is Berth's, and is
 // made private; anything else (say --data-dir $HOME, or /tmp) is left as it is: the log
 // directory inside is private either way.
-constexpr const char* kDataDirEntries[] = {"log", "synthetic", "bench-log", "bench-engine"};
+constexpr const char* kDataDirEntries[] = {"log", "synthetic", "bench-log", "bench-engine", "berth.sock"};
 
 Status MakeDataDirPrivate(const std::string& dir) {
   std::error_code ec;
@@ -115,6 +117,11 @@ Result<std::unique_ptr<Context>> Context::Open(const Globals& g, bool create) {
     if (!create && log.status().code() == Code::kNotFound)
       return NotFound("no Berth data in " + g.data_dir +
                       " (set --data-dir or BERTH_HOME, or submit a workflow first)");
+    if (log.status().code() == Code::kBusy && ServerClient::Find(g))
+      return Status(Code::kBusy, "data directory " + g.data_dir + " is held by `berth serve` (" +
+                                     ServerSocketPath(g) + "); `workflows` and `history` go "
+                                     "through it, this command does not yet: stop the server "
+                                     "(SIGTERM) to run it");
     return log.status();
   }
   ctx->log_ = std::move(log).value();
@@ -144,16 +151,6 @@ engine::Engine& Context::engine(std::function<void(const eventlog::Event&)> obse
   return *engine_;
 }
 
-std::string FormatTime(int64_t us) {
-  if (us == 0) return "";
-  std::time_t t = us / 1000000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, int((us / 1000) % 1000));
-  return out;
-}
+std::string FormatTime(int64_t us) { return server::FormatTime(us); }
 
 }  // namespace berth::tool

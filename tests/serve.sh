@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# berth serve: it holds the data directory and answers on <data-dir>/berth.sock (0600);
+# `workflows` and `history` through it print exactly what they print in-process (output
+# and exit code, table and json); many clients at once; bad requests answered by code; a
+# second server refused; SIGTERM stops it cleanly; after kill -9 the stale socket is
+# passed over (in-process) and the next server replaces it.
+BERTH=${1:?usage: serve.sh path/to/berth}
+source "$(dirname "$0")/lib.sh"
+set +e  # exit codes are the subject here: each command is checked by hand
+work=$(mktemp -d /tmp/berth-serve-XXXXXX)
+pid=""
+trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null; rm -rf "$work"' EXIT
+d="$work/data"
+sock="$d/berth.sock"
+b() { "$BERTH" --data-dir "$d" "$@"; }
+b submit synthetic --input '{"steps":3,"noop":true}' --id one >/dev/null || fail "submit one"
+b submit synthetic --input '{"steps":1,"noop":true,"children":5}' --id par >/dev/null || fail "submit par"
+b submit synthetic --input '{"steps":2,"noop":true}' --id later --detach >/dev/null || fail "submit later"
+
+start_server() {
+  "$BERTH" --data-dir "$d" serve 2>"$work/serve.err" &
+  pid=$!
+  for _ in $(seq 1 100); do
+    curl -s --unix-socket "$sock" http://berth/v1/health >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  cat "$work/serve.err" >&2
+  fail "berth serve did not answer on $sock"
+}
+# Every read command's stdout, stderr and exit code, into directory $1.
+snapshot() {
+  mkdir -p "$1"
+  local i=0
+  while read -r line; do
+    i=$((i + 1))
+    # shellcheck disable=SC2086
+    b $line >"$1/$i.out" 2>"$1/$i.err"; echo $? >"$1/$i.rc"
+  done <<'CMDS'
+workflows
+-o json workflows
+workflows --limit 2
+-o json workflows --limit 2 --after one
+workflows --status completed --type synthetic
+history one
+-o json history par/child-3
+history nope
+-o json workflows --limit 0
+CMDS
+}
+
+start_server
+grep -q "resumed 1 unfinished" "$work/serve.err" || fail "serve did not resume the detached workflow: $(cat "$work/serve.err")"
+[ "$(stat -c %a "$sock")" = 600 ] || fail "socket mode $(stat -c %a "$sock"), not 600"
+for _ in $(seq 1 50); do  # the resumed workflow finishes
+  b -o json workflows --status running | grep -q later || break
+  sleep 0.1
+done
+snapshot "$work/with"
+# Many clients at once while the server holds the directory.
+for i in $(seq 1 24); do (b -o json history par >"$work/c$i.out" 2>&1; echo $? >"$work/c$i.rc") & done
+wait $(jobs -p | grep -v "^$pid$") 2>/dev/null
+for i in $(seq 1 24); do
+  [ "$(cat "$work/c$i.rc")" = 0 ] || fail "client $i: $(cat "$work/c$i.out")"
+  cmp -s "$work/c1.out" "$work/c$i.out" || fail "client $i read a different history"
+done
+# Bad requests, answered by code.
+code() { curl -s -o "$work/body" -w '%{http_code}' --unix-socket "$sock" "$@"; }
+[ "$(code http://berth/v1/nothing)" = 404 ] || fail "unknown route: $(cat "$work/body")"
+[ "$(code 'http://berth/v1/workflows?limit=ten')" = 400 ] || fail "bad limit: $(cat "$work/body")"
+grep -q "'limit'" "$work/body" || fail "the 400 does not name the parameter: $(cat "$work/body")"
+[ "$(code -X POST http://berth/v1/workflows)" = 405 ] || fail "POST: $(cat "$work/body")"
+head -c 2000000 /dev/zero | tr '\0' x >"$work/big"
+[ "$(code -X POST --data-binary @"$work/big" http://berth/v1/workflows)" = 413 ] || fail "big body"
+# One server per data directory; other commands say what holds it.
+b serve 2>"$work/second.err"; rc=$?
+[ $rc = 2 ] && grep -q "already runs" "$work/second.err" || fail "second serve: rc=$rc $(cat "$work/second.err")"
+b submit synthetic 2>"$work/busy.err"; rc=$?
+[ $rc = 2 ] && grep -q "held by \`berth serve\`" "$work/busy.err" || fail "submit beside a server: rc=$rc $(cat "$work/busy.err")"
+# SIGTERM: a clean stop, the socket removed.
+kill -TERM $pid; wait $pid; rc=$?; pid=""
+[ $rc = 0 ] || fail "serve exited $rc on SIGTERM: $(cat "$work/serve.err")"
+[ ! -e "$sock" ] || fail "the socket is left after SIGTERM"
+snapshot "$work/without"
+for f in "$work"/with/*; do
+  cmp -s "$f" "$work/without/$(basename "$f")" || fail "with and without a server differ in $(basename "$f"): $(diff "$f" "$work/without/$(basename "$f")" | head -5)"
+done
+[ "$(cat "$work/with/8.rc")" = 2 ] || fail "history of an unknown workflow exited $(cat "$work/with/8.rc")"
+for i in 1 2 3 4 5 6 7 9; do
+  [ "$(cat "$work/with/$i.rc")" = 0 ] && [ -s "$work/with/$i.out" ] || fail "read command $i failed: $(cat "$work/with/$i.err")"
+done
+grep -q '"id":"par/child-3"' "$work/with/7.out" || grep -q 'par/child-3' "$work/with/9.out" || fail "no child listed"
+# kill -9: the stale socket answers nothing; commands run in-process, a new server replaces it.
+start_server
+kill -9 $pid; wait $pid 2>/dev/null; pid=""
+[ -S "$sock" ] || fail "expected the killed server's socket to be left"
+b workflows >/dev/null 2>"$work/stale.err" || fail "workflows beside a stale socket: $(cat "$work/stale.err")"
+start_server
+b history one >/dev/null || fail "history through the second server"
+kill -TERM $pid; wait $pid; pid=""
+echo "serve: 9 read commands identical with and without a server, 24 concurrent clients, 404/400/405/413, second serve refused, SIGTERM and kill -9 handled"
+echo "1 passed, 0 failed"
