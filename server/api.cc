@@ -19,6 +19,7 @@ ApiResponse Error(int http, const std::string& code, const std::string& message)
 ApiResponse FromStatus(const Status& s) {
   int http = s.code() == Code::kNotFound          ? 404
              : s.code() == Code::kInvalidArgument ? 400
+             : s.code() == Code::kConflict        ? 409
              : s.code() == Code::kUnavailable     ? 503
                                                   : 500;
   return Error(http, CodeToken(s.code()), s.message());
@@ -137,7 +138,8 @@ ApiResponse Api::Handle(const ApiRequest& r) const {
     return Ok({{"ok", true}, {"last_seq", log_->LastSeq()}});
   }
   if (path == "/v1/workflows") {
-    if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+    if (r.method == "POST") return StartWorkflow(r.body);
+    if (!only_get()) return Error(405, "method_not_allowed", "use GET or POST " + path);
     uint64_t limit = 1000;
     if (!Known(q, {"status", "type", "limit", "after"}, &why) || !Uint(q, "limit", &limit, &why))
       return Error(400, "invalid_argument", why);
@@ -151,21 +153,67 @@ ApiResponse Api::Handle(const ApiRequest& r) const {
     return Ok({{"workflows", page->workflows},
                {"next_after", page->more ? json(page->last_id) : json(nullptr)}});
   }
-  const std::string wf_prefix = "/v1/workflows/", events_suffix = "/events";
-  if (path.rfind(wf_prefix, 0) == 0 && path.size() > wf_prefix.size() + events_suffix.size() &&
-      path.compare(path.size() - events_suffix.size(), events_suffix.size(), events_suffix) == 0) {
-    if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+  // /v1/workflows/{id}[/events|/cancel]; the id is one %-encoded segment.
+  const std::string wf_prefix = "/v1/workflows/";
+  if (path.rfind(wf_prefix, 0) == 0 && path.size() > wf_prefix.size()) {
+    std::string rest = path.substr(wf_prefix.size()), action;
+    if (size_t slash = rest.find('/'); slash != std::string::npos) {
+      action = rest.substr(slash + 1);
+      rest.resize(slash);
+    }
     std::string id;
-    if (!PercentDecode(path.substr(wf_prefix.size(), path.size() - wf_prefix.size() - events_suffix.size()), &id))
-      return Error(400, "invalid_argument", "the workflow id in " + path + " has a malformed %-escape");
-    uint64_t after = 0, limit = 0;
-    if (!Known(q, {"after", "limit"}, &why) || !Uint(q, "after", &after, &why) || !Uint(q, "limit", &limit, &why))
-      return Error(400, "invalid_argument", why);
-    auto events = WorkflowEvents(*log_, id, after, limit);
-    if (!events.ok()) return FromStatus(events.status());
-    return Ok(*events);
+    if (rest.empty() || !PercentDecode(rest, &id))
+      return Error(400, "invalid_argument", "the workflow id in " + path + " is empty or has a malformed %-escape");
+    if (action.empty()) {
+      if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+      if (!Known(q, {}, &why)) return Error(400, "invalid_argument", why);
+      auto wf = WorkflowJson(*log_, id);
+      if (!wf.ok()) return FromStatus(wf.status());
+      return Ok(*wf);
+    }
+    if (action == "events") {
+      if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+      uint64_t after = 0, limit = 0;
+      if (!Known(q, {"after", "limit"}, &why) || !Uint(q, "after", &after, &why) || !Uint(q, "limit", &limit, &why))
+        return Error(400, "invalid_argument", why);
+      auto events = WorkflowEvents(*log_, id, after, limit);
+      if (!events.ok()) return FromStatus(events.status());
+      return Ok(*events);
+    }
+    if (action == "cancel") {
+      if (r.method != "POST") return Error(405, "method_not_allowed", "use POST " + path);
+      return CancelWorkflow(id);
+    }
   }
   return Error(404, "not_found", "no route " + r.method + " " + path + " (see docs/api.md)");
+}
+
+ApiResponse Api::StartWorkflow(const std::string& body) const {
+  if (!engine_) return Error(503, "unavailable", "this server runs no engine");
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return Error(400, "invalid_argument", "the body must be a JSON object {\"type\": ..., \"input\": {...}}");
+  for (const auto& [k, v] : j.items())
+    if (k != "type" && k != "id" && k != "input")
+      return Error(400, "invalid_argument", "unknown field '" + k + "' (known: type, id, input)");
+  if (!j.contains("type") || !j["type"].is_string() || j["type"].get<std::string>().empty())
+    return Error(400, "invalid_argument", "field 'type' (a workflow type, e.g. \"synthetic\") is missing or not a string");
+  if (j.contains("id") && !j["id"].is_string()) return Error(400, "invalid_argument", "field 'id' must be a string");
+  engine::StartRequest req{j["type"].get<std::string>(), j.value("id", ""),
+                           j.contains("input") ? j["input"].dump() : "{}", eventlog::Actor::kUser, true};
+  auto id = engine_->Start(req);
+  if (!id.ok()) return FromStatus(id.status());
+  return {201, json{{"id", *id}, {"status", "running"}}.dump() + "\n"};
+}
+
+ApiResponse Api::CancelWorkflow(const std::string& id) const {
+  if (!engine_) return Error(503, "unavailable", "this server runs no engine");
+  if (Status s = engine_->Cancel(id); !s.ok()) return FromStatus(s);
+  // Finish the cancellation now if it was not loaded: in-doubt steps are reconciled, then
+  // it ends as cancelled (as `berth cancel` does in-process).
+  size_t n = 0;
+  if (Status s = engine_->Recover(&n, id); !s.ok()) return FromStatus(s);
+  return {202, json{{"id", id}, {"status", "cancelling"}}.dump() + "\n"};
 }
 
 }  // namespace berth::server

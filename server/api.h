@@ -3,12 +3,14 @@
 //
 // Errors are JSON bodies {"error": "<message>", "code": "<CodeToken>"}: 400 a malformed
 // parameter (naming it), 404 an unknown route or workflow, 405 a known route with another
-// method, 413 a body over the limit, 503 the log is reopening, 500 any other failure of
+// method, 409 a conflict (an id in use, a workflow that ended), 413 a body over the limit,
+// 503 the log is reopening, 500 any other failure of
 // the log (corruption, I/O): the client rebuilds the same Status from the two fields.
 #pragma once
 
 #include <string>
 
+#include "engine/engine.h"
 #include "eventlog/event_log.h"
 
 namespace berth::server {
@@ -26,11 +28,16 @@ struct ApiResponse {
 
 class Api {
  public:
-  explicit Api(const eventlog::EventLog* log) : log_(log) {}
+  // `engine` may be null: the routes that start or cancel work then answer 503.
+  Api(const eventlog::EventLog* log, engine::Engine* engine) : log_(log), engine_(engine) {}
   ApiResponse Handle(const ApiRequest& request) const;
 
  private:
+  ApiResponse StartWorkflow(const std::string& body) const;
+  ApiResponse CancelWorkflow(const std::string& id) const;
+
   const eventlog::EventLog* log_;
+  engine::Engine* engine_;
 };
 
 // An error body's "code": the Status code's name with '_' for ' ' ("not_found"), and back

@@ -10,7 +10,9 @@
 
 #include "adapters/docker/http_transport.h"
 #include "engine/workflow_state.h"
+#include "engine/registry.h"
 #include "server/http_server.h"
+#include "workflows/synthetic/synthetic.h"
 #include "tests/scratch_dir.h"
 
 namespace berth::server {
@@ -37,7 +39,7 @@ class ApiTest : public ::testing::Test {
       ASSERT_TRUE(log_->Append(std::move(req)).ok());
     }
   }
-  ApiResponse Get(const std::string& target) const { return Api(log_.get()).Handle({"GET", target, ""}); }
+  ApiResponse Get(const std::string& target) const { return Api(log_.get(), nullptr).Handle({"GET", target, ""}); }
   static json Body(const ApiResponse& r) { return json::parse(r.body); }
 
   berth::testing::ScratchDir dir_{"server"};
@@ -85,7 +87,57 @@ TEST_F(ApiTest, BadRequestsNameTheProblem) {
   EXPECT_EQ(Get("/v1/workflows?colour=red").status, 400);
   EXPECT_EQ(Get("/v1/workflows/a%zz/events").status, 400);
   EXPECT_EQ(Get("/v1/workflows?after=%4").status, 400);
-  EXPECT_EQ(Api(log_.get()).Handle({"POST", "/v1/workflows", "{}"}).status, 405);
+  EXPECT_EQ(Api(log_.get(), nullptr).Handle({"PUT", "/v1/workflows", "{}"}).status, 405);
+  EXPECT_EQ(Api(log_.get(), nullptr).Handle({"POST", "/v1/workflows", "{}"}).status, 503) << "no engine";
+}
+
+// Starting and cancelling through the API, with the real engine and the synthetic type.
+class ApiEngineTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    registry_.Add(workflows::MakeSyntheticWorkflow());
+    registry_.Add(workflows::MakeSyntheticActivity(dir_.path().string()));
+    engine_ = std::make_unique<engine::Engine>(log_.get(), &registry_, engine::EngineOptions());
+  }
+  void TearDown() override { engine_->Shutdown(); }
+  ApiResponse Post(const std::string& target, const std::string& body) const {
+    return Api(log_.get(), engine_.get()).Handle({"POST", target, body});
+  }
+  engine::Registry registry_;
+  std::unique_ptr<engine::Engine> engine_;
+};
+
+TEST_F(ApiEngineTest, StartsAWorkflowAndShowsItsSummaryAndResult) {
+  auto r = Post("/v1/workflows", R"({"type":"synthetic","id":"s1","input":{"steps":2,"noop":true}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Body(r)["id"], "s1");
+  ASSERT_TRUE(engine_->Wait("s1").ok());
+  auto wf = Get("/v1/workflows/s1");
+  ASSERT_EQ(wf.status, 200) << wf.body;
+  EXPECT_EQ(Body(wf)["summary"]["status"], "completed");
+  EXPECT_FALSE(Body(wf)["result"].is_null());
+  auto events = Body(Get("/v1/workflows/s1/events"));
+  bool detail = false;
+  for (const auto& e : events) detail = detail || (e["type"] == "ActivityCompleted" && e["detail"]["step"].is_string());
+  EXPECT_TRUE(detail) << "activity events carry their step";
+  EXPECT_EQ(Post("/v1/workflows", R"({"type":"synthetic","id":"s1","input":{"steps":1,"noop":true}})").status, 409)
+      << "an id in use";
+  EXPECT_EQ(Post("/v1/workflows/s1/cancel", "").status, 409) << "it has ended";
+  EXPECT_EQ(Post("/v1/workflows/zz/cancel", "").status, 404);
+  EXPECT_EQ(Get("/v1/workflows/zz").status, 404);
+}
+
+TEST_F(ApiEngineTest, BadStartBodiesAreRefusedWithTheReason) {
+  for (const char* body : {"", "[1]", "{\"type\":3}", "{\"input\":{}}", "{\"type\":\"synthetic\",\"colour\":1}",
+                           "{\"type\":\"synthetic\",\"id\":7}"}) {
+    auto r = Post("/v1/workflows", body);
+    EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
+    EXPECT_FALSE(Body(r)["error"].get<std::string>().empty());
+  }
+  auto unknown = Post("/v1/workflows", R"({"type":"nosuch"})");
+  EXPECT_EQ(unknown.status, 400) << unknown.body;
+  EXPECT_NE(Body(unknown)["error"].get<std::string>().find("nosuch"), std::string::npos);
 }
 
 TEST(PercentCoding, RoundTripsAndRefusesBadEscapes) {
@@ -102,7 +154,7 @@ TEST(PercentCoding, RoundTripsAndRefusesBadEscapes) {
 // The server over a real unix socket, with the client the CLI uses.
 TEST_F(ApiTest, ServesOverItsSocketAndRefusesOversizedBodies) {
   std::string sock = dir_.path().string() + "/s.sock";
-  Api api(log_.get());
+  Api api(log_.get(), nullptr);
   HttpServerOptions o;
   o.socket_path = sock;
   o.body_bytes_max = 1000;
@@ -115,7 +167,7 @@ TEST_F(ApiTest, ServesOverItsSocketAndRefusesOversizedBodies) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(json::parse(r->body)["workflows"].size(), 1u);
-  auto big = client.Send({"POST", "/v1/workflows", std::string(5000, 'x'), "application/json", 5000, {}, {}, {}});
+  auto big = client.Send({"PUT", "/v1/workflows", std::string(5000, 'x'), "application/json", 5000, {}, {}, {}});
   ASSERT_TRUE(big.ok()) << big.status().ToString();
   EXPECT_EQ(big->status, 413);
   // Idle connections hold no thread: with 300 open and silent, a request is still answered.

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "engine/events.h"
 #include "replay/describe.h"
 
 namespace berth::server {
@@ -60,6 +61,56 @@ Result<WorkflowPage> ListWorkflows(const eventlog::EventLog& log, const std::str
   return page;
 }
 
+json EventJson(const eventlog::Event& e) {
+  json j = {{"seq", e.seq},
+            {"workflow_id", e.workflow_id},
+            {"workflow_seq", e.workflow_seq},
+            {"time", FormatTime(e.time_us)},
+            {"actor", eventlog::ActorName(e.actor)},
+            {"type", e.type},
+            {"summary", replay::Describe(e)}};
+  namespace ev = engine::ev;
+  if (e.type == ev::kActivityStarted) {
+    engine::ActivityStartedP p;
+    if (engine::DecodePayload(e.payload, &p).ok()) j["detail"] = {{"step", p.step}, {"attempt", p.attempt}};
+  } else if (e.type == ev::kActivityCompleted) {
+    engine::ActivityCompletedP p;
+    if (engine::DecodePayload(e.payload, &p).ok())
+      j["detail"] = {{"step", p.step}, {"attempt", p.attempt}, {"adopted", p.adopted}, {"result", p.result}};
+  } else if (e.type == ev::kActivityFailed) {
+    engine::ActivityFailedP p;
+    if (engine::DecodePayload(e.payload, &p).ok())
+      j["detail"] = {{"step", p.step}, {"attempt", p.attempt}, {"error", p.error}, {"final", p.final}};
+  }
+  return j;
+}
+
+Result<json> WorkflowJson(const eventlog::EventLog& log, const std::string& id) {
+  std::string raw;
+  engine::WorkflowSummary sum;
+  if (Status s = log.GetProjection(engine::SummaryKey(id), &raw); !s.ok()) {
+    if (s.code() == Code::kNotFound) return NotFound("no workflow '" + id + "'; list them with `berth workflows`");
+    return s;
+  }
+  if (Status s = engine::DecodeSummary(raw, &sum); !s.ok()) return s.WithContext("projection " + engine::SummaryKey(id));
+  json result = nullptr;
+  if (sum.status == engine::RunStatus::kCompleted) {
+    // The summary row has no result; the history's last event has it.
+    Status s = log.ScanWorkflow(id, [&](const eventlog::Event& e) {
+      if (e.type == engine::ev::kWorkflowCompleted) {
+        engine::EndedP p;
+        if (engine::DecodePayload(e.payload, &p).ok()) {
+          result = json::parse(p.text, nullptr, false);
+          if (result.is_discarded()) result = p.text;
+        }
+      }
+      return true;
+    });
+    if (!s.ok()) return s;
+  }
+  return json{{"summary", SummaryJson(sum)}, {"result", result}};
+}
+
 Result<json> WorkflowEvents(const eventlog::EventLog& log, const std::string& id, uint64_t after_seq,
                             uint64_t limit) {
   json arr = json::array();
@@ -68,12 +119,7 @@ Result<json> WorkflowEvents(const eventlog::EventLog& log, const std::string& id
     any = true;
     if (e.seq <= after_seq) return true;
     if (limit && arr.size() == limit) return false;
-    arr.push_back({{"seq", e.seq},
-                   {"workflow_seq", e.workflow_seq},
-                   {"time", FormatTime(e.time_us)},
-                   {"actor", eventlog::ActorName(e.actor)},
-                   {"type", e.type},
-                   {"summary", replay::Describe(e)}});
+    arr.push_back(EventJson(e));
     return true;
   });
   if (!s.ok()) return s;

@@ -26,8 +26,17 @@ struct WorkflowPage {
 Result<WorkflowPage> ListWorkflows(const eventlog::EventLog& log, const std::string& status,
                                    const std::string& type, uint64_t limit, const std::string& after);
 
+// One event as the views give it: seq, workflow_id, workflow_seq, time, actor, type,
+// summary (replay::Describe), and for activity events "detail" with what progress shows:
+// step and attempt; adopted and result (completed); error and final (failed).
+nlohmann::json EventJson(const eventlog::Event& e);
+
+// A workflow's summary row (SummaryJson) and, once it completed, its result (JSON, or the
+// text when it is not JSON; null before): {"summary": {...}, "result": ...}. kNotFound.
+Result<nlohmann::json> WorkflowJson(const eventlog::EventLog& log, const std::string& id);
+
 // A workflow's events with seq > `after_seq`, in order, at most `limit` (0: all): objects
-// with seq, workflow_seq, time, actor, type, summary. kNotFound when it has none at all.
+// as EventJson gives them. kNotFound when it has none at all.
 Result<nlohmann::json> WorkflowEvents(const eventlog::EventLog& log, const std::string& id,
                                       uint64_t after_seq = 0, uint64_t limit = 0);
 

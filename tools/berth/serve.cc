@@ -27,7 +27,7 @@ int Serve(const Globals& g) {
   if (!ctx.ok()) return Fail(ctx.status());
   size_t resumed = 0;
   if (Status s = (*ctx)->engine().Recover(&resumed); !s.ok()) return Fail(s);
-  server::Api api(&(*ctx)->log());
+  server::Api api(&(*ctx)->log(), &(*ctx)->engine());
   server::HttpServerOptions o;
   o.socket_path = ServerSocketPath(g);
   server::HttpServer http(o, [&api](const server::ApiRequest& r) { return api.Handle(r); });
