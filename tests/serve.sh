@@ -45,14 +45,24 @@ history one
 -o json history par/child-3
 history nope
 -o json workflows --limit 0
+submit synthetic --id one --input {"steps":1,"noop":true}
+cancel one
+submit nosuchtype
 CMDS
 }
 
 start_server
 grep -q "resumed 1 unfinished" "$work/serve.err" || fail "serve did not resume the detached workflow: $(cat "$work/serve.err")"
 [ "$(stat -c %a "$sock")" = 600 ] || fail "socket mode $(stat -c %a "$sock"), not 600"
-for _ in $(seq 1 50); do  # the resumed workflow finishes
-  b -o json workflows --status running | grep -q later || break
+# Writes through the server print what they print in-process (the id aside).
+b submit synthetic --id via-server --input '{"steps":2,"noop":true}' >"$work/sub-server.out" 2>/dev/null || fail "submit through the server"
+b -o json submit synthetic --id det --input '{"steps":1,"noop":true}' --detach >"$work/det.out" || fail "submit --detach"
+grep -q '"id":"det"' "$work/det.out" || fail "submit --detach printed $(cat "$work/det.out")"
+b -o json submit synthetic --id slow --input '{"steps":50,"sleep_ms":200}' --detach >/dev/null || fail "submit slow"
+b cancel slow >"$work/cancel.out" 2>&1 || fail "cancel through the server: $(cat "$work/cancel.out")"
+[ "$(cat "$work/cancel.out")" = "slow cancelled" ] || fail "cancel printed $(cat "$work/cancel.out")"
+for _ in $(seq 1 100); do  # the resumed and the detached workflows finish
+  [ "$(b -o json workflows --status running)" = "[]" ] && break
   sleep 0.1
 done
 snapshot "$work/with"
@@ -68,23 +78,30 @@ code() { curl -s -o "$work/body" -w '%{http_code}' --unix-socket "$sock" "$@"; }
 [ "$(code http://berth/v1/nothing)" = 404 ] || fail "unknown route: $(cat "$work/body")"
 [ "$(code 'http://berth/v1/workflows?limit=ten')" = 400 ] || fail "bad limit: $(cat "$work/body")"
 grep -q "'limit'" "$work/body" || fail "the 400 does not name the parameter: $(cat "$work/body")"
-[ "$(code -X POST http://berth/v1/workflows)" = 405 ] || fail "POST: $(cat "$work/body")"
+[ "$(code -X PUT http://berth/v1/workflows)" = 405 ] || fail "PUT: $(cat "$work/body")"
+[ "$(code -X POST -d '[1' http://berth/v1/workflows)" = 400 ] || fail "malformed JSON: $(cat "$work/body")"
 head -c 2000000 /dev/zero | tr '\0' x >"$work/big"
 [ "$(code -X POST --data-binary @"$work/big" http://berth/v1/workflows)" = 413 ] || fail "big body"
 # One server per data directory; other commands say what holds it.
 b serve 2>"$work/second.err"; rc=$?
 [ $rc = 2 ] && grep -q "already runs" "$work/second.err" || fail "second serve: rc=$rc $(cat "$work/second.err")"
-b submit synthetic 2>"$work/busy.err"; rc=$?
-[ $rc = 2 ] && grep -q "held by \`berth serve\`" "$work/busy.err" || fail "submit beside a server: rc=$rc $(cat "$work/busy.err")"
+b resume 2>"$work/busy.err"; rc=$?
+[ $rc = 2 ] && grep -q "held by \`berth serve\`" "$work/busy.err" || fail "resume beside a server: rc=$rc $(cat "$work/busy.err")"
 # SIGTERM: a clean stop, the socket removed.
 kill -TERM $pid; wait $pid; rc=$?; pid=""
 [ $rc = 0 ] || fail "serve exited $rc on SIGTERM: $(cat "$work/serve.err")"
 [ ! -e "$sock" ] || fail "the socket is left after SIGTERM"
 snapshot "$work/without"
+b submit synthetic --id in-process --input '{"steps":2,"noop":true}' >"$work/sub-local.out" 2>/dev/null || fail "submit in-process"
+[ "$(sed s/via-server/X/ "$work/sub-server.out")" = "$(sed s/in-process/X/ "$work/sub-local.out")" ] ||
+  fail "submit prints differ: $(cat "$work/sub-server.out") vs $(cat "$work/sub-local.out")"
 for f in "$work"/with/*; do
   cmp -s "$f" "$work/without/$(basename "$f")" || fail "with and without a server differ in $(basename "$f"): $(diff "$f" "$work/without/$(basename "$f")" | head -5)"
 done
 [ "$(cat "$work/with/8.rc")" = 2 ] || fail "history of an unknown workflow exited $(cat "$work/with/8.rc")"
+for i in 10 11 12; do
+  [ "$(cat "$work/with/$i.rc")" = 2 ] || fail "error command $i exited $(cat "$work/with/$i.rc")"
+done
 for i in 1 2 3 4 5 6 7 9; do
   [ "$(cat "$work/with/$i.rc")" = 0 ] && [ -s "$work/with/$i.out" ] || fail "read command $i failed: $(cat "$work/with/$i.err")"
 done
@@ -97,5 +114,5 @@ b workflows >/dev/null 2>"$work/stale.err" || fail "workflows beside a stale soc
 start_server
 b history one >/dev/null || fail "history through the second server"
 kill -TERM $pid; wait $pid; pid=""
-echo "serve: 9 read commands identical with and without a server, 24 concurrent clients, 404/400/405/413, second serve refused, SIGTERM and kill -9 handled"
+echo "serve: 9 read and 3 refused commands identical with and without a server, 24 concurrent clients, 404/400/405/413, second serve refused, SIGTERM and kill -9 handled"
 echo "1 passed, 0 failed"

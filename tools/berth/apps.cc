@@ -12,7 +12,9 @@
 
 #include "engine/events.h"
 #include "replay/describe.h"
+#include "server/views.h"
 #include "tools/berth/apps.h"
+#include "tools/berth/client.h"
 #include "workflows/blueprint/blueprint.h"
 #include "workflows/deploy/names.h"
 
@@ -46,35 +48,30 @@ class StepPrinter {
  public:
   explicit StepPrinter(std::string workflow) : id_(std::move(workflow)), tty_(::isatty(2)) {}
 
-  void OnEvent(const eventlog::Event& e) {
-    if (e.workflow_id != id_) return;
-    std::string step, what;
-    if (e.type == engine::ev::kActivityStarted) {
-      engine::ActivityStartedP p;
-      if (!engine::DecodePayload(e.payload, &p).ok()) return;
-      step = p.step;
-      what = p.attempt > 1 ? fmt::format("retrying (attempt {})", p.attempt) : "running";
-    } else if (e.type == engine::ev::kActivityCompleted) {
-      engine::ActivityCompletedP p;
-      if (!engine::DecodePayload(e.payload, &p).ok()) return;
-      step = p.step;
-      what = p.adopted ? "done (adopted by reconcile)" : "done";
+  // An event as server::EventJson gives it (from the server, or converted in-process).
+  void OnEvent(const json& e) {
+    if (e["workflow_id"] != id_ || !e.contains("detail")) return;
+    const std::string type = e["type"].get<std::string>();
+    const json& d = e["detail"];
+    std::string step = d.value("step", ""), what;
+    if (type == engine::ev::kActivityStarted) {
+      uint32_t attempt = d.value("attempt", 1u);
+      what = attempt > 1 ? fmt::format("retrying (attempt {})", attempt) : "running";
+    } else if (type == engine::ev::kActivityCompleted) {
+      what = d.value("adopted", false) ? "done (adopted by reconcile)" : "done";
       if (step.rfind("image/", 0) == 0) {
-        json r = json::parse(p.result, nullptr, false);
-        if (!r.is_discarded()) what = "done: " + r.value("ref", "") + " (" + r.value("how", "") + ")";
+        json r = json::parse(d.value("result", ""), nullptr, false);
+        if (!r.is_discarded() && r.is_object()) what = "done: " + r.value("ref", "") + " (" + r.value("how", "") + ")";
       }
-    } else if (e.type == engine::ev::kActivityFailed) {
-      engine::ActivityFailedP p;
-      if (!engine::DecodePayload(e.payload, &p).ok()) return;
-      step = p.step;
-      what = std::string(p.final ? "FAILED: " : "failed, will retry: ") + p.error;
+    } else if (type == engine::ev::kActivityFailed) {
+      what = std::string(d.value("final", false) ? "FAILED: " : "failed, will retry: ") + d.value("error", "");
     } else {
       return;
     }
     std::lock_guard<std::mutex> g(mu_);
     double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     if (!tty_) {
-      if (e.type != engine::ev::kActivityStarted)
+      if (type != engine::ev::kActivityStarted)
         std::cerr << fmt::format("[{:6.2f}s] {:<28} {}\n", t, step, what);
       return;
     }
@@ -127,44 +124,16 @@ Status ResumeUnfinished(Context& ctx) {
   return Status::Ok();
 }
 
-int RunApp(const Globals& g, const std::string& type, const std::string& app, const json& input,
-           bool detach) {
-  auto ctx = Context::Open(g);
-  if (!ctx.ok()) return Fail(ctx.status());
-  if (auto d = ReachableDocker(); !d.ok()) return FailEngine(d.status());
-  std::string id = type + "-" + app + "-" + RandomHex(8);
-  StepPrinter printer(id);
-  auto& eng = (*ctx)->engine([&](const eventlog::Event& e) { printer.OnEvent(e); });
-  if (Status s = ResumeUnfinished(**ctx); !s.ok()) return Fail(s);
-  engine::StartRequest req{type, id, input.dump(), eventlog::Actor::kUser, !detach};
-  auto started = eng.Start(req);
-  if (!started.ok()) return Fail(started.status());
-  if (detach) {
-    std::cout << (g.output == Output::kJson ? json{{"id", id}, {"status", "running"}}.dump() : id)
-              << "\n";
-    return 0;
-  }
-  auto r = eng.Wait(id);
-  printer.Done();
-  if (!r.ok()) return Fail(r.status());
-  json result = json::object();
-  std::string text;
-  if (r->status == engine::RunStatus::kCompleted) {
-    // The summary row has no result; the history's last event has it.
-    (void)(*ctx)->log().ScanWorkflow(id, [&](const eventlog::Event& e) {
-      if (e.type == engine::ev::kWorkflowCompleted) {
-        engine::EndedP p;
-        if (engine::DecodePayload(e.payload, &p).ok()) result = json::parse(p.text, nullptr, false);
-      }
-      return true;
-    });
-  }
+// What `up` and `down` print once their workflow ended (status, error, and the result of a
+// completed one), whether it ran in-process or in a server.
+int ReportApp(const Globals& g, const std::string& type, const std::string& app, const std::string& id,
+              const std::string& status, const std::string& error, const json& result) {
   if (g.output == Output::kJson) {
-    json out = {{"id", id}, {"app", app}, {"status", engine::RunStatusName(r->status)}};
-    if (!r->error.empty()) out["error"] = r->error;
+    json out = {{"id", id}, {"app", app}, {"status", status}};
+    if (!error.empty()) out["error"] = error;
     if (result.is_object()) out["result"] = result;
     std::cout << out.dump() << "\n";
-  } else if (r->status == engine::RunStatus::kCompleted && result.is_object()) {
+  } else if (status == "completed" && result.is_object()) {
     if (type == "deploy")
       std::cout << fmt::format("{}: up ({} created, {} kept, {} restarted, {} removed) [{}]\n", app,
                                result.value("created", 0), result.value("kept", 0),
@@ -175,12 +144,63 @@ int RunApp(const Globals& g, const std::string& type, const std::string& app, co
       std::cout << fmt::format("{}: down ({} containers, {} networks removed) [{}]\n", app,
                                result.value("removed", 0), result.value("networks", 0), id);
   }
-  if (r->status != engine::RunStatus::kCompleted) {
-    std::cerr << fmt::format("berth: {} of {} {}: {}\n  (history: berth history {})\n", type, app,
-                             engine::RunStatusName(r->status), r->error, id);
+  if (status != "completed") {
+    std::cerr << fmt::format("berth: {} of {} {}: {}\n  (history: berth history {})\n", type, app, status,
+                             error, id);
     return 1;
   }
   return 0;
+}
+
+void PrintStarted(const Globals& g, const std::string& id) {
+  std::cout << (g.output == Output::kJson ? json{{"id", id}, {"status", "running"}}.dump() : id) << "\n";
+}
+
+// `up`/`down` through a running `berth serve`: the server runs the workflow (also with
+// --detach), the client prints its progress and its end as in-process.
+int RunAppInServer(const Globals& g, const ServerClient& server, const std::string& type, const std::string& app,
+                   const std::string& id, const json& input, bool detach) {
+  auto started = server.Post("/v1/workflows", json{{"type", type}, {"id", id}, {"input", input}}.dump());
+  if (!started.ok()) return Fail(started.status());
+  if (detach) {
+    PrintStarted(g, id);
+    return 0;
+  }
+  StepPrinter printer(id);
+  auto wf = server.Follow(id, [&](const json& e) { printer.OnEvent(e); });
+  printer.Done();
+  if (!wf.ok()) return wf.status().code() == Code::kCancelled ? (std::cerr << "berth: " << wf.status().message() << "\n", 130)
+                                                              : Fail(wf.status());
+  const json& sum = (*wf)["summary"];
+  return ReportApp(g, type, app, id, sum["status"].get<std::string>(), sum.value("error", ""), (*wf)["result"]);
+}
+
+int RunApp(const Globals& g, const std::string& type, const std::string& app, const json& input,
+           bool detach) {
+  std::string id = type + "-" + app + "-" + RandomHex(8);
+  if (auto server = ServerClient::Find(g)) {
+    if (auto d = ReachableDocker(); !d.ok()) return FailEngine(d.status());
+    return RunAppInServer(g, *server, type, app, id, input, detach);
+  }
+  auto ctx = Context::Open(g);
+  if (!ctx.ok()) return Fail(ctx.status());
+  if (auto d = ReachableDocker(); !d.ok()) return FailEngine(d.status());
+  StepPrinter printer(id);
+  auto& eng = (*ctx)->engine([&](const eventlog::Event& e) { printer.OnEvent(server::EventJson(e)); });
+  if (Status s = ResumeUnfinished(**ctx); !s.ok()) return Fail(s);
+  engine::StartRequest req{type, id, input.dump(), eventlog::Actor::kUser, !detach};
+  auto started = eng.Start(req);
+  if (!started.ok()) return Fail(started.status());
+  if (detach) {
+    PrintStarted(g, id);
+    return 0;
+  }
+  auto r = eng.Wait(id);
+  printer.Done();
+  if (!r.ok()) return Fail(r.status());
+  auto wf = server::WorkflowJson((*ctx)->log(), id);
+  json result = wf.ok() ? (*wf)["result"] : json(nullptr);
+  return ReportApp(g, type, app, id, engine::RunStatusName(r->status), r->error, result);
 }
 
 std::string Label(const docker::ContainerInfo& c, const char* key) {

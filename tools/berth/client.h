@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -22,9 +23,18 @@ class ServerClient {
   // GET `target` (path and query); the JSON body, or the server's error as a Status with
   // the code it names, or kUnavailable if the server went away mid-request.
   Result<nlohmann::json> Get(const std::string& target) const;
+  Result<nlohmann::json> Post(const std::string& target, const std::string& body) const;
+
+  // Follows workflow `id` until it ends: hands each of its events (server::EventJson) to
+  // `on_event` in order, polling every 100 ms, and returns GET /v1/workflows/{id} once its
+  // status is not "running". Ctrl-C detaches: kCancelled, saying how to follow it again
+  // (the workflow keeps running in the server).
+  Result<nlohmann::json> Follow(const std::string& id,
+                                const std::function<void(const nlohmann::json&)>& on_event) const;
 
  private:
   explicit ServerClient(std::string socket) : socket_(std::move(socket)) {}
+  Result<nlohmann::json> Exchange(const std::string& method, const std::string& target, const std::string& body) const;
   std::string socket_;
 };
 

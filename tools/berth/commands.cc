@@ -49,12 +49,12 @@ using server::SummaryJson;
 struct Progress {
   bool tty = ::isatty(2);
   std::atomic<uint64_t> events{0}, steps{0};
-  void OnEvent(const eventlog::Event& e) {
+  void OnEvent(const std::string& workflow_id, const std::string& type) {
     ++events;
-    if (e.type == engine::ev::kActivityCompleted) ++steps;
-    if (tty && (events % 16 == 1 || e.type == engine::ev::kWorkflowCompleted))
+    if (type == engine::ev::kActivityCompleted) ++steps;
+    if (tty && (events % 16 == 1 || type == engine::ev::kWorkflowCompleted))
       std::cerr << fmt::format("\r  {} events, {} steps done, last: {} {}   ", events.load(),
-                               steps.load(), e.workflow_id, e.type)
+                               steps.load(), workflow_id, type)
                 << std::flush;
   }
   void Done() {
@@ -62,18 +62,39 @@ struct Progress {
   }
 };
 
+// A workflow's end as `submit` and `cancel` print it, from its summary row (SummaryJson).
+int PrintEnded(const Globals& g, const json& s, bool rc_by_status) {
+  if (g.output == Output::kJson)
+    std::cout << s.dump() << "\n";
+  else if (rc_by_status)
+    std::cout << fmt::format("{} {} ({} events){}\n", s["id"].get<std::string>(), s["status"].get<std::string>(),
+                             s["events"].get<uint64_t>(), s.contains("error") ? ": " + s["error"].get<std::string>() : "");
+  else
+    std::cout << fmt::format("{} {}\n", s["id"].get<std::string>(), s["status"].get<std::string>());
+  return !rc_by_status || s["status"] == "completed" ? 0 : 1;
+}
+
 int WaitAndReport(Context& ctx, const std::string& id, Progress& progress) {
   auto r = ctx.engine().Wait(id);
   ctx.engine().WaitIdle();
   progress.Done();
   if (!r.ok()) return Fail(r.status());
-  const auto& s = r.value();
-  if (ctx.globals().output == Output::kJson)
-    std::cout << SummaryJson(s).dump() << "\n";
-  else
-    std::cout << fmt::format("{} {} ({} events){}\n", s.id, engine::RunStatusName(s.status),
-                             s.events, s.error.empty() ? "" : ": " + s.error);
-  return s.status == engine::RunStatus::kCompleted ? 0 : 1;
+  return PrintEnded(ctx.globals(), SummaryJson(r.value()), true);
+}
+
+// Follows `id` in the server to its end; Ctrl-C detaches (exit 130).
+int FollowInServer(const Globals& g, const ServerClient& server, const std::string& id, Progress* progress,
+                   bool rc_by_status) {
+  auto wf = server.Follow(id, [&](const json& e) {
+    if (progress) progress->OnEvent(e["workflow_id"].get<std::string>(), e["type"].get<std::string>());
+  });
+  if (progress) progress->Done();
+  if (!wf.ok()) {
+    if (wf.status().code() != Code::kCancelled) return Fail(wf.status());
+    std::cerr << "berth: " << wf.status().message() << "\n";
+    return 130;
+  }
+  return PrintEnded(g, (*wf)["summary"], rc_by_status);
 }
 
 }  // namespace
@@ -81,20 +102,31 @@ int WaitAndReport(Context& ctx, const std::string& id, Progress& progress) {
 int Submit(const Globals& g, const SubmitArgs& a) {
   auto input = ReadInput(a.input);
   if (!input.ok()) return Fail(input.status());
+  auto print_started = [&](const std::string& id) {
+    if (g.output == Output::kJson)
+      std::cout << json{{"id", id}, {"status", "running"}}.dump() << "\n";
+    else
+      std::cout << id << "\n";
+    return 0;
+  };
+  if (auto server = ServerClient::Find(g)) {  // it runs there, --detach or not
+    json body = {{"type", a.type}, {"input", json::parse(input.value())}};
+    if (!a.id.empty()) body["id"] = a.id;
+    auto started = server->Post("/v1/workflows", body.dump());
+    if (!started.ok()) return Fail(started.status());
+    std::string id = (*started)["id"].get<std::string>();
+    if (a.detach) return print_started(id);
+    Progress progress;
+    return FollowInServer(g, *server, id, &progress, true);
+  }
   auto ctx = Context::Open(g);
   if (!ctx.ok()) return Fail(ctx.status());
   Progress progress;
-  auto& eng = (*ctx)->engine([&](const eventlog::Event& e) { progress.OnEvent(e); });
+  auto& eng = (*ctx)->engine([&](const eventlog::Event& e) { progress.OnEvent(e.workflow_id, e.type); });
   engine::StartRequest req{a.type, a.id, input.value(), eventlog::Actor::kUser, !a.detach};
   auto id = eng.Start(req);
   if (!id.ok()) return Fail(id.status());
-  if (a.detach) {
-    if (g.output == Output::kJson)
-      std::cout << json{{"id", id.value()}, {"status", "running"}}.dump() << "\n";
-    else
-      std::cout << id.value() << "\n";
-    return 0;
-  }
+  if (a.detach) return print_started(id.value());
   return WaitAndReport(**ctx, id.value(), progress);
 }
 
@@ -213,7 +245,7 @@ int Resume(const Globals& g, bool detach) {
   // report costs nothing per workflow of the history.
   std::atomic<uint64_t> completed{0}, failed{0}, cancelled{0};
   auto& eng = (*ctx)->engine([&](const eventlog::Event& e) {
-    progress.OnEvent(e);
+    progress.OnEvent(e.workflow_id, e.type);
     completed += e.type == engine::ev::kWorkflowCompleted;
     failed += e.type == engine::ev::kWorkflowFailed;
     cancelled += e.type == engine::ev::kWorkflowCancelled;
@@ -233,6 +265,11 @@ int Resume(const Globals& g, bool detach) {
 }
 
 int Cancel(const Globals& g, const std::string& id) {
+  if (auto server = ServerClient::Find(g)) {
+    auto r = server->Post("/v1/workflows/" + server::PercentEncode(id) + "/cancel", "");
+    if (!r.ok()) return Fail(r.status());
+    return FollowInServer(g, *server, id, nullptr, false);
+  }
   auto ctx = Context::Open(g, false);
   if (!ctx.ok()) return Fail(ctx.status());
   auto& eng = (*ctx)->engine();
@@ -242,11 +279,7 @@ int Cancel(const Globals& g, const std::string& id) {
   if (Status s = eng.Recover(&n, id); !s.ok()) return Fail(s);
   auto r = eng.Wait(id);
   if (!r.ok()) return Fail(r.status());
-  if (g.output == Output::kJson)
-    std::cout << SummaryJson(r.value()).dump() << "\n";
-  else
-    std::cout << fmt::format("{} {}\n", id, engine::RunStatusName(r->status));
-  return 0;
+  return PrintEnded(g, SummaryJson(r.value()), false);
 }
 
 }  // namespace berth::tool

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# `berth up` / `down` through `berth serve` on a real engine: the server runs the deploy
+# while other clients read history and workflows; the client prints what it prints
+# in-process (the same line and exit code, the workflow id aside); Ctrl-C detaches and the
+# deploy finishes in the server; kill -9 of the server mid-deploy, then a new server: the
+# deploy finishes exactly once (the declared containers, nothing more).
+BERTH=${1:?usage: deploy_serve.sh path/to/berth}
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/deploy_lib.sh"
+set +e  # exit codes are checked by hand
+work=$(mktemp -d /tmp/berth-dserve-XXXXXX)
+A=served
+D="$work/data"
+sock="$D/berth.sock"
+pid=""
+trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null; wipe_app $A; rm -rf "$work"' EXIT
+b() { timeout -k 5 240 "$BERTH" --data-dir "$D" "$@"; }
+checks=0
+ok() { checks=$((checks + 1)); echo "ok: $*"; }
+start_server() {
+  "$BERTH" --data-dir "$D" serve 2>>"$work/serve.err" &
+  pid=$!
+  for _ in $(seq 1 100); do
+    curl -s --unix-socket "$sock" http://berth/v1/health >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  cat "$work/serve.err" >&2
+  fail "berth serve did not answer"
+}
+stop_server() { kill -TERM $pid; wait $pid; local rc=$?; pid=""; [ $rc = 0 ] || fail "serve exited $rc"; }
+running_deploy() { b -o json workflows --type deploy --status running | python3 -c 'import json,sys; w=json.load(sys.stdin); print(w[0]["id"] if w else "")'; }
+strip_id() { sed -e 's/ \[[^]]*\]$//' "$1"; }
+wipe_app $A
+
+# 1. A deploy in the server while other clients read.
+start_server
+b up "$EXAMPLE_APP" -p $A >"$work/up1.out" 2>"$work/up1.err" &
+up=$!
+reads=0 id=""
+while kill -0 $up 2>/dev/null; do
+  [ -n "$id" ] || id=$(running_deploy)
+  b workflows >/dev/null 2>"$work/r.err" || fail "workflows during the deploy: $(cat "$work/r.err")"
+  if [ -n "$id" ]; then b history "$id" >/dev/null 2>"$work/r.err" || fail "history during the deploy: $(cat "$work/r.err")"; fi
+  reads=$((reads + 1))
+  sleep 0.2
+done
+wait $up || fail "up through the server: $(cat "$work/up1.err")"
+[ -n "$id" ] && [ $reads -ge 3 ] || fail "saw the running deploy '$id' in $reads reads only"
+grep -q "^$A: up (5 created" "$work/up1.out" || fail "up printed: $(cat "$work/up1.out")"
+grep -q "done" "$work/up1.err" || fail "no progress from the server: $(cat "$work/up1.err")"
+assert_example_up $A
+ok "up in the server: 5 containers; $reads reads of workflows and history during the deploy"
+
+# 2. The same output as in-process: an unchanged re-up, both ways.
+b up "$EXAMPLE_APP" -p $A >"$work/re-server.out" 2>/dev/null; rc1=$?
+stop_server
+b up "$EXAMPLE_APP" -p $A >"$work/re-local.out" 2>/dev/null; rc2=$?
+[ $rc1 = 0 ] && [ $rc2 = 0 ] || fail "re-up exit codes: server $rc1, in-process $rc2"
+[ "$(strip_id "$work/re-server.out")" = "$(strip_id "$work/re-local.out")" ] ||
+  fail "re-up prints differ: '$(cat "$work/re-server.out")' vs '$(cat "$work/re-local.out")'"
+b up /nonexistent.yaml -p $A >/dev/null 2>"$work/bad-local.err"; rc2=$?
+start_server
+b up /nonexistent.yaml -p $A >/dev/null 2>"$work/bad-server.err"; rc1=$?
+[ $rc1 = $rc2 ] && cmp -s "$work/bad-local.err" "$work/bad-server.err" || fail "a missing file: rc $rc1 vs $rc2"
+ok "unchanged re-up prints '$(strip_id "$work/re-local.out")' with and without the server; a bad file the same error"
+
+# 3. down through the server; then Ctrl-C detaches an up, which finishes in the server.
+b down $A >"$work/down.out" 2>"$work/down.err" || fail "down: $(cat "$work/down.err")"
+grep -q "^$A: down (5 containers" "$work/down.out" || fail "down printed: $(cat "$work/down.out")"
+assert_app_gone $A
+"$BERTH" --data-dir "$D" up "$EXAMPLE_APP" -p $A >"$work/up2.out" 2>"$work/up2.err" &
+up=$!  # berth itself, so that the SIGINT reaches it
+for _ in $(seq 1 100); do grep -q "done" "$work/up2.err" && break; sleep 0.05; done
+kill -INT $up; wait $up; rc=$?
+[ $rc = 130 ] || fail "Ctrl-C of up: rc=$rc $(cat "$work/up2.err")"
+grep -q "detached from deploy-$A-" "$work/up2.err" || fail "Ctrl-C said: $(cat "$work/up2.err")"
+for _ in $(seq 1 300); do [ -z "$(running_deploy)" ] && break; sleep 0.2; done
+assert_example_up $A
+ok "down in the server; Ctrl-C detached an up (exit 130, how to follow it said); it finished in the server"
+b down $A >/dev/null 2>&1 || fail "down"
+assert_app_gone $A
+
+# 4. kill -9 of the server mid-deploy; a new server resumes it; it finishes exactly once.
+b up "$EXAMPLE_APP" -p $A --detach >"$work/id" 2>&1 || fail "up --detach: $(cat "$work/id")"
+id=$(cat "$work/id")
+for _ in $(seq 1 100); do
+  n=$(b -o json history "$id" | python3 -c 'import json,sys; print(sum(e["type"]=="ActivityCompleted" for e in json.load(sys.stdin)))')
+  [ "${n:-0}" -ge 3 ] && break
+  sleep 0.1
+done
+kill -9 $pid; wait $pid 2>/dev/null; pid=""
+start_server
+grep -q "resumed [1-9]" "$work/serve.err" || fail "the new server resumed nothing: $(cat "$work/serve.err")"
+for _ in $(seq 1 600); do
+  st=$(b -o json workflows --type deploy | python3 -c "import json,sys; print([w['status'] for w in json.load(sys.stdin) if w['id']=='$id'][0])")
+  [ "$st" != running ] && break
+  sleep 0.2
+done
+[ "$st" = completed ] || fail "the deploy killed with its server ended $st: $(b history "$id" | tail -5)"
+assert_example_up $A
+ok "server killed after $n steps of a deploy; the next server finished it: exactly the declared containers"
+b down $A >/dev/null 2>&1 || fail "down"
+assert_app_gone $A
+stop_server
+b replay --verify >/dev/null 2>"$work/verify.err" || fail "verify: $(cat "$work/verify.err")"
+ok "replay --verify of everything the servers did"
+echo "$checks passed, 0 failed"
