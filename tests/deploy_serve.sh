@@ -3,7 +3,8 @@
 # while other clients read history and workflows; the client prints what it prints
 # in-process (the same line and exit code, the workflow id aside); Ctrl-C detaches and the
 # deploy finishes in the server; kill -9 of the server mid-deploy, then a new server: the
-# deploy finishes exactly once (the declared containers, nothing more).
+# deploy finishes exactly once (the declared containers, nothing more); the restart policy
+# (a killed container restarted on record, a crash loop that gives up, policy "no").
 BERTH=${1:?usage: deploy_serve.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
@@ -13,7 +14,7 @@ A=served
 D="$work/data"
 sock="$D/berth.sock"
 pid=""
-trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null; wipe_app $A; rm -rf "$work"' EXIT
+trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null; wipe_app $A; wipe_app servedrs; rm -rf "$work"' EXIT
 b() { timeout -k 5 240 "$BERTH" --data-dir "$D" "$@"; }
 checks=0
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
@@ -101,6 +102,64 @@ assert_example_up $A
 ok "server killed after $n steps of a deploy; the next server finished it: exactly the declared containers"
 b down $A >/dev/null 2>&1 || fail "down"
 assert_app_gone $A
+
+# 5. The restart policy: a killed container is restarted by the server, on record; a
+# crash-looping one backs off and gives up at its limit; policy "no" is recorded only.
+R=servedrs
+wipe_app $R
+cat >"$work/rs.yaml" <<YAML
+name: $R
+services:
+  keeper:
+    image: berth/busybox:test
+    init: true
+    command: ["sleep", "100000"]
+    restart: on-failure:3
+  looper:
+    image: berth/busybox:test
+    command: ["sh", "-c", "sleep 2; exit 3"]
+    restart: on-failure:2
+  plain:
+    image: berth/busybox:test
+    init: true
+    command: ["sleep", "100000"]
+YAML
+b up "$work/rs.yaml" >"$work/rs-up.out" 2>&1 || fail "up of the restart app: $(cat "$work/rs-up.out")"
+policies=$(docker inspect -f '{{.HostConfig.RestartPolicy.Name}}/{{index .Config.Labels "berth.restart"}}' $R-keeper-1)
+[ "$policies" = "no/on-failure:3" ] || [ "$policies" = "/on-failure:3" ] ||
+  fail "keeper's policies: $(docker inspect -f '{{.HostConfig.RestartPolicy.Name}} {{index .Config.Labels "berth.restart"}}' $R-keeper-1)"
+t0=$(date +%s.%N)
+docker kill $R-keeper-1 >/dev/null || fail "docker kill"
+docker kill $R-plain-1 >/dev/null || fail "docker kill plain"
+back=""
+for _ in $(seq 1 100); do
+  [ "$(docker inspect -f '{{.State.Running}}' $R-keeper-1)" = true ] && { back=$(python3 -c "import time; print(round(time.time() - $t0, 2))"); break; }
+  sleep 0.1
+done
+[ -n "$back" ] || fail "keeper was not restarted: $(b workflows --type restart)"
+ok "docker kill of keeper: running again after ${back} s (backoff 0.2 s), Docker's own policy 'no'"
+gave_up=""
+for _ in $(seq 1 200); do
+  gave_up=$(b -o json workflows --type restart --status failed | python3 -c "import json,sys; print(' '.join(w['id'] for w in json.load(sys.stdin) if '-looper-' in w['id']))")
+  [ -n "$gave_up" ] && break
+  sleep 0.1
+done
+[ -n "$gave_up" ] || fail "looper never gave up: $(b workflows --type restart)"
+b history "$gave_up" | grep -q "gave up" || fail "the give-up does not say why: $(b history "$gave_up")"
+[ "$(docker inspect -f '{{.State.Status}}' $R-looper-1)" = exited ] || fail "looper runs after giving up"
+loops=$(b -o json workflows --type restart | python3 -c "import json,sys; print(sum('-looper-' in w['id'] for w in json.load(sys.stdin)))")
+[ "$loops" = 3 ] || fail "looper: $loops restart workflows, want 3 (2 restarts, then the give-up)"
+sleep 1
+[ "$(docker inspect -f '{{.State.Running}}' $R-plain-1)" = false ] || fail "plain (restart: no) was restarted"
+ok "looper (on-failure:2): restarted twice with backoff, then gave up and stays exited; plain (no) stays down"
+stop_server
+b audit --container $R-keeper-1 >"$work/audit" 2>&1 || fail "audit: $(cat "$work/audit")"
+grep -q "policy" "$work/audit" && grep -q "restart" "$work/audit" || fail "audit of keeper lacks the restart: $(cat "$work/audit")"
+b audit --container $R-plain-1 | grep -q "restart-$R-plain-1" || fail "the death of plain is not on record"
+ok "audit --container shows keeper's death and restart by the policy, and plain's death"
+start_server
+b down $R >/dev/null 2>&1 || fail "down $R"
+assert_app_gone $R
 stop_server
 b replay --verify >/dev/null 2>"$work/verify.err" || fail "verify: $(cat "$work/verify.err")"
 ok "replay --verify of everything the servers did"

@@ -8,6 +8,7 @@
 #include "server/http_server.h"
 #include "tools/berth/client.h"
 #include "tools/berth/commands.h"
+#include "workflows/deploy/restart_watcher.h"
 
 namespace berth::tool {
 
@@ -27,6 +28,11 @@ int Serve(const Globals& g) {
   if (!ctx.ok()) return Fail(ctx.status());
   size_t resumed = 0;
   if (Status s = (*ctx)->engine().Recover(&resumed); !s.ok()) return Fail(s);
+  // The restart policy (workflows/deploy/restart.h): deaths of Berth's containers become
+  // restart workflows. Docker being away is retried there; the API serves meanwhile.
+  workflows::RestartWatcher watcher(&(*ctx)->engine(), &(*ctx)->log(), [] { return LocalDocker(); },
+                                    [](const std::string& m) { std::cerr << "berth serve: " << m << std::endl; });
+  watcher.Start();
   server::Api api(&(*ctx)->log(), &(*ctx)->engine());
   server::HttpServerOptions o;
   o.socket_path = ServerSocketPath(g);
@@ -39,6 +45,7 @@ int Serve(const Globals& g) {
   std::cerr << "berth serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
             << ": stopping (running steps are left to the next start to reconcile)" << std::endl;
   http.Stop();
+  watcher.Stop();
   return 0;  // ~Context stops the engine and closes the log cleanly
 }
 

@@ -47,16 +47,6 @@ class Observe final : public DockerActivity {
 
 // ---- create ---------------------------------------------------------------------------------
 
-docker::RestartPolicy Restart(const std::string& r) {
-  docker::RestartPolicy p;
-  p.name = r.empty() ? "no" : r;
-  if (auto colon = r.find(':'); colon != std::string::npos) {
-    p.name = r.substr(0, colon);
-    p.maximum_retry_count = std::atoi(r.c_str() + colon + 1);
-  }
-  return p;
-}
-
 int StopTimeoutS(const ServiceDef& s) {
   return s.stop_grace_period_ms ? int((*s.stop_grace_period_ms + 999) / 1000) : 10;
 }
@@ -130,7 +120,10 @@ docker::ContainerSpec SpecFor(const ServiceDef& s, const json& in, const std::st
   c.init = s.init;
   c.stop_signal = s.stop_signal;
   c.stop_timeout_s = StopTimeoutS(s);
-  c.restart = Restart(s.restart);
+  // Berth owns restarts (restart.h): Docker's policy stays "no", so that every restart is
+  // a recorded workflow; the Compose value goes in a label for the server's watcher.
+  c.restart.name = "no";
+  c.labels[kLabelRestart] = s.restart.empty() ? "no" : s.restart;
   c.extra_host_config = s.engine_host;
   c.extra_config = s.engine_config;
   c.platform = s.platform;
@@ -376,6 +369,22 @@ class Healthy final : public DockerActivity {
   }
 };
 
+// ---- inspect-state: what a restart workflow checks first ---------------------------------------
+
+class InspectState final : public DockerActivity {
+ public:
+  explicit InspectState(DockerProvider d) : DockerActivity("docker.inspect-state", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
+    auto info = d.InspectContainer(Str(in, "id"));
+    if (info.status().code() == Code::kNotFound) return json{{"state", "gone"}}.dump();
+    if (!info.ok()) return info.status();
+    std::string state = info->state.running ? "running" : info->state.status;
+    return json{{"state", state}, {"exit_code", info->state.exit_code}}.dump();
+  }
+};
+
 // ---- remove ---------------------------------------------------------------------------------
 
 class Remove final : public DockerActivity {
@@ -429,6 +438,7 @@ void RegisterContainerActivities(engine::Registry* r, const DockerProvider& d) {
   r->Add(std::make_unique<Exec>(d));
   r->Add(std::make_unique<Healthy>(d));
   r->Add(std::make_unique<Remove>(d));
+  r->Add(std::make_unique<InspectState>(d));
 }
 
 }  // namespace berth::workflows::internal

@@ -7,6 +7,7 @@
 #include "workflows/blueprint/blueprint.h"
 #include "workflows/deploy/names.h"
 #include "workflows/deploy/plan.h"
+#include "workflows/deploy/restart.h"
 
 namespace berth::workflows {
 namespace {
@@ -288,6 +289,7 @@ std::unique_ptr<engine::Workflow> MakeUndeployWorkflow() { return std::make_uniq
 void RegisterDeploy(engine::Registry* r, DockerProvider docker) {
   r->Add(MakeDeployWorkflow());
   r->Add(MakeUndeployWorkflow());
+  r->Add(MakeRestartWorkflow());
   RegisterDockerActivities(r, std::move(docker));
 }
 

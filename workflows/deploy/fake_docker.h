@@ -3,6 +3,8 @@
 // answers kUnsupported. The real engine is tested by tests/deploy_*.sh and docker.*.
 #pragma once
 
+#include <ctime>
+
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -24,6 +26,8 @@ class FakeDocker final : public docker::DockerClient {
     std::string id, image_id;
     bool running = false;
     std::set<std::string> markers;  // files `touch`ed by exec'd commands
+    int exit_code = 0;
+    std::string started_at, finished_at;  // RFC 3339, as Docker reports them; "" never
   };
   struct Image {
     std::string id;
@@ -84,8 +88,28 @@ class FakeDocker final : public docker::DockerClient {
       return Status(Code::kConflict, "container is marked for removal and cannot be started");
     if (fail_start.count(c->spec.name)) return Failed("port is already allocated");
     c->running = true;
+    c->started_at = Stamp(clock_ms);
+    c->finished_at.clear();
     calls.push_back("start " + c->spec.name);
     return Status::Ok();
+  }
+  // The container's process ends with `exit_code` after running `ran_ms` (fake time).
+  void Die(const std::string& name, int exit_code, int64_t ran_ms) {
+    std::lock_guard<std::mutex> g(mu);
+    Container& c = containers.at(name);
+    clock_ms += ran_ms;
+    c.running = false;
+    c.exit_code = exit_code;
+    c.finished_at = Stamp(clock_ms);
+  }
+  int64_t clock_ms = 1'790'000'000'000;  // the fake's own clock for start and exit times
+  static std::string Stamp(int64_t ms) {
+    std::time_t t = ms / 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    return std::string(buf) + "." + std::to_string(1000 + ms % 1000).substr(1) + "Z";
   }
   Status StopContainer(const std::string& id, int) override {
     std::lock_guard<std::mutex> g(mu);
@@ -242,7 +266,13 @@ class FakeDocker final : public docker::DockerClient {
     i.image_id = c.image_id;
     i.labels = c.spec.labels;
     i.state.running = c.running && !removing.count(c.spec.name);
-    i.state.status = removing.count(c.spec.name) ? "removing" : c.running ? "running" : "created";
+    i.state.status = removing.count(c.spec.name) ? "removing"
+                     : c.running                 ? "running"
+                     : c.finished_at.empty()     ? "created"
+                                                 : "exited";
+    i.state.exit_code = c.exit_code;
+    i.state.started_at = c.started_at;
+    i.state.finished_at = c.finished_at;
     return i;
   }
 };

@@ -20,6 +20,7 @@ inline constexpr const char* kLabelLevel = "berth.level";    // depends_on depth
 inline constexpr const char* kLabelStopTimeout = "berth.stop-timeout";  // seconds
 inline constexpr const char* kLabelHost = "berth.host";
 inline constexpr const char* kLabelRole = "berth.role";  // "install" on install containers
+inline constexpr const char* kLabelRestart = "berth.restart";  // Compose `restart:` (restart.h)
 inline constexpr const char* kLabelCacheKey = "berth.cache.key";  // on committed images
 inline constexpr const char* kLabelContextHash = "berth.context";  // on built images
 

@@ -1,0 +1,50 @@
+// RestartWatcher: the server's eye on the containers Berth made (restart.h says what a
+// restart workflow does). On its own thread it lists Berth's containers (deaths missed while
+// no server ran), then follows the engine's `die` events from just before that listing;
+// each death of a service container starts one `restart` workflow, actor policy. A broken
+// stream or an unreachable engine is retried (1 s doubling to 30 s), listing again each
+// time, so nothing is missed; seeing a death twice is harmless (one workflow id per death).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <thread>
+
+#include "engine/engine.h"
+#include "eventlog/event_log.h"
+#include "workflows/deploy/docker_activities.h"
+
+namespace berth::workflows {
+
+class RestartWatcher {
+ public:
+  // `warn` gets one line per failure streak (an unreachable engine, a refused start).
+  RestartWatcher(engine::Engine* engine, const eventlog::EventLog* log, DockerProvider docker,
+                 std::function<void(const std::string&)> warn);
+  ~RestartWatcher();  // Stop()
+  void Start();
+  void Stop();
+
+  // One death of container `id` (inspected: gone, running or not a service container:
+  // nothing). Public for tests; the watcher's thread calls it.
+  void OnDeath(docker::DockerClient& d, const std::string& id);
+
+ private:
+  void Run(std::stop_token stop);
+  Status ListOnce(docker::DockerClient& d);
+  int PreviousAttempt(const std::string& container, int64_t died_at_ns) const;
+
+  engine::Engine* engine_;
+  const eventlog::EventLog* log_;
+  DockerProvider docker_;
+  std::function<void(const std::string&)> warn_;
+  std::jthread thread_;
+};
+
+// RFC 3339 as Docker writes it ("2026-12-01T21:20:00.123456789Z") -> ns since the epoch;
+// 0 for the zero time or anything else.
+int64_t ParseDockerTimeNs(const std::string& text);
+
+}  // namespace berth::workflows
