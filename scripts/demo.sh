@@ -3,7 +3,9 @@
 # (docs/examples/shop: a Dockerfile service, 3 replicas of an install-cached service, a
 # plain service) onto a Docker engine. The control plane is killed (SIGKILL) in the middle
 # of the deploy and `berth resume` finishes it; then `berth ps`, `berth audit`, `berth
-# images` and `berth replay --verify` show what happened, and the app answers on 127.0.0.1.
+# images` show what happened, and the app answers on 127.0.0.1. Then `berth serve` runs:
+# a killed container is restarted by its restart policy, on record, and `down` goes
+# through the server while a second client reads; `berth replay --verify` checks it all.
 #
 # Engine: $DOCKER_HOST when set, else a private dockerd this script starts (and stops at the
 # end) under /tmp/berth-demo-dockerd. Data directory: $BERTH_HOME, else a fresh temp dir.
@@ -66,10 +68,35 @@ echo
 echo "== berth up again on the unchanged file: nothing to do"
 "$berth" up "$app" 2>/dev/null
 echo
-echo "== berth replay --verify"
-"$berth" replay --verify
+echo "== berth serve: one control plane for many clients; the CLI becomes its client"
+"$berth" serve 2>"$BERTH_HOME/serve.log" &
+serve_pid=$!
+for _ in $(seq 1 100); do
+  curl -s --unix-socket "$BERTH_HOME/berth.sock" http://berth/v1/health >/dev/null 2>&1 && break
+  sleep 0.1
+done
+cat "$BERTH_HOME/serve.log"
+echo
+echo "== docker kill shop-proxy-1 (restart: on-failure): the server's restart policy brings it back, on record"
+docker kill shop-proxy-1 >/dev/null
+for _ in $(seq 1 100); do
+  [ "$(docker inspect -f '{{.State.Running}}' shop-proxy-1)" = true ] && break
+  sleep 0.1
+done
+"$berth" ps shop | grep -E "CONTAINER|proxy"
+restart=$("$berth" -o json workflows --type restart | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
+"$berth" history "$restart"
 if [ "${KEEP:-}" != 1 ]; then
   echo
-  echo "== berth down shop"
-  "$berth" down shop 2>/dev/null
+  echo "== berth down shop through the server, while a second client reads the workflows"
+  "$berth" down shop 2>/dev/null &
+  down_pid=$!
+  sleep 0.3
+  "$berth" workflows --type undeploy
+  wait $down_pid
 fi
+kill -TERM $serve_pid
+wait $serve_pid
+echo
+echo "== berth replay --verify (the server stopped: every command runs in-process again)"
+"$berth" replay --verify

@@ -153,6 +153,13 @@ ApiResponse Api::Handle(const ApiRequest& r) const {
     return Ok({{"workflows", page->workflows},
                {"next_after", page->more ? json(page->last_id) : json(nullptr)}});
   }
+  if (path == "/v1/audit") {
+    if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+    if (!Known(q, {"app", "service", "container"}, &why)) return Error(400, "invalid_argument", why);
+    auto rows = AuditRows(*log_, q["app"], q["service"], q["container"]);
+    if (!rows.ok()) return FromStatus(rows.status());
+    return Ok(*rows);
+  }
   // /v1/workflows/{id}[/events|/cancel]; the id is one %-encoded segment.
   const std::string wf_prefix = "/v1/workflows/";
   if (path.rfind(wf_prefix, 0) == 0 && path.size() > wf_prefix.size()) {

@@ -73,6 +73,22 @@ TEST_F(ApiTest, EventsOfAWorkflowWhoseIdNeedsEscaping) {
   EXPECT_EQ(Body(Get("/v1/workflows/a/events?limit=2")).size(), 2u);
 }
 
+TEST_F(ApiTest, AuditListsContainerChangesWithWhoStartedThem) {
+  eventlog::AppendRequest req;
+  req.events.push_back({"a", 4, 0, eventlog::Actor::kSystem, "Step", 1, "", {"container:web-1", "app:shop"}});
+  ASSERT_TRUE(log_->Append(std::move(req)).ok());
+  auto rows = Get("/v1/audit?container=web-1");
+  ASSERT_EQ(rows.status, 200) << rows.body;
+  ASSERT_EQ(Body(rows).size(), 1u);
+  EXPECT_EQ(Body(rows)[0]["container"], "web-1");
+  EXPECT_EQ(Body(rows)[0]["workflow"], "a");
+  EXPECT_EQ(Body(Get("/v1/audit?app=shop")).size(), 1u);
+  EXPECT_EQ(Body(Get("/v1/audit")).size(), 1u);
+  EXPECT_EQ(Body(Get("/v1/audit?container=web-2")).size(), 0u);
+  EXPECT_EQ(Get("/v1/audit?service=web").status, 400);
+  EXPECT_EQ(Get("/v1/audit?colour=red").status, 400);
+}
+
 TEST_F(ApiTest, BadRequestsNameTheProblem) {
   auto unknown = Get("/v1/nothing");
   EXPECT_EQ(unknown.status, 404);

@@ -2,9 +2,11 @@
 
 #include <cstdio>
 #include <ctime>
+#include <map>
 
 #include "engine/events.h"
 #include "replay/describe.h"
+#include "workflows/deploy/names.h"
 
 namespace berth::server {
 
@@ -125,6 +127,51 @@ Result<json> WorkflowEvents(const eventlog::EventLog& log, const std::string& id
   if (!s.ok()) return s;
   if (!any) return NotFound("no workflow '" + id + "'; list them with `berth workflows`");
   return arr;
+}
+
+Result<json> AuditRows(const eventlog::EventLog& log, const std::string& app, const std::string& service,
+                       const std::string& container) {
+  if (!service.empty() && app.empty())
+    return InvalidArgument("--service needs --app (service names repeat across apps)");
+  std::map<std::string, std::string> who;  // workflow -> who started it
+  auto by = [&](const std::string& wf_id) -> const std::string& {
+    auto it = who.find(wf_id);
+    if (it != who.end()) return it->second;
+    std::string w = "?";
+    (void)log.ScanWorkflow(wf_id, [&](const eventlog::Event& e) {
+      engine::WorkflowStartedP p;
+      if (engine::DecodePayload(e.payload, &p).ok()) {
+        json in = json::parse(p.input, nullptr, false);
+        w = std::string(eventlog::ActorName(e.actor)) +
+            (in.is_object() && in.contains("by") && in["by"].is_string() ? " " + in["by"].get<std::string>() : "");
+      }
+      return false;  // only the first event
+    });
+    return who[wf_id] = w;
+  };
+  json rows = json::array();
+  auto visit = [&](const eventlog::Event& e) {
+    std::string c;
+    for (const auto& s : e.subjects)
+      if (s.rfind("container:", 0) == 0) c = s.substr(10);
+    if (c.empty()) return true;  // app-level steps (observe, networks, images)
+    if (!container.empty() && c != container) return true;
+    rows.push_back({{"seq", e.seq},
+                    {"time", FormatTime(e.time_us)},
+                    {"container", c},
+                    {"workflow", e.workflow_id},
+                    {"by", by(e.workflow_id)},
+                    {"event", e.type},
+                    {"what", replay::Describe(e)}});
+    return true;
+  };
+  Status s;
+  if (!container.empty()) s = log.ScanSubject(workflows::ContainerSubject(container), visit);
+  else if (!service.empty()) s = log.ScanSubject(workflows::ServiceSubject(app, service), visit);
+  else if (!app.empty()) s = log.ScanSubject(workflows::AppSubject(app), visit);
+  else s = log.ScanRange(1, log.LastSeq(), visit);
+  if (!s.ok()) return s;
+  return rows;
 }
 
 }  // namespace berth::server

@@ -40,4 +40,11 @@ Result<nlohmann::json> WorkflowJson(const eventlog::EventLog& log, const std::st
 Result<nlohmann::json> WorkflowEvents(const eventlog::EventLog& log, const std::string& id,
                                       uint64_t after_seq = 0, uint64_t limit = 0);
 
+// The container changes `berth audit` lists: every event with a container subject, of one
+// container, one service of an app (`service` needs `app`), one app, or all ("" each), in
+// seq order; rows with seq, time, container, workflow, by (who started the workflow:
+// actor and the input's "by"), event, what. kInvalidArgument for a service without app.
+Result<nlohmann::json> AuditRows(const eventlog::EventLog& log, const std::string& app,
+                                 const std::string& service, const std::string& container);
+
 }  // namespace berth::server

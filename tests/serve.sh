@@ -48,6 +48,8 @@ history nope
 submit synthetic --id one --input {"steps":1,"noop":true}
 cancel one
 submit nosuchtype
+audit
+audit --service x
 CMDS
 }
 
@@ -85,8 +87,8 @@ head -c 2000000 /dev/zero | tr '\0' x >"$work/big"
 # One server per data directory; other commands say what holds it.
 b serve 2>"$work/second.err"; rc=$?
 [ $rc = 2 ] && grep -q "already runs" "$work/second.err" || fail "second serve: rc=$rc $(cat "$work/second.err")"
-b resume 2>"$work/busy.err"; rc=$?
-[ $rc = 2 ] && grep -q "held by \`berth serve\`" "$work/busy.err" || fail "resume beside a server: rc=$rc $(cat "$work/busy.err")"
+b replay --verify 2>"$work/busy.err"; rc=$?
+[ $rc = 2 ] && grep -q "held by \`berth serve\`" "$work/busy.err" || fail "replay beside a server: rc=$rc $(cat "$work/busy.err")"
 # SIGTERM: a clean stop, the socket removed.
 kill -TERM $pid; wait $pid; rc=$?; pid=""
 [ $rc = 0 ] || fail "serve exited $rc on SIGTERM: $(cat "$work/serve.err")"
@@ -99,7 +101,7 @@ for f in "$work"/with/*; do
   cmp -s "$f" "$work/without/$(basename "$f")" || fail "with and without a server differ in $(basename "$f"): $(diff "$f" "$work/without/$(basename "$f")" | head -5)"
 done
 [ "$(cat "$work/with/8.rc")" = 2 ] || fail "history of an unknown workflow exited $(cat "$work/with/8.rc")"
-for i in 10 11 12; do
+for i in 10 11 12 14; do
   [ "$(cat "$work/with/$i.rc")" = 2 ] || fail "error command $i exited $(cat "$work/with/$i.rc")"
 done
 for i in 1 2 3 4 5 6 7 9; do
@@ -114,5 +116,5 @@ b workflows >/dev/null 2>"$work/stale.err" || fail "workflows beside a stale soc
 start_server
 b history one >/dev/null || fail "history through the second server"
 kill -TERM $pid; wait $pid; pid=""
-echo "serve: 9 read and 3 refused commands identical with and without a server, 24 concurrent clients, 404/400/405/413, second serve refused, SIGTERM and kill -9 handled"
+echo "serve: 10 read and 4 refused commands identical with and without a server, 24 concurrent clients, 404/400/405/413, second serve refused, SIGTERM and kill -9 handled"
 echo "1 passed, 0 failed"

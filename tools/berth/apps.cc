@@ -12,6 +12,7 @@
 
 #include "engine/events.h"
 #include "replay/describe.h"
+#include "server/api.h"
 #include "server/views.h"
 #include "tools/berth/apps.h"
 #include "tools/berth/client.h"
@@ -359,62 +360,30 @@ int Images(const Globals& g) {
 }
 
 int Audit(const Globals& g, const AuditArgs& a) {
-  if (!a.service.empty() && a.app.empty())
+  if (!a.service.empty() && a.app.empty())  // before looking for the data directory
     return Fail(InvalidArgument("--service needs --app (service names repeat across apps)"));
-  auto ctx = Context::Open(g, /*create=*/false);
-  if (!ctx.ok()) return Fail(ctx.status());
-  auto& log = (*ctx)->log();
-  std::map<std::string, std::string> who;  // workflow -> who started it
-  auto by = [&](const std::string& wf_id) -> const std::string& {
-    auto it = who.find(wf_id);
-    if (it != who.end()) return it->second;
-    std::string w = "?";
-    (void)log.ScanWorkflow(wf_id, [&](const eventlog::Event& e) {
-      engine::WorkflowStartedP p;
-      if (engine::DecodePayload(e.payload, &p).ok()) {
-        json in = json::parse(p.input, nullptr, false);
-        w = std::string(eventlog::ActorName(e.actor)) +
-            (in.is_object() && in.contains("by") && in["by"].is_string()
-                 ? " " + in["by"].get<std::string>()
-                 : "");
-      }
-      return false;  // only the first event
-    });
-    return who[wf_id] = w;
-  };
-  std::vector<json> rows;
-  auto visit = [&](const eventlog::Event& e) {
-    std::string container;
-    for (const auto& s : e.subjects)
-      if (s.rfind("container:", 0) == 0) container = s.substr(10);
-    if (container.empty()) return true;  // app-level steps (observe, networks, images)
-    if (!a.container.empty() && container != a.container) return true;
-    rows.push_back({{"seq", e.seq},
-                    {"time", FormatTime(e.time_us)},
-                    {"container", container},
-                    {"workflow", e.workflow_id},
-                    {"by", by(e.workflow_id)},
-                    {"event", e.type},
-                    {"what", replay::Describe(e)}});
-    return true;
-  };
-  Status s;
-  if (!a.container.empty()) s = log.ScanSubject(wf::ContainerSubject(a.container), visit);
-  else if (!a.service.empty()) s = log.ScanSubject(wf::ServiceSubject(a.app, a.service), visit);
-  else if (!a.app.empty()) s = log.ScanSubject(wf::AppSubject(a.app), visit);
-  else s = log.ScanRange(1, log.LastSeq(), visit);
-  if (!s.ok()) return Fail(s);
+  Result<json> rows = json();
+  if (auto server = ServerClient::Find(g)) {
+    std::string target = "/v1/audit?app=" + server::PercentEncode(a.app) + "&service=" +
+                         server::PercentEncode(a.service) + "&container=" + server::PercentEncode(a.container);
+    rows = server->Get(target);
+  } else {
+    auto ctx = Context::Open(g, /*create=*/false);
+    if (!ctx.ok()) return Fail(ctx.status());
+    rows = server::AuditRows((*ctx)->log(), a.app, a.service, a.container);
+  }
+  if (!rows.ok()) return Fail(rows.status());
   if (g.output == Output::kJson) {
-    std::cout << json(rows).dump() << "\n";
+    std::cout << rows->dump() << "\n";
     return 0;
   }
-  if (rows.empty()) {
+  if (rows->empty()) {
     std::cerr << "no container changes recorded for that selection\n";
     return 0;
   }
   std::cout << fmt::format("{:>7}  {:<24}  {:<18}  {:<30}  {:<20}  {}\n", "SEQ", "TIME", "CONTAINER",
                            "WORKFLOW", "BY", "WHAT");
-  for (const auto& r : rows)
+  for (const auto& r : *rows)
     std::cout << fmt::format("{:>7}  {:<24}  {:<18}  {:<30}  {:<20}  {}\n", r["seq"].get<uint64_t>(),
                              r["time"].get<std::string>(), r["container"].get<std::string>(),
                              r["workflow"].get<std::string>(), r["by"].get<std::string>(),

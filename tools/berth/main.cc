@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   can->callback([&] { fin(); rc = Cancel(g, wf); });
 
   UpArgs ua;
-  auto* serve = app.add_subcommand("serve", "hold the data directory and serve the HTTP API (docs/api.md) on <data-dir>/berth.sock (mode 0600) until SIGTERM or Ctrl-C; submit, workflows, history, cancel, up and down then go through it");
+  auto* serve = app.add_subcommand("serve", "hold the data directory and serve the HTTP API (docs/api.md) on <data-dir>/berth.sock (mode 0600) until SIGTERM or Ctrl-C; submit, workflows, history, audit, cancel, up and down then go through it");
   serve->callback([&] { fin(); rc = Serve(g); });
 
   auto* up = app.add_subcommand("up", "deploy (or update) a Compose app on the Docker engine and wait until it is healthy");
