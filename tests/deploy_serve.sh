@@ -18,16 +18,7 @@ trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null; wipe_app $A; wipe_app servedrs;
 b() { timeout -k 5 240 "$BERTH" --data-dir "$D" "$@"; }
 checks=0
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
-start_server() {
-  "$BERTH" --data-dir "$D" serve 2>>"$work/serve.err" &
-  pid=$!
-  for _ in $(seq 1 100); do
-    curl -s --unix-socket "$sock" http://berth/v1/health >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  cat "$work/serve.err" >&2
-  fail "berth serve did not answer"
-}
+start_server() { start_berth_server "$D" "$work/serve.err"; }
 stop_server() { kill -TERM $pid; wait $pid; local rc=$?; pid=""; [ $rc = 0 ] || fail "serve exited $rc"; }
 running_deploy() { b -o json workflows --type deploy --status running | python3 -c 'import json,sys; w=json.load(sys.stdin); print(w[0]["id"] if w else "")'; }
 strip_id() { sed -e 's/ \[[^]]*\]$//' "$1"; }

@@ -28,3 +28,17 @@ assert_effects_once() {
   dup=$(effect_counts "$dir" | grep -vx 1 | head -3 || true)
   [ -z "$dup" ] || fail "$dir: a side effect ran more than once (counts: $dup)"
 }
+
+# Starts `berth serve` on data directory $1 in the background, its stderr appended to $2,
+# sets `pid` to its pid, and waits until it answers on $1/berth.sock (fails after 10 s).
+start_berth_server() {
+  local dir=$1 log=$2
+  "$BERTH" --data-dir "$dir" serve 2>>"$log" &
+  pid=$!
+  for _ in $(seq 1 100); do
+    curl -s --unix-socket "$dir/berth.sock" http://berth/v1/health >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  cat "$log" >&2
+  fail "berth serve did not answer on $dir/berth.sock"
+}

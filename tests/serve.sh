@@ -17,16 +17,7 @@ b submit synthetic --input '{"steps":3,"noop":true}' --id one >/dev/null || fail
 b submit synthetic --input '{"steps":1,"noop":true,"children":5}' --id par >/dev/null || fail "submit par"
 b submit synthetic --input '{"steps":2,"noop":true}' --id later --detach >/dev/null || fail "submit later"
 
-start_server() {
-  "$BERTH" --data-dir "$d" serve 2>"$work/serve.err" &
-  pid=$!
-  for _ in $(seq 1 100); do
-    curl -s --unix-socket "$sock" http://berth/v1/health >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  cat "$work/serve.err" >&2
-  fail "berth serve did not answer on $sock"
-}
+start_server() { start_berth_server "$d" "$work/serve.err"; }
 # Every read command's stdout, stderr and exit code, into directory $1.
 snapshot() {
   mkdir -p "$1"
