@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "server/metrics.h"
 #include "server/views.h"
 
 namespace berth::server {
@@ -125,6 +126,13 @@ std::string PercentEncode(const std::string& in) {
 }
 
 ApiResponse Api::Handle(const ApiRequest& r) const {
+  std::string route = "other";
+  ApiResponse out = Route(r, &route);
+  if (metrics_) metrics_->OnRequest(route, out.status);
+  return out;
+}
+
+ApiResponse Api::Route(const ApiRequest& r, std::string* route) const {
   size_t qm = r.target.find('?');
   std::string path = r.target.substr(0, qm);
   std::map<std::string, std::string> q;
@@ -133,6 +141,13 @@ ApiResponse Api::Handle(const ApiRequest& r) const {
     return Error(400, "invalid_argument", why);
   auto only_get = [&]() { return r.method == "GET" || r.method == "HEAD"; };
 
+  if (path == "/metrics" && metrics_) {
+    *route = path;
+    if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+    return {200, metrics_->Render(log_->Stats(), engine_ ? engine_->Running() : 0),
+            "text/plain; version=0.0.4; charset=utf-8"};
+  }
+  if (path == "/v1/health" || path == "/v1/workflows" || path == "/v1/audit") *route = path;
   if (path == "/v1/health") {
     if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
     return Ok({{"ok", true}, {"last_seq", log_->LastSeq()}});
@@ -168,6 +183,7 @@ ApiResponse Api::Handle(const ApiRequest& r) const {
       action = rest.substr(slash + 1);
       rest.resize(slash);
     }
+    *route = "/v1/workflows/{id}" + (action.empty() ? "" : "/" + action);
     std::string id;
     if (rest.empty() || !PercentDecode(rest, &id))
       return Error(400, "invalid_argument", "the workflow id in " + path + " is empty or has a malformed %-escape");

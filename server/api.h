@@ -23,21 +23,28 @@ struct ApiRequest {
 
 struct ApiResponse {
   int status = 200;
-  std::string body;  // JSON
+  std::string body;  // JSON, except /metrics
+  std::string content_type = "application/json";
 };
+
+class Metrics;
 
 class Api {
  public:
-  // `engine` may be null: the routes that start or cancel work then answer 503.
-  Api(const eventlog::EventLog* log, engine::Engine* engine) : log_(log), engine_(engine) {}
+  // `engine` may be null: the routes that start or cancel work then answer 503. `metrics`
+  // may be null: /metrics then answers 404; else every request is counted there.
+  Api(const eventlog::EventLog* log, engine::Engine* engine, Metrics* metrics = nullptr)
+      : log_(log), engine_(engine), metrics_(metrics) {}
   ApiResponse Handle(const ApiRequest& request) const;
 
  private:
+  ApiResponse Route(const ApiRequest& request, std::string* route) const;
   ApiResponse StartWorkflow(const std::string& body) const;
   ApiResponse CancelWorkflow(const std::string& id) const;
 
   const eventlog::EventLog* log_;
   engine::Engine* engine_;
+  Metrics* metrics_;
 };
 
 // An error body's "code": the Status code's name with '_' for ' ' ("not_found"), and back

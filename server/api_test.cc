@@ -12,6 +12,7 @@
 #include "engine/workflow_state.h"
 #include "engine/registry.h"
 #include "server/http_server.h"
+#include "server/metrics.h"
 #include "workflows/synthetic/synthetic.h"
 #include "tests/scratch_dir.h"
 
@@ -114,12 +115,18 @@ class ApiEngineTest : public ApiTest {
     ApiTest::SetUp();
     registry_.Add(workflows::MakeSyntheticWorkflow());
     registry_.Add(workflows::MakeSyntheticActivity(dir_.path().string()));
-    engine_ = std::make_unique<engine::Engine>(log_.get(), &registry_, engine::EngineOptions());
+    engine::EngineOptions o;
+    o.observer = [this](const eventlog::Event& e) { metrics_.OnEvent(e); };
+    engine_ = std::make_unique<engine::Engine>(log_.get(), &registry_, o);
   }
   void TearDown() override { engine_->Shutdown(); }
-  ApiResponse Post(const std::string& target, const std::string& body) const {
-    return Api(log_.get(), engine_.get()).Handle({"POST", target, body});
+  ApiResponse Post(const std::string& target, const std::string& body) {
+    return Api(log_.get(), engine_.get(), &metrics_).Handle({"POST", target, body});
   }
+  ApiResponse GetCounted(const std::string& target) {
+    return Api(log_.get(), engine_.get(), &metrics_).Handle({"GET", target, ""});
+  }
+  Metrics metrics_;
   engine::Registry registry_;
   std::unique_ptr<engine::Engine> engine_;
 };
@@ -142,6 +149,27 @@ TEST_F(ApiEngineTest, StartsAWorkflowAndShowsItsSummaryAndResult) {
   EXPECT_EQ(Post("/v1/workflows/s1/cancel", "").status, 409) << "it has ended";
   EXPECT_EQ(Post("/v1/workflows/zz/cancel", "").status, 404);
   EXPECT_EQ(Get("/v1/workflows/zz").status, 404);
+}
+
+TEST_F(ApiEngineTest, MetricsCountWorkflowsStepsAndRequests) {
+  ASSERT_EQ(Post("/v1/workflows", R"({"type":"synthetic","id":"m1","input":{"steps":3,"noop":true}})").status, 201);
+  ASSERT_TRUE(engine_->Wait("m1").ok());
+  engine_->WaitIdle();
+  EXPECT_EQ(GetCounted("/v1/workflows/m1").status, 200);
+  EXPECT_EQ(GetCounted("/v1/nothing").status, 404);
+  auto m = GetCounted("/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_EQ(m.content_type.rfind("text/plain", 0), 0u);
+  for (const char* want : {"berth_workflows_started_total{type=\"synthetic\"} 1",
+                           "berth_workflows_ended_total{type=\"synthetic\",status=\"completed\"} 1",
+                           "berth_workflows_running 0",
+                           "berth_step_seconds_count{activity=\"synthetic.effect\"} 3",
+                           "berth_http_requests_total{route=\"/v1/workflows\",code=\"201\"} 1",
+                           "berth_http_requests_total{route=\"/v1/workflows/{id}\",code=\"200\"} 1",
+                           "berth_http_requests_total{route=\"other\",code=\"404\"} 1",
+                           "# TYPE berth_event_durable_seconds histogram"})
+    EXPECT_NE(m.body.find(want), std::string::npos) << want << "\n" << m.body;
+  EXPECT_EQ(Api(log_.get(), engine_.get()).Handle({"GET", "/metrics", ""}).status, 404) << "no metrics: no route";
 }
 
 TEST_F(ApiEngineTest, BadStartBodiesAreRefusedWithTheReason) {

@@ -66,12 +66,13 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& req = parser_->get();
     ApiRequest r{std::string(req.method_string()), std::string(req.target()), req.body()};
     ApiResponse out = server_->handler(r);
-    Respond(out.status, std::move(out.body), req.keep_alive());
+    Respond(out.status, std::move(out.body), req.keep_alive(), out.content_type);
   }
 
-  void Respond(int status, std::string body, bool keep_alive) {
+  void Respond(int status, std::string body, bool keep_alive,
+               const std::string& content_type = "application/json") {
     auto res = std::make_shared<http::response<http::string_body>>(http::int_to_status(status), 11);
-    res->set(http::field::content_type, "application/json");
+    res->set(http::field::content_type, content_type);
     res->set(http::field::server, "berth");
     res->keep_alive(keep_alive);
     res->body() = std::move(body);

@@ -143,6 +143,12 @@ loops=$(b -o json workflows --type restart | python3 -c "import json,sys; print(
 sleep 1
 [ "$(docker inspect -f '{{.State.Running}}' $R-plain-1)" = false ] || fail "plain (restart: no) was restarted"
 ok "looper (on-failure:2): restarted twice with backoff, then gave up and stays exited; plain (no) stays down"
+curl -s --unix-socket "$sock" http://berth/metrics >"$work/metrics" || fail "GET /metrics"
+grep -q '^berth_restarts_total{outcome="gave_up"} 1$' "$work/metrics" &&
+  grep -Eq '^berth_restarts_total\{outcome="restarted"\} [3-9]' "$work/metrics" &&
+  grep -q '^berth_step_seconds_count{activity="docker.start"}' "$work/metrics" ||
+  fail "metrics lack the restarts: $(grep -E 'restarts|docker.start' "$work/metrics")"
+ok "/metrics: $(grep -E '^berth_restarts_total' "$work/metrics" | tr '\n' ' ')"
 stop_server
 b audit --container $R-keeper-1 >"$work/audit" 2>&1 || fail "audit: $(cat "$work/audit")"
 grep -q "policy" "$work/audit" && grep -q "restart" "$work/audit" || fail "audit of keeper lacks the restart: $(cat "$work/audit")"

@@ -75,6 +75,10 @@ grep -q "'limit'" "$work/body" || fail "the 400 does not name the parameter: $(c
 [ "$(code -X POST -d '[1' http://berth/v1/workflows)" = 400 ] || fail "malformed JSON: $(cat "$work/body")"
 head -c 2000000 /dev/zero | tr '\0' x >"$work/big"
 [ "$(code -X POST --data-binary @"$work/big" http://berth/v1/workflows)" = 413 ] || fail "big body"
+curl -s --unix-socket "$sock" http://berth/metrics >"$work/metrics" || fail "GET /metrics"
+grep -q '^berth_http_requests_total{route="/v1/workflows",code="405"} 1$' "$work/metrics" &&
+  grep -q '^# TYPE berth_step_seconds histogram' "$work/metrics" ||
+  fail "metrics: $(grep -E "http_requests|TYPE berth_step_seconds" "$work/metrics")"
 # One server per data directory; other commands say what holds it.
 b serve 2>"$work/second.err"; rc=$?
 [ $rc = 2 ] && grep -q "already runs" "$work/second.err" || fail "second serve: rc=$rc $(cat "$work/second.err")"

@@ -6,6 +6,7 @@
 
 #include "server/api.h"
 #include "server/http_server.h"
+#include "server/metrics.h"
 #include "tools/berth/client.h"
 #include "tools/berth/commands.h"
 #include "workflows/deploy/restart_watcher.h"
@@ -24,8 +25,10 @@ int Serve(const Globals& g) {
   if (ServerClient::Find(g))
     return Fail(Status(Code::kBusy, "a berth serve already runs on " + g.data_dir + " (it answers on " +
                                         ServerSocketPath(g) + "); one server per data directory"));
+  server::Metrics metrics;  // outlives the engine, which reports every durable event to it
   auto ctx = Context::Open(g);
   if (!ctx.ok()) return Fail(ctx.status());
+  (*ctx)->engine([&metrics](const eventlog::Event& e) { metrics.OnEvent(e); });
   size_t resumed = 0;
   if (Status s = (*ctx)->engine().Recover(&resumed); !s.ok()) return Fail(s);
   // The restart policy (workflows/deploy/restart.h): deaths of Berth's containers become
@@ -33,7 +36,7 @@ int Serve(const Globals& g) {
   workflows::RestartWatcher watcher(&(*ctx)->engine(), &(*ctx)->log(), [] { return LocalDocker(); },
                                     [](const std::string& m) { std::cerr << "berth serve: " << m << std::endl; });
   watcher.Start();
-  server::Api api(&(*ctx)->log(), &(*ctx)->engine());
+  server::Api api(&(*ctx)->log(), &(*ctx)->engine(), &metrics);
   server::HttpServerOptions o;
   o.socket_path = ServerSocketPath(g);
   server::HttpServer http(o, [&api](const server::ApiRequest& r) { return api.Handle(r); });
