@@ -97,7 +97,9 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpServer::Impl::Accept() {
-  acceptor->async_accept([this](beast::error_code ec, Local::socket socket) {
+  // Each connection on a strand of its own: its reads, writes and timeout never run at once
+  // on the two threads.
+  acceptor->async_accept(asio::make_strand(io), [this](beast::error_code ec, Local::socket socket) {
     if (stopped) return;
     if (!ec) {
       if (connections.load() >= options.connections_max) {
