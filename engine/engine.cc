@@ -290,6 +290,8 @@ Status Engine::Impl::Recover(size_t* resumed, const std::string& only_id) {
   Status missing;
   for (auto& st : open) {
     if (Find(st.id)) continue;
+    // Paused (and not cancelled): it stays parked in the log; Unpause loads it.
+    if (st.paused && !st.cancel_requested && only_id.empty()) continue;
     {
       std::lock_guard<std::mutex> l(mu_);
       if (reserved_.count(st.id)) continue;  // being started right now
@@ -328,7 +330,9 @@ Status Engine::Impl::Deliver(const std::string& id, eventlog::EventDraft d) {
       return Status(Code::kConflict, "workflow '" + id + "' already ended (" +
                                          RunStatusName(st->status) + ")");
     bool cancel = d.type == ev::kCancelRequested;
-    if (!(cancel && st->cancel_requested)) {
+    bool said = (cancel && st->cancel_requested) || (d.type == ev::kPaused && st->paused) ||
+                (d.type == ev::kUnpaused && !st->paused);
+    if (!said) {
       d.workflow_seq = st->events + 1;
       d.time_us = NowUs();
       eventlog::Event next;
@@ -396,6 +400,24 @@ Status Engine::Signal(const std::string& id, const std::string& name, const std:
   d.actor = eventlog::Actor::kUser;
   d.payload = EncodePayload(SignalP{name, payload});
   return impl_->Deliver(id, std::move(d));
+}
+
+Status Engine::Pause(const std::string& id, const std::string& why) {
+  eventlog::EventDraft d;
+  d.type = ev::kPaused;
+  d.actor = eventlog::Actor::kUser;
+  d.payload = EncodePayload(NameP{why});
+  return impl_->Deliver(id, std::move(d));
+}
+
+Status Engine::Unpause(const std::string& id, const std::string& why) {
+  eventlog::EventDraft d;
+  d.type = ev::kUnpaused;
+  d.actor = eventlog::Actor::kUser;
+  d.payload = EncodePayload(NameP{why});
+  if (Status s = impl_->Deliver(id, std::move(d)); !s.ok()) return s;
+  size_t n = 0;
+  return impl_->Recover(&n, id);  // parked in the log (paused when it was resumed): load it
 }
 
 Status Engine::Cancel(const std::string& id, eventlog::Actor actor) {

@@ -89,6 +89,12 @@ class Engine {
   // attempts (ActivityContext::Abandoned); nothing is retried after it.
   Status Signal(const std::string& id, const std::string& name, const std::string& payload);
   Status Cancel(const std::string& id, eventlog::Actor actor = eventlog::Actor::kUser);
+  // An operator's pause (WorkflowPaused): no new step, timer or child starts; running
+  // attempts finish and are recorded; a cancel still works. A paused workflow is not loaded
+  // by Recover() of everything (it stays parked in the log); Unpause records
+  // WorkflowUnpaused and loads it. Both are idempotent; kNotFound, kConflict (ended).
+  Status Pause(const std::string& id, const std::string& why = "paused by the operator");
+  Status Unpause(const std::string& id, const std::string& why = "unpaused by the operator");
 
   // Blocks until `id` ends (it must be running in this engine) and returns its summary; the
   // log's error if the workflow halted because its events could not be appended.

@@ -369,6 +369,44 @@ TEST_F(EngineRegressTest, ExclusiveKeyGoesToTheOldestAfterRecovery) {
   EXPECT_EQ(std::count(tb.begin(), tb.end(), std::string(ev::kExclusiveWait)), 1);
 }
 
+// Pause: the running attempt finishes and is recorded, nothing new is decided (not even the
+// end) until Unpause; a paused workflow stays parked across a restart.
+TEST_F(EngineRegressTest, APausedWorkflowFinishesWhatRunsAndDecidesNothingUntilUnpaused) {
+  act_->hold = true;
+  ASSERT_TRUE(engine().Start({"hold-step", "p", "", eventlog::Actor::kUser, true}).ok());
+  WaitRuns(1);
+  ASSERT_TRUE(engine().Pause("p").ok());
+  ASSERT_TRUE(engine().Pause("p").ok()) << "idempotent";
+  act_->hold = false;
+  for (int i = 0; i < 200; ++i) {
+    auto t = Types("p");
+    if (std::count(t.begin(), t.end(), std::string(ev::kActivityCompleted))) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  std::this_thread::sleep_for(50ms);
+  auto t = Types("p");
+  EXPECT_EQ(std::count(t.begin(), t.end(), std::string(ev::kActivityCompleted)), 1) << "the running step finished";
+  EXPECT_EQ(std::count(t.begin(), t.end(), std::string(ev::kWorkflowCompleted)), 0) << "nothing decided while paused";
+  EXPECT_EQ(std::count(t.begin(), t.end(), std::string(ev::kPaused)), 1);
+  ASSERT_TRUE(engine().Unpause("p").ok());
+  EXPECT_EQ(WaitFor("p").status, RunStatus::kCompleted);
+  EXPECT_EQ(engine().Pause("p").code(), Code::kConflict) << "it ended";
+  EXPECT_EQ(engine().Pause("nope").code(), Code::kNotFound);
+}
+
+TEST_F(EngineRegressTest, APausedWorkflowStaysParkedAcrossARestartUntilUnpaused) {
+  ASSERT_TRUE(engine().Start({"hold-step", "q", "", eventlog::Actor::kUser, false}).ok());
+  ASSERT_TRUE(engine().Pause("q").ok());
+  Restart();
+  size_t n = 9;
+  ASSERT_TRUE(engine().Recover(&n).ok());
+  EXPECT_EQ(n, 0u) << "paused: not loaded";
+  EXPECT_EQ(act_->runs.load(), 0);
+  ASSERT_TRUE(engine().Unpause("q").ok());
+  EXPECT_EQ(WaitFor("q").status, RunStatus::kCompleted);
+  EXPECT_EQ(act_->runs.load(), 1);
+}
+
 TEST_F(EngineRegressTest, CancelOfAWorkflowWaitingForItsKeyEndsItAtOnce) {
   act_->hold = true;
   ASSERT_TRUE(engine().Start({"keyed", "first", "", eventlog::Actor::kUser, true}).ok());

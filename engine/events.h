@@ -24,6 +24,10 @@ inline constexpr const char* kChildStarted = "ChildStarted";
 inline constexpr const char* kChildEnded = "ChildEnded";
 inline constexpr const char* kSignalReceived = "SignalReceived";
 inline constexpr const char* kCancelRequested = "CancelRequested";
+// An operator's pause: no new step, timer or child starts until WorkflowUnpaused; what runs
+// finishes. Payload NameP (who/why).
+inline constexpr const char* kPaused = "WorkflowPaused";
+inline constexpr const char* kUnpaused = "WorkflowUnpaused";
 inline constexpr const char* kWorkflowCompleted = "WorkflowCompleted";
 inline constexpr const char* kWorkflowFailed = "WorkflowFailed";
 inline constexpr const char* kWorkflowCancelled = "WorkflowCancelled";

@@ -170,6 +170,10 @@ Status Apply(const eventlog::Event& e, WorkflowState* s) {
     s->signals.push_back({p.name, p.payload});
   } else if (t == ev::kCancelRequested) {
     s->cancel_requested = true;
+  } else if (t == ev::kPaused) {
+    s->paused = true;
+  } else if (t == ev::kUnpaused) {
+    s->paused = false;
   } else if (t == ev::kWorkflowCompleted || t == ev::kWorkflowFailed ||
              t == ev::kWorkflowCancelled) {
     st = ApplyEnd(e, s);

@@ -54,6 +54,7 @@ struct WorkflowState {
   uint64_t first_seq = 0;   // global seq of WorkflowStarted
   int64_t started_us = 0, ended_us = 0;
   bool cancel_requested = false;
+  bool paused = false;  // WorkflowPaused seen, no WorkflowUnpaused since
   std::map<std::string, StepState> steps;
   std::map<std::string, TimerState> timers;
   std::map<std::string, ChildState> children;

@@ -67,7 +67,7 @@ std::string Describe(const eventlog::Event& e) {
     ExclusiveWaitP p;
     return Load(e, &p) ? "waits for " + p.holder + " (" + p.key + ")" : "(undecodable)";
   }
-  if (t == ev::kCancelRequested) {
+  if (t == ev::kCancelRequested || t == ev::kPaused || t == ev::kUnpaused) {
     NameP p;
     return Load(e, &p) ? p.name : "(undecodable)";
   }

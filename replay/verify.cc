@@ -104,6 +104,9 @@ struct Folder {
     WorkflowState& s = states[e.workflow_id];
     const Workflow* def = s.events > 0 ? registry.FindWorkflow(s.type) : nullptr;
     Recorded r = s.events > 0 ? Classify(e) : Recorded();
+    if (r.decision && s.paused && !s.cancel_requested)
+      return Status(Code::kFailed, "event seq " + std::to_string(e.seq) + " (" + e.type + ") of workflow " +
+                                       e.workflow_id + " was decided while the workflow was paused");
     if (r.decision && (!s.cancel_requested || (def && def->HandlesCancel()))) {
       if (!def)
         return Status(Code::kFailed, "event seq " + std::to_string(e.seq) + ": workflow type '" +

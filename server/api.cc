@@ -207,6 +207,13 @@ ApiResponse Api::Route(const ApiRequest& r, std::string* route) const {
       if (r.method != "POST") return Error(405, "method_not_allowed", "use POST " + path);
       return CancelWorkflow(id);
     }
+    if (action == "pause" || action == "unpause") {
+      if (r.method != "POST") return Error(405, "method_not_allowed", "use POST " + path);
+      if (!engine_) return Error(503, "unavailable", "this server runs no engine");
+      Status s = action == "pause" ? engine_->Pause(id) : engine_->Unpause(id);
+      if (!s.ok()) return FromStatus(s);
+      return {202, json{{"id", id}, {"status", action == "pause" ? "paused" : "running"}}.dump() + "\n"};
+    }
   }
   return Error(404, "not_found", "no route " + r.method + " " + path + " (see docs/api.md)");
 }

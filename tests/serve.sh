@@ -54,6 +54,23 @@ grep -q '"id":"det"' "$work/det.out" || fail "submit --detach printed $(cat "$wo
 b -o json submit synthetic --id slow --input '{"steps":50,"sleep_ms":200}' --detach >/dev/null || fail "submit slow"
 b cancel slow >"$work/cancel.out" 2>&1 || fail "cancel through the server: $(cat "$work/cancel.out")"
 [ "$(cat "$work/cancel.out")" = "slow cancelled" ] || fail "cancel printed $(cat "$work/cancel.out")"
+# pause / unpause: nothing new starts while paused, then it finishes.
+b submit synthetic --id paused --input '{"steps":30,"sleep_ms":50}' --detach >/dev/null || fail "submit paused"
+sleep 0.3
+b pause paused >"$work/pause.out" 2>&1 || fail "pause: $(cat "$work/pause.out")"
+[ "$(cat "$work/pause.out")" = "paused paused" ] || fail "pause printed $(cat "$work/pause.out")"
+events() { b -o json history paused | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+sleep 0.3
+n1=$(events); sleep 0.6; n2=$(events)
+[ "$n1" = "$n2" ] || fail "a paused workflow went on: $n1 then $n2 events"
+b -o json history paused | grep -q WorkflowPaused || fail "no WorkflowPaused in the history"
+b unpause paused >/dev/null || fail "unpause"
+for _ in $(seq 1 100); do
+  [ "$(b -o json workflows --status completed | grep -c '"id":"paused"')" = 1 ] && break
+  sleep 0.1
+done
+[ "$(b -o json workflows --status completed | grep -c '"id":"paused"')" = 1 ] || fail "the unpaused workflow did not finish"
+b pause paused 2>/dev/null; [ $? = 2 ] || fail "pause of an ended workflow did not exit 2"
 for _ in $(seq 1 100); do  # the resumed and the detached workflows finish
   [ "$(b -o json workflows --status running)" = "[]" ] && break
   sleep 0.1
@@ -90,6 +107,7 @@ kill -TERM $pid; wait $pid; rc=$?; pid=""
 [ ! -e "$sock" ] || fail "the socket is left after SIGTERM"
 snapshot "$work/without"
 b submit synthetic --id in-process --input '{"steps":2,"noop":true}' >"$work/sub-local.out" 2>/dev/null || fail "submit in-process"
+b replay --verify >"$work/verify.out" 2>&1 || fail "replay --verify after the servers: $(cat "$work/verify.out")"
 [ "$(sed s/via-server/X/ "$work/sub-server.out")" = "$(sed s/in-process/X/ "$work/sub-local.out")" ] ||
   fail "submit prints differ: $(cat "$work/sub-server.out") vs $(cat "$work/sub-local.out")"
 for f in "$work"/with/*; do

@@ -283,3 +283,35 @@ int Cancel(const Globals& g, const std::string& id) {
 }
 
 }  // namespace berth::tool
+
+namespace berth::tool {
+
+int Pause(const Globals& g, const std::string& id, bool pause) {
+  const char* verb = pause ? "pause" : "unpause";
+  auto print = [&] {
+    if (g.output == Output::kJson)
+      std::cout << json{{"id", id}, {"status", pause ? "paused" : "running"}}.dump() << "\n";
+    else
+      std::cout << fmt::format("{} {}\n", id, pause ? "paused" : "unpaused");
+    return 0;
+  };
+  if (auto server = ServerClient::Find(g)) {
+    auto r = server->Post("/v1/workflows/" + server::PercentEncode(id) + "/" + verb, "");
+    if (!r.ok()) return Fail(r.status());
+    return print();
+  }
+  auto ctx = Context::Open(g, false);
+  if (!ctx.ok()) return Fail(ctx.status());
+  // In-process nothing runs the workflow: the event is recorded; it takes effect (pause) or
+  // the workflow runs again (unpause) at the next `berth resume`, or in a server.
+  auto& eng = (*ctx)->engine();
+  Status s = pause ? eng.Pause(id) : eng.Unpause(id);
+  if (!s.ok()) return Fail(s);
+  if (!pause) {
+    auto r = eng.Wait(id);  // loaded by Unpause: run it to its end, as `resume` would
+    if (!r.ok()) return Fail(r.status());
+  }
+  return print();
+}
+
+}  // namespace berth::tool

@@ -120,7 +120,7 @@ Result<std::unique_ptr<Context>> Context::Open(const Globals& g, bool create) {
     if (log.status().code() == Code::kBusy && ServerClient::Find(g))
       return Status(Code::kBusy, "data directory " + g.data_dir + " is held by `berth serve` (" +
                                      ServerSocketPath(g) + "); submit, workflows, history, "
-                                     "audit, cancel, up and down go through it, this command does "
+                                     "audit, cancel, pause, unpause, up and down go through it, this command does "
                                      "not yet: stop the server (SIGTERM) to run it");
     return log.status();
   }

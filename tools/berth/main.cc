@@ -76,7 +76,15 @@ int main(int argc, char** argv) {
   can->callback([&] { fin(); rc = Cancel(g, wf); });
 
   UpArgs ua;
-  auto* serve = app.add_subcommand("serve", "hold the data directory and serve the HTTP API (docs/api.md) on <data-dir>/berth.sock (mode 0600) until SIGTERM or Ctrl-C; submit, workflows, history, audit, cancel, up and down then go through it");
+  std::string pause_wf;
+  auto* pause = app.add_subcommand("pause", "pause a running workflow: no new step starts, running ones finish (a server keeps it paused; in-process it stays parked in the log)");
+  pause->add_option("workflow", pause_wf, "workflow id")->required();
+  pause->callback([&] { fin(); rc = Pause(g, pause_wf, true); });
+  auto* unpause = app.add_subcommand("unpause", "let a paused workflow go on (in-process: runs it to its end)");
+  unpause->add_option("workflow", pause_wf, "workflow id")->required();
+  unpause->callback([&] { fin(); rc = Pause(g, pause_wf, false); });
+
+  auto* serve = app.add_subcommand("serve", "hold the data directory and serve the HTTP API (docs/api.md) on <data-dir>/berth.sock (mode 0600) until SIGTERM or Ctrl-C; submit, workflows, history, audit, cancel, pause, unpause, up and down then go through it");
   serve->callback([&] { fin(); rc = Serve(g); });
 
   auto* up = app.add_subcommand("up", "deploy (or update) a Compose app on the Docker engine and wait until it is healthy");
