@@ -72,7 +72,7 @@ class FakeDocker final : public docker::DockerClient {
     if (containers.count(name)) return Status(Code::kConflict, "name " + name + " in use");
     const Image* im = FindImage(spec.image);
     if (!im) return NotFound("no such image " + spec.image);
-    Container c{spec, "c" + std::to_string(next_id++), im->id, false, {}};
+    Container c{spec, "c" + std::to_string(next_id++), im->id, false, {}, 0, "", ""};
     c.spec.name = name;
     for (const auto& [k, v] : im->labels) c.spec.labels.emplace(k, v);
     containers[name] = c;
