@@ -309,55 +309,6 @@ Status Engine::Impl::Recover(size_t* resumed, const std::string& only_id) {
   return missing;
 }
 
-Status Engine::Impl::Deliver(const std::string& id, eventlog::EventDraft d) {
-  d.workflow_id = id;
-  if (auto inst = Find(id)) {
-    inst->Post([inst, d] { inst->Deliver(d); });
-    return Status::Ok();
-  }
-  std::vector<std::string> open_children;
-  {
-    // Not loaded here: record it in the log; it takes effect when the workflow resumes.
-    // Under admin_mu_, so Recover cannot load the workflow between the fold and the append.
-    std::lock_guard<std::mutex> admin(admin_mu_);
-    if (auto inst = Find(id)) {
-      inst->Post([inst, d] { inst->Deliver(d); });
-      return Status::Ok();
-    }
-    auto st = FoldWorkflow(*log, id);
-    if (!st.ok()) return st.status();
-    if (IsTerminal(st->status))
-      return Status(Code::kConflict, "workflow '" + id + "' already ended (" +
-                                         RunStatusName(st->status) + ")");
-    bool cancel = d.type == ev::kCancelRequested;
-    bool said = (cancel && st->cancel_requested) || (d.type == ev::kPaused && st->paused) ||
-                (d.type == ev::kUnpaused && !st->paused);
-    if (!said) {
-      d.workflow_seq = st->events + 1;
-      d.time_us = NowUs();
-      eventlog::Event next;
-      static_cast<eventlog::EventDraft&>(next) = d;
-      WorkflowSummary sum = SummaryAfter(st.value(), next);
-      eventlog::AppendRequest a;
-      a.events.push_back(std::move(d));
-      a.projections.push_back({SummaryKey(id), EncodeSummary(sum), false});
-      if (Status s = log->Append(std::move(a)); !s.ok()) return s;
-    }
-    if (cancel)
-      for (const auto& [child, c] : st->children)
-        if (!c.ended) open_children.push_back(child);
-  }
-  // A cancel reaches the descendants too, also those not loaded here.
-  for (const auto& child : open_children) {
-    eventlog::EventDraft cd;
-    cd.type = ev::kCancelRequested;
-    cd.actor = eventlog::Actor::kSystem;
-    cd.payload = EncodePayload(NameP{"parent " + id + " cancelled"});
-    (void)Deliver(child, cd);
-  }
-  return Status::Ok();
-}
-
 Result<WorkflowSummary> Engine::Impl::Wait(const std::string& id) {
   std::unique_lock<std::mutex> l(mu_);
   cv_.wait(l, [&] {
@@ -393,39 +344,5 @@ Result<WorkflowSummary> Engine::Wait(const std::string& id) { return impl_->Wait
 void Engine::WaitIdle() { impl_->WaitIdle(); }
 size_t Engine::Running() const { return impl_->Running(); }
 void Engine::Shutdown() { impl_->Shutdown(); }
-
-Status Engine::Signal(const std::string& id, const std::string& name, const std::string& payload) {
-  eventlog::EventDraft d;
-  d.type = ev::kSignalReceived;
-  d.actor = eventlog::Actor::kUser;
-  d.payload = EncodePayload(SignalP{name, payload});
-  return impl_->Deliver(id, std::move(d));
-}
-
-Status Engine::Pause(const std::string& id, const std::string& why) {
-  eventlog::EventDraft d;
-  d.type = ev::kPaused;
-  d.actor = eventlog::Actor::kUser;
-  d.payload = EncodePayload(NameP{why});
-  return impl_->Deliver(id, std::move(d));
-}
-
-Status Engine::Unpause(const std::string& id, const std::string& why) {
-  eventlog::EventDraft d;
-  d.type = ev::kUnpaused;
-  d.actor = eventlog::Actor::kUser;
-  d.payload = EncodePayload(NameP{why});
-  if (Status s = impl_->Deliver(id, std::move(d)); !s.ok()) return s;
-  size_t n = 0;
-  return impl_->Recover(&n, id);  // parked in the log (paused when it was resumed): load it
-}
-
-Status Engine::Cancel(const std::string& id, eventlog::Actor actor) {
-  eventlog::EventDraft d;
-  d.type = ev::kCancelRequested;
-  d.actor = actor;
-  d.payload = EncodePayload(NameP{"cancel requested"});
-  return impl_->Deliver(id, std::move(d));
-}
 
 }  // namespace berth::engine

@@ -62,13 +62,10 @@ void Instance::Enqueue(const char* type, std::string payload, std::function<void
 
 void Instance::Deliver(eventlog::EventDraft draft) {
   if (ending_ || halted_ || IsTerminal(state_.status)) return;
-  if (draft.type == ev::kCancelRequested && state_.cancel_requested) return;  // said already
-  if (draft.type == ev::kPaused || draft.type == ev::kUnpaused) {
-    bool paused = state_.paused;  // as it will be once what is queued is recorded
-    for (const Pending& q : outbox_)
-      if (q.draft.type == ev::kPaused || q.draft.type == ev::kUnpaused) paused = q.draft.type == ev::kPaused;
-    if (paused == (draft.type == ev::kPaused)) return;  // said already
-  }
+  bool paused = state_.paused;  // as it will be once what is queued is recorded
+  for (const Pending& q : outbox_)
+    if (q.draft.type == ev::kPaused || q.draft.type == ev::kUnpaused) paused = q.draft.type == ev::kPaused;
+  if (AlreadySaid(draft.type, state_.cancel_requested, paused)) return;
   Pending p;
   p.draft = std::move(draft);
   outbox_.push_back(std::move(p));

@@ -100,6 +100,11 @@ bool WorkflowState::StepDone(const std::string& step) const {
   return it != steps.end() && it->second.phase == StepState::kCompleted;
 }
 
+bool AlreadySaid(const std::string& type, bool cancel_requested, bool paused) {
+  return (type == ev::kCancelRequested && cancel_requested) || (type == ev::kPaused && paused) ||
+         (type == ev::kUnpaused && !paused);
+}
+
 Status Apply(const eventlog::Event& e, WorkflowState* s) {
   if (e.workflow_seq != s->events + 1)
     return Bad(e, "workflow seq " + std::to_string(e.workflow_seq) + " where " +

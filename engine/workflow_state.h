@@ -73,6 +73,11 @@ struct WorkflowState {
   size_t Outstanding() const { return open_steps + open_timers + open_children; }
 };
 
+// True when delivering an event of `type` to a workflow in this state would change nothing:
+// a cancel once cancel is requested, a pause while paused, an unpause while not paused.
+// The engine then records nothing (both for a loaded workflow and for one in the log).
+bool AlreadySaid(const std::string& type, bool cancel_requested, bool paused);
+
 // Folds one event into `s`. kCorruption (naming the seq) for an event that cannot follow the
 // state: a wrong workflow_seq, an undecodable payload, an event after the end.
 Status Apply(const eventlog::Event& e, WorkflowState* s);
