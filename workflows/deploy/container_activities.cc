@@ -369,22 +369,6 @@ class Healthy final : public DockerActivity {
   }
 };
 
-// ---- inspect-state: what a restart workflow checks first ---------------------------------------
-
-class InspectState final : public DockerActivity {
- public:
-  explicit InspectState(DockerProvider d) : DockerActivity("docker.inspect-state", std::move(d)) {}
-
- protected:
-  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
-    auto info = d.InspectContainer(Str(in, "id"));
-    if (info.status().code() == Code::kNotFound) return json{{"state", "gone"}}.dump();
-    if (!info.ok()) return info.status();
-    std::string state = info->state.running ? "running" : info->state.status;
-    return json{{"state", state}, {"exit_code", info->state.exit_code}}.dump();
-  }
-};
-
 // ---- remove ---------------------------------------------------------------------------------
 
 class Remove final : public DockerActivity {
@@ -438,7 +422,6 @@ void RegisterContainerActivities(engine::Registry* r, const DockerProvider& d) {
   r->Add(std::make_unique<Exec>(d));
   r->Add(std::make_unique<Healthy>(d));
   r->Add(std::make_unique<Remove>(d));
-  r->Add(std::make_unique<InspectState>(d));
 }
 
 }  // namespace berth::workflows::internal

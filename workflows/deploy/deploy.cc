@@ -289,7 +289,7 @@ std::unique_ptr<engine::Workflow> MakeUndeployWorkflow() { return std::make_uniq
 void RegisterDeploy(engine::Registry* r, DockerProvider docker) {
   r->Add(MakeDeployWorkflow());
   r->Add(MakeUndeployWorkflow());
-  r->Add(MakeRestartWorkflow());
+  RegisterRestart(r, docker);
   RegisterDockerActivities(r, std::move(docker));
 }
 

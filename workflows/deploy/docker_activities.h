@@ -14,7 +14,7 @@
 //   docker.exec            {name, what, commands, marker} -> "ok"
 //   docker.healthy         {name, timeout_ms} -> "running" | "healthy"
 //   docker.remove          {name, timeout_s} -> "removed" | "gone"
-//   docker.inspect-state   {id} -> {state: running|exited|created|gone, exit_code} (restart.h)
+//   docker.inspect-state   {id} -> {state: running|exited|created|gone, exit_code} (restart.cc)
 //
 // Each one's Reconcile finds what an earlier attempt did by the berth.key label (create,
 // network, install containers), a marker file inside the container (exec), or the

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "workflows/deploy/activity_util.h"
 #include "workflows/deploy/names.h"
 
 namespace berth::workflows {
@@ -92,6 +93,22 @@ class RestartWorkflow final : public engine::Workflow {
   }
 };
 
+// docker.inspect-state: what a restart workflow checks first.
+
+class InspectState final : public internal::DockerActivity {
+ public:
+  explicit InspectState(DockerProvider d) : DockerActivity("docker.inspect-state", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const engine::ActivityContext&, const json& in, docker::DockerClient& d) override {
+    auto info = d.InspectContainer(internal::Str(in, "id"));
+    if (info.status().code() == Code::kNotFound) return json{{"state", "gone"}}.dump();
+    if (!info.ok()) return info.status();
+    std::string state = info->state.running ? "running" : info->state.status;
+    return json{{"state", state}, {"exit_code", info->state.exit_code}}.dump();
+  }
+};
+
 }  // namespace
 
 Result<RestartRule> ParseRestart(const std::string& value) {
@@ -119,7 +136,10 @@ int64_t RestartBackoffMs(int n) {
   return std::min<int64_t>(ms, 10'000);
 }
 
-std::unique_ptr<engine::Workflow> MakeRestartWorkflow() { return std::make_unique<RestartWorkflow>(); }
+void RegisterRestart(engine::Registry* r, DockerProvider docker) {
+  r->Add(std::make_unique<RestartWorkflow>());
+  r->Add(std::make_unique<InspectState>(std::move(docker)));
+}
 
 std::string RestartWorkflowId(const std::string& container, int64_t died_at_ns) {
   return fmt::format("restart-{}-{:020}", container, died_at_ns);

@@ -22,7 +22,9 @@
 #include <memory>
 #include <string>
 
+#include "engine/registry.h"
 #include "engine/workflow.h"
+#include "workflows/deploy/docker_activities.h"
 #include "eventlog/status.h"
 
 namespace berth::workflows {
@@ -41,7 +43,8 @@ inline constexpr int64_t kRestartStableMs = 10'000;
 // Backoff before the n-th restart in a row (1-based): 200 ms doubling, at most 10 s.
 int64_t RestartBackoffMs(int n);
 
-std::unique_ptr<engine::Workflow> MakeRestartWorkflow();
+// The `restart` workflow and its docker.inspect-state activity.
+void RegisterRestart(engine::Registry* r, DockerProvider docker);
 std::string RestartWorkflowId(const std::string& container, int64_t died_at_ns);
 
 }  // namespace berth::workflows
