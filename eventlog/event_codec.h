@@ -8,7 +8,9 @@
 // over the body is continued under the lock over 41 header bytes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -53,6 +55,7 @@ uint64_t SeqFromKey(std::string_view key);
 inline constexpr const char* kColumnFamilies[] = {"default",     "events", "by_workflow", "by_subject",
                                                   "projections", "meta",   "once"};
 enum ColumnFamily { kCfDefault = 0, kCfEvents, kCfByWorkflow, kCfBySubject, kCfProjections, kCfMeta, kCfOnce };
+inline constexpr size_t kFamilyCount = std::size(kColumnFamilies);
 
 // Index keys: `workflow_id \0 BE64(workflow_seq)` and `subject \0 BE64(seq)`.
 std::string WorkflowKey(const std::string& workflow_id, uint64_t workflow_seq);

@@ -26,6 +26,8 @@
 
 namespace berth::eventlog {
 
+int64_t NowUs();  // wall clock, microseconds since the epoch (event_log.cc)
+
 class RocksEventLog final : public EventLog {
  public:
   ~RocksEventLog() override { Shutdown(); }
