@@ -167,6 +167,10 @@ class EventLog {
   virtual Status Get(uint64_t seq, Event* out) const = 0;
   virtual Status ScanRange(uint64_t from_seq, uint64_t to_seq, const Visitor& visit) const = 0;
   virtual Status ScanWorkflow(const std::string& workflow_id, const Visitor& visit) const = 0;
+  // The workflow's events from its `from_workflow_seq`-th on (1: all): a follower's next
+  // page costs what it reads, not the workflow's whole history.
+  virtual Status ScanWorkflowFrom(const std::string& workflow_id, uint64_t from_workflow_seq,
+                                  const Visitor& visit) const = 0;
   virtual Status ScanSubject(const std::string& subject, const Visitor& visit) const = 0;
   // Like ScanRange over everything, additionally checking the hash chain, that the sequence
   // is dense and that it reaches the high-water mark (read at Open) and every seq this log

@@ -55,8 +55,8 @@ Status RocksEventLog::ScanLocked(const rocksdb::ReadOptions& base, uint64_t from
   return FromRocks(it->status(), "scanning events");
 }
 
-Status RocksEventLog::ScanIndex(int family, const std::string& prefix,
-                                const Visitor& visit) const {
+Status RocksEventLog::ScanIndex(int family, const std::string& prefix, const Visitor& visit,
+                                const std::string& start) const {
   std::shared_lock<std::shared_mutex> lock;
   if (Status l = LockForRead(&lock); !l.ok()) return l;
   // One snapshot for the index and the events it points at: an entry seen is never followed
@@ -66,7 +66,7 @@ Status RocksEventLog::ScanIndex(int family, const std::string& prefix,
   ro.snapshot = snap.snapshot();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[family]));
   Event e;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+  for (it->Seek(start.empty() ? prefix : start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     // by_workflow stores the seq as its value; by_subject ends its key with it.
     uint64_t seq = family == kCfByWorkflow
                        ? SeqFromKey(it->value().ToStringView())
@@ -79,6 +79,11 @@ Status RocksEventLog::ScanIndex(int family, const std::string& prefix,
 
 Status RocksEventLog::ScanWorkflow(const std::string& wf, const Visitor& visit) const {
   return ScanIndex(kCfByWorkflow, wf + '\0', visit);
+}
+
+Status RocksEventLog::ScanWorkflowFrom(const std::string& wf, uint64_t from_workflow_seq,
+                                       const Visitor& visit) const {
+  return ScanIndex(kCfByWorkflow, wf + '\0', visit, WorkflowKey(wf, std::max<uint64_t>(from_workflow_seq, 1)));
 }
 
 Status RocksEventLog::ScanSubject(const std::string& subject, const Visitor& visit) const {

@@ -314,6 +314,17 @@ TEST_F(EventLogTest, ScansByWorkflowAndBySubjectReturnOnlyTheirEvents) {
   }).ok());
   EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 3}));
   seqs.clear();
+  ASSERT_TRUE(log->ScanWorkflowFrom("a", 2, [&](const Event& e) {
+    seqs.push_back(e.seq);
+    return true;
+  }).ok());
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{3}));
+  seqs.clear();
+  ASSERT_TRUE(log->ScanWorkflowFrom("a", 3, [&](const Event& e) {
+    seqs.push_back(e.seq);
+    return true;
+  }).ok());
+  EXPECT_TRUE(seqs.empty());
   ASSERT_TRUE(log->ScanSubject("container:c2", [&](const Event& e) {
     seqs.push_back(e.seq);
     return true;

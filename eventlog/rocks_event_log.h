@@ -40,6 +40,7 @@ class RocksEventLog final : public EventLog {
   Status Get(uint64_t seq, Event* out) const override;
   Status ScanRange(uint64_t from, uint64_t to, const Visitor& visit) const override;
   Status ScanWorkflow(const std::string& wf, const Visitor& visit) const override;
+  Status ScanWorkflowFrom(const std::string& wf, uint64_t from_workflow_seq, const Visitor& visit) const override;
   Status ScanSubject(const std::string& subject, const Visitor& visit) const override;
   Status VerifyChain(uint64_t* checked) const override;
   Status VerifyIndexes() const override;
@@ -131,7 +132,9 @@ class RocksEventLog final : public EventLog {
   Status ChainLocked(const rocksdb::ReadOptions& ro, uint64_t durable, uint64_t* checked,
                      const Visitor& each, bool* stopped) const;
   // Visits the events an index (by_workflow or by_subject) lists under `prefix`.
-  Status ScanIndex(int family, const std::string& prefix, const Visitor& visit) const;
+  // Index entries under `prefix`, from the key `start` on ("": the first).
+  Status ScanIndex(int family, const std::string& prefix, const Visitor& visit,
+                   const std::string& start = "") const;
   // kCorruption: the log ends at `last` but `must_reach` was durable, as `source` shows.
   Status MissingEvents(uint64_t last, uint64_t must_reach, const std::string& source) const;
 

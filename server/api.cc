@@ -73,6 +73,52 @@ bool Known(const std::map<std::string, std::string>& q, std::initializer_list<co
   return true;
 }
 
+// GET /v1/workflows/{id}/events?follow=1: the workflow's events after `after`, one JSON
+// line each (EventJson), as they become durable, then a last line {"workflow": <WorkflowJson>}
+// once it has ended; or a last line {"error": ..., "code": ...} if the log fails. Each call
+// reads only what is new: nothing when the log's last seq has not moved, else the
+// workflow's events from the last one sent on (ScanWorkflowFrom), at most kPage of them.
+class EventStream : public ApiStream {
+ public:
+  static constexpr size_t kPage = 1000;
+  EventStream(const eventlog::EventLog* log, std::string id, uint64_t after)
+      : log_(log), id_(std::move(id)), after_(after) {}
+
+  bool Next(std::string* out) override {
+    uint64_t last = log_->LastSeq();
+    if (last == seen_) return true;
+    // The status first: if it has ended, every event of it is durable before this read.
+    auto wf = WorkflowJson(*log_, id_);
+    if (!wf.ok()) return Failed(wf.status(), out);
+    bool ended = (*wf)["summary"]["status"] != "running";
+    size_t n = 0;
+    Status s = log_->ScanWorkflowFrom(id_, next_wseq_, [&](const eventlog::Event& e) {
+      next_wseq_ = e.workflow_seq + 1;
+      if (e.seq <= after_) return true;
+      *out += EventJson(e).dump() + "\n";
+      after_ = e.seq;
+      return ++n < kPage;
+    });
+    if (!s.ok()) return Failed(s, out);
+    if (n == kPage) return true;  // more to read: seen_ stays, so the next call reads on
+    seen_ = last;
+    if (!ended) return true;
+    *out += json{{"workflow", *wf}}.dump() + "\n";
+    return false;
+  }
+
+ private:
+  static bool Failed(const Status& s, std::string* out) {
+    *out += json{{"error", s.message()}, {"code", CodeToken(s.code())}}.dump() + "\n";
+    return false;
+  }
+  const eventlog::EventLog* log_;
+  std::string id_;
+  uint64_t after_;              // the last seq sent (or the client's `after`)
+  uint64_t next_wseq_ = 1;      // the workflow_seq to read from
+  uint64_t seen_ = UINT64_MAX;  // the log's last seq when everything up to it was sent
+};
+
 }  // namespace
 
 std::string CodeToken(Code c) {
@@ -197,8 +243,22 @@ ApiResponse Api::Route(const ApiRequest& r, std::string* route) const {
     if (action == "events") {
       if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
       uint64_t after = 0, limit = 0;
-      if (!Known(q, {"after", "limit"}, &why) || !Uint(q, "after", &after, &why) || !Uint(q, "limit", &limit, &why))
+      if (!Known(q, {"after", "limit", "follow"}, &why) || !Uint(q, "after", &after, &why) ||
+          !Uint(q, "limit", &limit, &why))
         return Error(400, "invalid_argument", why);
+      if (q.count("follow")) {
+        const std::string& f = q["follow"];
+        if (f != "1" && f != "true" && f != "0" && f != "false")
+          return Error(400, "invalid_argument", "query parameter 'follow' must be 1, true, 0 or false, not '" + f + "'");
+        if (f == "1" || f == "true") {
+          if (limit) return Error(400, "invalid_argument", "'limit' does not go with 'follow' (a stream ends with its workflow)");
+          auto wf = WorkflowJson(*log_, id);
+          if (!wf.ok()) return FromStatus(wf.status());
+          ApiResponse streamed{200, "", "application/x-ndjson"};
+          streamed.stream = std::make_shared<EventStream>(log_, id, after);
+          return streamed;
+        }
+      }
       auto events = WorkflowEvents(*log_, id, after, limit);
       if (!events.ok()) return FromStatus(events.status());
       return Ok(*events);

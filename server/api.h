@@ -8,6 +8,7 @@
 // the log (corruption, I/O): the client rebuilds the same Status from the two fields.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "engine/engine.h"
@@ -21,10 +22,25 @@ struct ApiRequest {
   std::string body;
 };
 
+// A body written as it becomes ready (HTTP chunked): the server calls Next on the
+// connection's strand until it returns false, waiting a poll interval (http_server.h)
+// whenever a call added nothing. Next never blocks.
+class ApiStream {
+ public:
+  virtual ~ApiStream() = default;
+  // Appends what is ready to *out (possibly nothing); false once the stream is over, its
+  // last part in *out.
+  virtual bool Next(std::string* out) = 0;
+};
+
 struct ApiResponse {
+  ApiResponse() = default;
+  ApiResponse(int status_, std::string body_, std::string content_type_ = "application/json")
+      : status(status_), body(std::move(body_)), content_type(std::move(content_type_)) {}
   int status = 200;
-  std::string body;  // JSON, except /metrics
+  std::string body;  // JSON, except /metrics and streams
   std::string content_type = "application/json";
+  std::shared_ptr<ApiStream> stream;  // when set, the body is this stream's (`body` unused)
 };
 
 class Metrics;

@@ -1,6 +1,7 @@
 #include "server/api.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -214,9 +215,15 @@ TEST_F(ApiTest, ServesOverItsSocketAndRefusesOversizedBodies) {
   auto big = client.Send({"PUT", "/v1/workflows", std::string(5000, 'x'), "application/json", 5000, {}, {}, {}});
   ASSERT_TRUE(big.ok()) << big.status().ToString();
   EXPECT_EQ(big->status, 413);
-  // Idle connections hold no thread: with 300 open and silent, a request is still answered.
+  // Idle connections hold no thread: with 1,000 open and silent, a request is still
+  // answered (each costs this process two descriptors: the limit is raised to allow them).
+  rlimit nofile{};
+  ::getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = std::max<rlim_t>(nofile.rlim_cur, std::min<rlim_t>(nofile.rlim_max, 4096));
+  ::setrlimit(RLIMIT_NOFILE, &nofile);
+  ASSERT_GE(nofile.rlim_cur, 2100u) << "this test needs 2,100 descriptors";
   std::vector<int> idle;
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < 1000; ++i) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
@@ -230,6 +237,56 @@ TEST_F(ApiTest, ServesOverItsSocketAndRefusesOversizedBodies) {
   for (int fd : idle) ::close(fd);
   server.Stop();
   EXPECT_FALSE(std::filesystem::exists(sock)) << "the socket is removed at stop";
+}
+
+// A followed workflow streams every event once, in order, as it becomes durable, then its
+// end; a follower that reconnects from a seq gets only what came after it.
+TEST_F(ApiEngineTest, FollowingAWorkflowStreamsEachEventOnceThenItsEnd) {
+  std::string sock = dir_.path().string() + "/f.sock";
+  Api api(log_.get(), engine_.get());
+  HttpServerOptions o;
+  o.socket_path = sock;
+  o.stream_poll_ms = 5;
+  HttpServer server(o, [&](const ApiRequest& r) { return api.Handle(r); });
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_EQ(Post("/v1/workflows", R"({"type":"synthetic","id":"f1","input":{"steps":8,"sleep_ms":20}})").status, 201);
+  docker::Endpoint ep;
+  ep.socket_path = sock;
+  auto follow = [&](uint64_t after, std::vector<uint64_t>* seqs, json* end) {
+    std::string pending;
+    docker::HttpRequest req;
+    req.target = "/v1/workflows/f1/events?follow=1&after=" + std::to_string(after);
+    req.timeout_ms = 20'000;
+    req.on_data = [&](std::string_view d) {
+      pending.append(d);
+      for (size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
+        json line = json::parse(pending.substr(0, nl));
+        if (line.contains("workflow")) *end = line["workflow"];
+        else seqs->push_back(line["seq"].get<uint64_t>());
+      }
+      return true;
+    };
+    auto r = docker::HttpTransport(ep, 2000).Send(req);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+  };
+  std::vector<uint64_t> seqs;
+  json end;
+  follow(0, &seqs, &end);  // starts while the workflow runs (8 steps of 20 ms)
+  ASSERT_FALSE(end.is_null()) << "the stream ends with the workflow";
+  EXPECT_EQ(end["summary"]["status"], "completed");
+  auto all = Body(Get("/v1/workflows/f1/events"));
+  ASSERT_EQ(seqs.size(), all.size()) << "every event once";
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], all[i]["seq"].get<uint64_t>());
+  std::vector<uint64_t> rest;
+  json end2;
+  follow(seqs[4], &rest, &end2);  // a reconnect after the fifth event
+  EXPECT_EQ(rest, std::vector<uint64_t>(seqs.begin() + 5, seqs.end()));
+  EXPECT_FALSE(end2.is_null());
+  // A stream of a workflow that is not there, or with a bad parameter, is refused at once.
+  EXPECT_EQ(Get("/v1/workflows/zz/events?follow=1").status, 404);
+  EXPECT_EQ(Get("/v1/workflows/f1/events?follow=yes").status, 400);
+  EXPECT_EQ(Get("/v1/workflows/f1/events?follow=1&limit=3").status, 400);
 }
 
 }  // namespace

@@ -38,7 +38,8 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(HttpServer::Impl* server, Local::socket socket) : server_(server), stream_(std::move(socket)) {
+  Session(HttpServer::Impl* server, Local::socket socket)
+      : server_(server), stream_(std::move(socket)), timer_(stream_.get_executor()) {
     ++server_->connections;
   }
   ~Session() { --server_->connections; }
@@ -66,7 +67,63 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& req = parser_->get();
     ApiRequest r{std::string(req.method_string()), std::string(req.target()), req.body()};
     ApiResponse out = server_->handler(r);
+    if (out.stream) return StartStream(std::move(out), req.keep_alive());
     Respond(out.status, std::move(out.body), req.keep_alive(), out.content_type);
+  }
+
+  // A chunked response: the head, then Pump until the stream ends or its time is up.
+  void StartStream(ApiResponse out, bool keep_alive) {
+    stream_api_ = std::move(out.stream);
+    keep_alive_ = keep_alive;
+    stream_end_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(server_->options.stream_max_ms);
+    head_.emplace(http::int_to_status(out.status), 11);
+    head_->set(http::field::content_type, out.content_type);
+    head_->set(http::field::server, "berth");
+    head_->keep_alive(keep_alive);
+    head_->chunked(true);
+    head_serializer_.emplace(*head_);
+    stream_.expires_after(std::chrono::milliseconds(server_->options.read_timeout_ms));
+    http::async_write_header(stream_, *head_serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->Close();
+      self->Pump();
+    });
+  }
+
+  void Pump() {
+    if (server_->stopped) return Close();
+    chunk_.clear();
+    bool more = stream_api_->Next(&chunk_) && std::chrono::steady_clock::now() < stream_end_;
+    if (chunk_.empty() && more) {
+      stream_.expires_never();  // nothing pending on the socket while we wait
+      timer_.expires_after(std::chrono::milliseconds(server_->options.stream_poll_ms));
+      timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (ec) return self->Close();
+        self->Pump();
+      });
+      return;
+    }
+    auto after = [self = shared_from_this(), more](beast::error_code ec, size_t) {
+      if (ec) return self->Close();
+      if (more) return self->Pump();
+      self->EndStream();
+    };
+    stream_.expires_after(std::chrono::milliseconds(server_->options.read_timeout_ms));
+    if (chunk_.empty()) return EndStream();
+    asio::async_write(stream_, http::make_chunk(asio::buffer(chunk_)), std::move(after));
+  }
+
+  void EndStream() {
+    stream_.expires_after(std::chrono::milliseconds(server_->options.read_timeout_ms));
+    asio::async_write(stream_, http::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->stream_api_.reset();
+      if (ec || !self->keep_alive_ || self->server_->stopped) return self->Close();
+      self->Read(false);
+    });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(Local::socket::shutdown_both, ignored);
   }
 
   void Respond(int status, std::string body, bool keep_alive,
@@ -92,6 +149,15 @@ class Session : public std::enable_shared_from_this<Session> {
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // A streamed response (StartStream): its head, the serializer writing it, the stream,
+  // the chunk being written and when the response ends at the latest.
+  asio::steady_timer timer_;
+  std::shared_ptr<ApiStream> stream_api_;
+  std::optional<http::response<http::empty_body>> head_;
+  std::optional<http::response_serializer<http::empty_body>> head_serializer_;
+  std::string chunk_;
+  bool keep_alive_ = false;
+  std::chrono::steady_clock::time_point stream_end_;
 };
 
 }  // namespace

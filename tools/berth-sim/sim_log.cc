@@ -190,6 +190,9 @@ Status SimLog::ScanRange(uint64_t from, uint64_t to, const Visitor& visit) const
 Status SimLog::ScanWorkflow(const std::string& id, const Visitor& visit) const {
   SIMLOG_READ(ScanWorkflow(id, visit));
 }
+Status SimLog::ScanWorkflowFrom(const std::string& id, uint64_t from, const Visitor& visit) const {
+  SIMLOG_READ(ScanWorkflowFrom(id, from, visit));
+}
 Status SimLog::ScanSubject(const std::string& subject, const Visitor& visit) const {
   SIMLOG_READ(ScanSubject(subject, visit));
 }

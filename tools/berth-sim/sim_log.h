@@ -75,6 +75,8 @@ class SimLog final : public eventlog::EventLog {
   Status Get(uint64_t seq, eventlog::Event* out) const override;
   Status ScanRange(uint64_t from_seq, uint64_t to_seq, const Visitor& visit) const override;
   Status ScanWorkflow(const std::string& workflow_id, const Visitor& visit) const override;
+  Status ScanWorkflowFrom(const std::string& workflow_id, uint64_t from_workflow_seq,
+                          const Visitor& visit) const override;
   Status ScanSubject(const std::string& subject, const Visitor& visit) const override;
   Status VerifyChain(uint64_t* events_checked) const override;
   Status VerifyIndexes() const override;

@@ -50,23 +50,30 @@ Result<json> ServerClient::Post(const std::string& target, const std::string& bo
   return Exchange("POST", target, body);
 }
 
+namespace {
+// The server's answer to `what` as JSON, or its error as the Status it names.
+Result<json> FromReply(const std::string& socket, const std::string& what, long status, const std::string& body) {
+  json reply = json::parse(body, nullptr, false);
+  if (reply.is_discarded())
+    return Status(Code::kFailed, "berth serve on " + socket + " answered " + what + " with HTTP " +
+                                     std::to_string(status) + " and a body that is not JSON");
+  if (status / 100 != 2) {
+    std::string message = reply.is_object() && reply.contains("error") && reply["error"].is_string()
+                              ? reply["error"].get<std::string>()
+                              : "HTTP " + std::to_string(status);
+    std::string code = reply.is_object() && reply.contains("code") && reply["code"].is_string() ? reply["code"].get<std::string>() : "";
+    return Status(server::CodeFromToken(code), message);
+  }
+  return reply;
+}
+}  // namespace
+
 Result<json> ServerClient::Exchange(const std::string& method, const std::string& target, const std::string& body) const {
   auto r = Send(socket_, target, 60'000, method, body);
   if (!r.ok())
     return Status(Code::kUnavailable, "berth serve on " + socket_ + " did not answer " + method + " " + target +
                                           ": " + r.status().message() + "; retry (without a server the command runs in-process)");
-  json reply = json::parse(r->body, nullptr, false);
-  if (reply.is_discarded())
-    return Status(Code::kFailed, "berth serve on " + socket_ + " answered " + target + " with HTTP " +
-                                     std::to_string(r->status) + " and a body that is not JSON");
-  if (r->status / 100 != 2) {
-    std::string message = reply.is_object() && reply.contains("error") && reply["error"].is_string()
-                              ? reply["error"].get<std::string>()
-                              : "HTTP " + std::to_string(r->status);
-    std::string code = reply.is_object() && reply.contains("code") && reply["code"].is_string() ? reply["code"].get<std::string>() : "";
-    return Status(server::CodeFromToken(code), message);
-  }
-  return reply;
+  return FromReply(socket_, target, r->status, r->body);
 }
 
 Result<json> ServerClient::Follow(const std::string& id, const std::function<void(const json&)>& on_event) const {
@@ -79,30 +86,57 @@ Result<json> ServerClient::Follow(const std::string& id, const std::function<voi
     struct sigaction old;
     ~Restore() { ::sigaction(SIGINT, &old, nullptr); }
   } restore{old};
-  std::string events_at = "/v1/workflows/" + server::PercentEncode(id) + "/events?after=";
+  const std::string follow_again = "follow it with `berth history " + id + "`";
   uint64_t last = 0;
-  auto drain = [&]() -> Status {
-    auto events = Get(events_at + std::to_string(last));
-    if (!events.ok()) return events.status();
-    for (const auto& e : *events) {
-      last = e["seq"].get<uint64_t>();
-      on_event(e);
-    }
-    return Status::Ok();
-  };
-  // Bounded by the workflow's own end; each round is two requests and a 100 ms sleep.
-  for (;;) {
+  // Each round is one streamed exchange (server/api.h, EventStream) from the last seq seen:
+  // it ends with the workflow, or is resumed after the server ended it (its time limit) or
+  // the connection dropped. Bounded: five rounds in a row that bring no event give up.
+  for (int fruitless = 0;;) {
+    std::string pending;
+    std::optional<json> end;
+    Status failed;
+    uint64_t before = last;
+    docker::Endpoint ep;
+    ep.socket_path = socket_;
+    docker::HttpRequest req;
+    req.target = "/v1/workflows/" + server::PercentEncode(id) + "/events?follow=1&after=" + std::to_string(last);
+    req.timeout_ms = 0;  // as long as the workflow runs
+    req.cancelled = [] { return g_interrupted.load(); };
+    req.on_data = [&](std::string_view data) {
+      pending.append(data);
+      for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+        json line = json::parse(pending.substr(0, nl), nullptr, false);
+        pending.erase(0, nl + 1);
+        if (line.is_discarded() || !line.is_object()) {
+          failed = Status(Code::kFailed, "berth serve on " + socket_ + " sent a line that is not a JSON object "
+                                         "while following " + id + "; " + follow_again);
+          return false;
+        }
+        if (line.contains("workflow")) {
+          end = std::move(line["workflow"]);
+          return false;
+        }
+        if (line.contains("error")) {
+          failed = Status(server::CodeFromToken(line.value("code", "")), line.value("error", ""));
+          return false;
+        }
+        last = line["seq"].get<uint64_t>();
+        on_event(line);
+      }
+      return true;
+    };
+    auto r = docker::HttpTransport(ep, 1000).Send(req);
     if (g_interrupted)
-      return Status(Code::kCancelled, "detached from " + id + "; it keeps running in the server: follow it with "
-                                      "`berth history " + id + "`");
-    if (Status s = drain(); !s.ok()) return s;
-    auto wf = Get("/v1/workflows/" + server::PercentEncode(id));
-    if (!wf.ok()) return wf.status();
-    if ((*wf)["summary"]["status"] != "running") {
-      if (Status s = drain(); !s.ok()) return s;  // the events that ended it
-      return wf;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      return Status(Code::kCancelled, "detached from " + id + "; it keeps running in the server: " + follow_again);
+    if (end) return *end;
+    if (!failed.ok()) return failed;
+    if (r.ok() && r->status / 100 != 2) return FromReply(socket_, req.target, r->status, r->body).status();
+    fruitless = last == before ? fruitless + 1 : 0;
+    if (fruitless == 5)
+      return Status(Code::kUnavailable, "lost berth serve on " + socket_ + " while following " + id + " (" +
+                                            (r.ok() ? std::string("the stream ended early") : r.status().message()) +
+                                            "); " + follow_again);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * fruitless));
   }
 }
 

@@ -26,9 +26,10 @@ class ServerClient {
   Result<nlohmann::json> Post(const std::string& target, const std::string& body) const;
 
   // Follows workflow `id` until it ends: hands each of its events (server::EventJson) to
-  // `on_event` in order, polling every 100 ms, and returns GET /v1/workflows/{id} once its
-  // status is not "running". Ctrl-C detaches: kCancelled, saying how to follow it again
-  // (the workflow keeps running in the server).
+  // `on_event` in order, as the server streams them (GET .../events?follow=1, resumed from
+  // the last seq after a dropped connection), and returns GET /v1/workflows/{id} as it was
+  // when it ended. Ctrl-C detaches within a second: kCancelled, saying how to follow it
+  // again (the workflow keeps running in the server).
   Result<nlohmann::json> Follow(const std::string& id,
                                 const std::function<void(const nlohmann::json&)>& on_event) const;
 
