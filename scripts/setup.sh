@@ -12,7 +12,7 @@ PKGS=(
   libcli11-dev libspdlog-dev libarchive-dev libssl-dev
   # real components for integration tests and the demo
   docker.io busybox-static dnsmasq-base docker-registry docker-compose
-  iproute2 iptables dnsutils procps psmisc curl python3
+  iproute2 iptables dnsutils procps psmisc curl python3 openssl
 )
 
 SUDO=""

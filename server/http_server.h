@@ -1,5 +1,9 @@
-// HttpServer: HTTP/1.1 over a unix socket (Boost.Beast, asynchronous), each request handed
-// to one function. It knows nothing of the API (api.h).
+// HttpServer: HTTP/1.1 over a unix socket and, optionally, TCP (Boost.Beast,
+// asynchronous), each request handed to one function. It knows nothing of the API (api.h).
+//
+// TCP needs a bearer token on every request (`Authorization: Bearer <token>`, compared in
+// constant time; else 401 before the handler sees anything) and, on an address other than
+// loopback, TLS. The unix socket needs no token: its mode (0600) is its access control.
 //
 // Limits (each a refusal, never a held thread): a request head or body not read within
 // read_timeout_ms is dropped; a kept-alive connection idle for idle_timeout_ms is closed;
@@ -24,6 +28,10 @@ namespace berth::server {
 
 struct HttpServerOptions {
   std::string socket_path;  // created mode 0600; a stale file there is replaced
+  // "ADDRESS:PORT" (IPv4 or [IPv6]; port 0: any free one, see tcp_port()), "" for none.
+  std::string listen;
+  std::string token;                 // required when `listen` is set
+  std::string tls_cert, tls_key;     // PEM files: both or neither; needed off loopback
   unsigned threads = 2;
   int64_t read_timeout_ms = 30'000;
   int64_t idle_timeout_ms = 60'000;
@@ -40,8 +48,11 @@ class HttpServer {
   ~HttpServer();  // Stop()
 
   // Binds and listens, then serves on its own threads. kInvalidArgument for a socket path
-  // too long for a unix socket; kIOError (with errno's words) if it cannot bind.
+  // too long for a unix socket, a malformed `listen`, a non-loopback one without TLS, no
+  // token, or a certificate or key that does not load; kIOError (with errno's words) if it
+  // cannot bind.
   Status Start();
+  uint16_t tcp_port() const;  // the TCP port listened on after Start (0: none)
   // Stops accepting, closes every connection (a response being written is cut), joins.
   void Stop();
 

@@ -129,5 +129,49 @@ b workflows >/dev/null 2>"$work/stale.err" || fail "workflows beside a stale soc
 start_server
 b history one >/dev/null || fail "history through the second server"
 kill -TERM $pid; wait $pid; pid=""
-echo "serve: 10 read and 4 refused commands identical with and without a server, 24 concurrent clients, 404/400/405/413, second serve refused, SIGTERM and kill -9 handled"
+# TCP: a bearer token on every request; TLS required off loopback.
+b serve --listen 0.0.0.0:0 2>"$work/any.err"; rc=$?
+[ $rc = 2 ] && grep -q "needs TLS" "$work/any.err" || fail "a non-loopback listen without TLS: rc=$rc $(cat "$work/any.err")"
+b serve --listen 127.0.0.1 2>"$work/noport.err"; rc=$?
+[ $rc = 2 ] && grep -q "ADDRESS:PORT" "$work/noport.err" || fail "a listen without a port: rc=$rc $(cat "$work/noport.err")"
+# Starts a TCP server with extra arguments "$@"; sets $pid and $port.
+start_tcp() {
+  : >"$work/tcp.err"
+  "$BERTH" --data-dir "$d" serve --listen 127.0.0.1:0 "$@" 2>>"$work/tcp.err" &
+  pid=$!
+  port=""
+  for _ in $(seq 1 100); do
+    port=$(grep -o 'https\?://127.0.0.1:[0-9]*' "$work/tcp.err" | head -1 | sed 's/.*://')
+    [ -n "$port" ] && return 0
+    sleep 0.1
+  done
+  fail "berth serve --listen printed no port: $(cat "$work/tcp.err")"
+}
+start_tcp
+tok=$(cat "$d/serve.token")
+[ "$(stat -c %a "$d/serve.token")" = 600 ] && [ ${#tok} = 64 ] || fail "token file: mode $(stat -c %a "$d/serve.token"), ${#tok} chars"
+tcp() { curl -s -o "$work/body" -w '%{http_code}' "$@"; }
+[ "$(tcp "http://127.0.0.1:$port/v1/health")" = 401 ] || fail "no token: $(cat "$work/body")"
+[ "$(tcp -H "Authorization: Bearer ${tok%?}x" "http://127.0.0.1:$port/v1/health")" = 401 ] || fail "a wrong token was taken"
+[ "$(tcp -H "Authorization: Bearer $tok" "http://127.0.0.1:$port/v1/workflows?limit=1")" = 200 ] || fail "the token was refused: $(cat "$work/body")"
+curl -s -N -H "Authorization: Bearer $tok" "http://127.0.0.1:$port/v1/workflows/one/events?follow=1" >"$work/follow" || fail "follow over TCP"
+tail -1 "$work/follow" | grep -q '^{"workflow":' || fail "the followed stream did not end with its workflow: $(tail -1 "$work/follow")"
+[ "$(grep -c '"seq"' "$work/follow")" = "$(b -o json history one | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" ] ||
+  fail "the followed stream has $(grep -c '"seq"' "$work/follow") events"
+kill -TERM $pid; wait $pid; pid=""
+grep -q "$tok" "$work/tcp.err" && fail "the token was written to the server's log"
+# TLS, with a certificate made here for 127.0.0.1.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null || fail "openssl req"
+start_tcp --tls-cert "$work/cert.pem" --tls-key "$work/key.pem"
+[ "$(tcp --cacert "$work/cert.pem" -H "Authorization: Bearer $tok" "https://127.0.0.1:$port/v1/health")" = 200 ] ||
+  fail "over TLS: $(cat "$work/body") $(cat "$work/tcp.err")"
+[ "$(tcp "http://127.0.0.1:$port/v1/health")" = 000 ] || fail "plain HTTP was answered on the TLS port"
+kill -TERM $pid; wait $pid; pid=""
+b serve --listen 127.0.0.1:0 --tls-cert "$work/cert.pem" --tls-key "$work/cert.pem" 2>"$work/badkey.err"; rc=$?
+[ $rc = 2 ] && grep -q "cannot load the TLS key" "$work/badkey.err" || fail "a bad key: rc=$rc $(cat "$work/badkey.err")"
+chmod 644 "$d/serve.token"
+b serve --listen 127.0.0.1:0 2>"$work/mode.err"; rc=$?
+[ $rc = 2 ] && grep -q "may be read by others" "$work/mode.err" || fail "a token file others may read: rc=$rc $(cat "$work/mode.err")"
+echo "serve: 10 read and 4 refused commands identical with and without a server, 24 concurrent clients, 404/400/405/413, second serve refused, SIGTERM and kill -9 handled; TCP: 401 without or with a wrong token, 200 with it, a followed stream, TLS, refusals (non-loopback without TLS, no port, bad key, readable token file)"
 echo "1 passed, 0 failed"

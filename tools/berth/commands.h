@@ -24,8 +24,12 @@ int Resume(const Globals& g, bool detach);
 int Cancel(const Globals& g, const std::string& id);
 // pause / unpause: no new step starts until unpaused; what runs finishes (engine.h).
 int Pause(const Globals& g, const std::string& id, bool pause);
-// Holds the data directory and serves the API on <data-dir>/berth.sock until SIGTERM/SIGINT.
-int Serve(const Globals& g);
+// Holds the data directory and serves the API on <data-dir>/berth.sock until SIGTERM/SIGINT
+// (and on TCP with a bearer token, when `listen` is set).
+struct ServeArgs {
+  std::string listen, token_file, tls_cert, tls_key;
+};
+int Serve(const Globals& g, const ServeArgs& a);
 int BenchLog(const Globals& g, uint64_t events, unsigned producers);
 // children > 0: one parent of `children` children instead (vs as many independent ones);
 // history > 0: resume of 100 open workflows over that many finished events (vs none).

@@ -85,7 +85,12 @@ int main(int argc, char** argv) {
   unpause->callback([&] { fin(); rc = Pause(g, pause_wf, false); });
 
   auto* serve = app.add_subcommand("serve", "hold the data directory and serve the HTTP API (docs/api.md) on <data-dir>/berth.sock (mode 0600) until SIGTERM or Ctrl-C; submit, workflows, history, audit, cancel, pause, unpause, up and down then go through it");
-  serve->callback([&] { fin(); rc = Serve(g); });
+  ServeArgs serve_args;
+  serve->add_option("--listen", serve_args.listen, "also serve TCP on ADDRESS:PORT (e.g. 127.0.0.1:7070; port 0: any free one, printed), every request with 'Authorization: Bearer <token>'; an address other than loopback needs --tls-cert and --tls-key");
+  serve->add_option("--token-file", serve_args.token_file, "the bearer token for TCP (default <data-dir>/serve.token, generated at first start, mode 0600)");
+  serve->add_option("--tls-cert", serve_args.tls_cert, "serve TCP over TLS with this PEM certificate (chain)");
+  serve->add_option("--tls-key", serve_args.tls_key, "the PEM private key of --tls-cert");
+  serve->callback([&] { fin(); rc = Serve(g, serve_args); });
 
   auto* up = app.add_subcommand("up", "deploy (or update) a Compose app on the Docker engine and wait until it is healthy");
   AddBlueprintOptions(up, ua);

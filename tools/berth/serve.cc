@@ -1,8 +1,17 @@
 // berth serve: one long-running control plane on a data directory (docs/api.md).
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "server/api.h"
 #include "server/http_server.h"
@@ -13,7 +22,47 @@
 
 namespace berth::tool {
 
-int Serve(const Globals& g) {
+namespace {
+
+// The bearer token of the TCP listener: read from `path`, or made there (32 random bytes as
+// hex, mode 0600, created exclusively) when it does not exist. A file others may read is
+// refused, not used: the token is a password.
+Result<std::string> LoadOrMakeToken(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Status(Code::kIOError, "cannot read the token file " + path + ": " + std::strerror(errno));
+    unsigned char raw[32];
+    if (RAND_bytes(raw, sizeof raw) != 1) return Status(Code::kFailed, "OpenSSL could not make random bytes for the token");
+    std::string token;
+    for (unsigned char c : raw) token += std::string{"0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15]};
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return Status(Code::kIOError, "cannot create the token file " + path + ": " + std::strerror(errno));
+    std::string line = token + "\n";
+    bool ok = ::write(fd, line.data(), line.size()) == ssize_t(line.size()) && ::fsync(fd) == 0;
+    int err = errno;
+    ::close(fd);
+    if (!ok) {
+      ::unlink(path.c_str());
+      return Status(Code::kIOError, "cannot write the token file " + path + ": " + std::strerror(err));
+    }
+    return token;
+  }
+  if ((st.st_mode & 077) != 0)
+    return InvalidArgument("the token file " + path + " may be read by others (mode " +
+                           fmt::format("{:o}", st.st_mode & 0777) + "): `chmod 600 " + path + "`, or delete it for a new token");
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string token = ss.str();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  if (token.size() < 16 || token.find_first_of(" \t\r\n") != std::string::npos)
+    return InvalidArgument("the token file " + path + " must hold one token of at least 16 characters without spaces");
+  return token;
+}
+
+}  // namespace
+
+int Serve(const Globals& g, const ServeArgs& a) {
   // SIGTERM and SIGINT are taken here, by sigwait, so they are blocked before any thread
   // exists (every thread inherits the mask): none of them is interrupted by a signal.
   sigset_t stop;
@@ -39,10 +88,24 @@ int Serve(const Globals& g) {
   server::Api api(&(*ctx)->log(), &(*ctx)->engine(), &metrics);
   server::HttpServerOptions o;
   o.socket_path = ServerSocketPath(g);
+  std::string token_file = a.token_file.empty() ? g.data_dir + "/serve.token" : a.token_file;
+  if (!a.listen.empty()) {
+    auto token = LoadOrMakeToken(token_file);
+    if (!token.ok()) return Fail(token.status());
+    o.listen = a.listen;
+    o.token = *token;
+    o.tls_cert = a.tls_cert;
+    o.tls_key = a.tls_key;
+  } else if (!a.tls_cert.empty() || !a.tls_key.empty()) {
+    return Fail(InvalidArgument("--tls-cert and --tls-key are for a TCP listener: add --listen ADDRESS:PORT"));
+  }
   server::HttpServer http(o, [&api](const server::ApiRequest& r) { return api.Handle(r); });
   if (Status s = http.Start(); !s.ok()) return Fail(s);
-  std::cerr << "berth serve: listening on " << o.socket_path << " (resumed " << resumed
-            << " unfinished workflows); SIGTERM or Ctrl-C stops it" << std::endl;
+  std::cerr << "berth serve: listening on " << o.socket_path;
+  if (!o.listen.empty())
+    std::cerr << " and " << (o.tls_cert.empty() ? "http" : "https") << "://"
+              << o.listen.substr(0, o.listen.rfind(':')) << ":" << http.tcp_port() << " (bearer token in " << token_file << ")";
+  std::cerr << " (resumed " << resumed << " unfinished workflows); SIGTERM or Ctrl-C stops it" << std::endl;
   int sig = 0;
   sigwait(&stop, &sig);
   std::cerr << "berth serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
