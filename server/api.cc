@@ -221,6 +221,24 @@ ApiResponse Api::Route(const ApiRequest& r, std::string* route) const {
     if (!rows.ok()) return FromStatus(rows.status());
     return Ok(*rows);
   }
+  // /v1/subjects/{subject}: how many events name it (of one type, with `type`).
+  const std::string subject_prefix = "/v1/subjects/";
+  if (path.rfind(subject_prefix, 0) == 0 && path.size() > subject_prefix.size()) {
+    *route = "/v1/subjects/{subject}";
+    if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+    std::string subject;
+    if (!PercentDecode(path.substr(subject_prefix.size()), &subject))
+      return Error(400, "invalid_argument", "the subject in " + path + " has a malformed %-escape");
+    if (!Known(q, {"type"}, &why)) return Error(400, "invalid_argument", why);
+    uint64_t n = 0;
+    const std::string type = q["type"];
+    Status s = log_->ScanSubject(subject, [&](const eventlog::Event& e) {
+      n += type.empty() || e.type == type;
+      return true;
+    });
+    if (!s.ok()) return FromStatus(s);
+    return Ok({{"subject", subject}, {"events", n}});
+  }
   // /v1/workflows/{id}[/events|/cancel]; the id is one %-encoded segment.
   const std::string wf_prefix = "/v1/workflows/";
   if (path.rfind(wf_prefix, 0) == 0 && path.size() > wf_prefix.size()) {

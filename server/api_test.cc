@@ -91,6 +91,19 @@ TEST_F(ApiTest, AuditListsContainerChangesWithWhoStartedThem) {
   EXPECT_EQ(Get("/v1/audit?colour=red").status, 400);
 }
 
+TEST_F(ApiTest, CountsTheEventsThatNameASubject) {
+  eventlog::AppendRequest req;
+  req.events.push_back({"a", 4, 0, eventlog::Actor::kSystem, "Step", 1, "", {"image:web:1"}});
+  req.events.push_back({"a", 5, 0, eventlog::Actor::kSystem, "Other", 1, "", {"image:web:1"}});
+  ASSERT_TRUE(log_->Append(std::move(req)).ok());
+  auto all = Get("/v1/subjects/image%3Aweb%3A1");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(Body(all)["events"], 2);
+  EXPECT_EQ(Body(Get("/v1/subjects/image%3Aweb%3A1?type=Step"))["events"], 1);
+  EXPECT_EQ(Body(Get("/v1/subjects/image%3Aweb%3A2"))["events"], 0) << "a subject never named: none";
+  EXPECT_EQ(Get("/v1/subjects/x?colour=red").status, 400);
+}
+
 TEST_F(ApiTest, BadRequestsNameTheProblem) {
   auto unknown = Get("/v1/nothing");
   EXPECT_EQ(unknown.status, 404);

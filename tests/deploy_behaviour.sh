@@ -5,14 +5,22 @@
 # definition replaces its containers, a stopped container is started again, another app
 # with the same install reuses the cache, --no-cache installs per container, and down
 # leaves nothing but the images.
+# With BERTH_TEST_SERVER=1 (ctest deploy.behaviour.served) the same checks run with a
+# `berth serve` on the data directory, so every command goes through it (CLI-with-server);
+# it is stopped for the last one, replay --verify, which needs the directory to itself.
 BERTH=${1:?usage: deploy_behaviour.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
 work=$(mktemp -d /tmp/berth-deploy-XXXXXX)
 A=behave B2=behave2 C=behave3
-trap 'wipe_app $A; wipe_app $B2; wipe_app $C; rm -rf "$work"' EXIT
+pid=""
+trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null; wipe_app $A; wipe_app $B2; wipe_app $C; rm -rf "$work"' EXIT
 D="$work/data"
 berth() { "$BERTH" --data-dir "$D" "$@"; }
+if [ "${BERTH_TEST_SERVER:-}" = 1 ]; then
+  start_berth_server "$D" "$work/serve.err"
+  echo "with berth serve on $D"
+fi
 checks=0
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
 
@@ -124,6 +132,13 @@ done
 docker image inspect "$(python3 -c 'import json,sys; print([r["image"] for r in json.load(open(sys.argv[1])) if r["kind"]=="install-cache"][0])' "$work/images.json")" >/dev/null \
   || fail "down removed the cached image"
 ok "down removed every container and network of 3 apps; the cache stays"
+if [ -n "$pid" ]; then
+  n=$(curl -s --unix-socket "$D/berth.sock" http://berth/metrics | awk '/^berth_http_requests_total/ {n += $2} END {print n + 0}')
+  [ "$n" -ge 20 ] || fail "only $n requests reached the server: the commands did not go through it"
+  kill -TERM $pid; wait $pid || fail "serve exited $? at SIGTERM: $(cat "$work/serve.err")"
+  pid=""
+  ok "$n requests went through berth serve; it stopped cleanly"
+fi
 berth replay --verify >/dev/null || fail "replay --verify"
 ok "replay --verify passes over $(berth -o json workflows | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') workflows"
 echo "$checks passed, 0 failed"

@@ -4,7 +4,8 @@
 # in-process (the same line and exit code, the workflow id aside); Ctrl-C detaches and the
 # deploy finishes in the server; kill -9 of the server mid-deploy, then a new server: the
 # deploy finishes exactly once (the declared containers, nothing more); the restart policy
-# (a killed container restarted on record, a crash loop that gives up, policy "no").
+# (a killed container restarted on record, one stopped with docker stop left stopped, a
+# crash loop that gives up, policy "no").
 BERTH=${1:?usage: deploy_serve.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
@@ -129,6 +130,20 @@ for _ in $(seq 1 100); do
 done
 [ -n "$back" ] || fail "keeper was not restarted: $(b workflows --type restart)"
 ok "docker kill of keeper: running again after ${back} s (backoff 0.2 s), Docker's own policy 'no'"
+docker stop -t 1 $R-keeper-1 >/dev/null || fail "docker stop"
+stopped=""
+for _ in $(seq 1 50); do
+  stopped=$(b -o json workflows --type restart --status completed | python3 -c "import json,sys; print(' '.join(w['id'] for w in json.load(sys.stdin) if '-keeper-' in w['id']))" | wc -w)
+  [ "$stopped" = 2 ] && break
+  sleep 0.1
+done
+[ "$stopped" = 2 ] || fail "the docker stop of keeper did not end a restart workflow: $(b workflows --type restart)"
+sleep 0.5
+[ "$(docker inspect -f '{{.State.Running}}' $R-keeper-1)" = false ] || fail "keeper was restarted after docker stop"
+b history "$(b -o json workflows --type restart | python3 -c "import json,sys; print([w['id'] for w in json.load(sys.stdin) if '-keeper-' in w['id']][-1])")" |
+  grep -q "docker stop" || fail "the restart workflow of the docker stop does not say why"
+docker start $R-keeper-1 >/dev/null || fail "docker start keeper"
+ok "docker stop of keeper: not restarted (Docker's rule), the restart workflow says so"
 gave_up=""
 for _ in $(seq 1 200); do
   gave_up=$(b -o json workflows --type restart --status failed | python3 -c "import json,sys; print(' '.join(w['id'] for w in json.load(sys.stdin) if '-looper-' in w['id']))")

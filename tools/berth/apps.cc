@@ -315,8 +315,11 @@ int Ps(const Globals& g, const std::string& app) {
 int Images(const Globals& g) {
   auto d = ReachableDocker();
   if (!d.ok()) return FailEngine(d.status());
+  // The hits are counted in the log: through a server when one holds it, else here.
+  std::optional<ServerClient> server = ServerClient::Find(g);
   std::unique_ptr<Context> ctx;
-  if (auto c = Context::Open(g, /*create=*/false); c.ok()) ctx = std::move(c).value();
+  if (!server)
+    if (auto c = Context::Open(g, /*create=*/false); c.ok()) ctx = std::move(c).value();
   std::vector<json> rows;
   for (const char* kind : {wf::kLabelCacheKey, wf::kLabelContextHash}) {
     docker::ImageFilter f;
@@ -329,11 +332,17 @@ int Images(const Globals& g) {
         // Hits: containers created from this image (each skipped the install or build),
         // counted in this data directory's log.
         uint64_t hits = 0;
-        if (ctx)
+        if (server) {
+          auto n = server->Get("/v1/subjects/" + server::PercentEncode(wf::ImageSubject(tag)) +
+                               "?type=" + engine::ev::kActivityCompleted);
+          if (!n.ok()) return Fail(n.status());
+          hits = (*n)["events"].get<uint64_t>();
+        } else if (ctx) {
           (void)ctx->log().ScanSubject(wf::ImageSubject(tag), [&](const eventlog::Event& e) {
             hits += e.type == engine::ev::kActivityCompleted;
             return true;
           });
+        }
         auto label = [&](const char* k) { return docker::LabelValue(im.labels, k); };
         rows.push_back({{"image", tag},
                         {"kind", std::string(kind) == wf::kLabelCacheKey ? "install-cache" : "build"},

@@ -1,5 +1,7 @@
 #include "workflows/deploy/restart.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -72,6 +74,16 @@ class RestartWorkflow final : public engine::Workflow {
     const RestartRule& r = in->rule;
     if (r.name == "no") return done("none", "its restart policy is \"no\"");
     if (r.name == "on-failure" && in->exit_code == 0) return done("none", "it exited 0 and its policy is on-failure");
+    // `docker stop` by hand (the watcher's signal "stopped", from the engine's stop event):
+    // not restarted, Docker's own rule for every policy. Waits for a backoff timer already
+    // running, so that nothing of this workflow is left armed when it ends.
+    bool stopped = std::any_of(st.signals.begin(), st.signals.end(),
+                               [](const engine::Signal& g) { return g.name == kStoppedSignal; });
+    if (stopped && !st.timers.count("backoff"))
+      return done("none", "it was stopped with `docker stop`, which is not restarted; `berth up` starts it again");
+    if (stopped && !st.timers.at("backoff").fired) return {};
+    if (stopped && !st.steps.count("restart"))
+      return done("none", "it was stopped with `docker stop`, which is not restarted; `berth up` starts it again");
     if (in->attempt > r.limit)
       return {engine::FailWorkflow{fmt::format("gave up: {} died (exit code {}) after {} restarts in a row, the limit of "
                                                "restart: {}; it stays stopped until the next `berth up`",

@@ -12,6 +12,10 @@
 //   backoff  a timer of the backoff recorded in the input (never recomputed)
 //   restart  docker.start {name: id}
 //
+// Signal "stopped" (kStoppedSignal), sent by the watcher when the engine reports the
+// container stopped by `docker stop`: it ends with nothing done unless the restart step
+// has started (Docker's rule: a container stopped by hand is not restarted).
+//
 // Its id is "restart-<container>-<death time, ns, 20 digits>": one workflow per death
 // however often it is seen (the event stream, a listing after a reconnect or a restart of
 // the server): the log refuses a second start of an id. It holds the app's exclusive key,
@@ -42,6 +46,8 @@ inline constexpr int kRestartsInARowMax = 10;
 inline constexpr int64_t kRestartStableMs = 10'000;
 // Backoff before the n-th restart in a row (1-based): 200 ms doubling, at most 10 s.
 int64_t RestartBackoffMs(int n);
+
+inline constexpr const char* kStoppedSignal = "stopped";
 
 // The `restart` workflow and its docker.inspect-state activity.
 void RegisterRestart(engine::Registry* r, DockerProvider docker);

@@ -175,6 +175,30 @@ TEST_F(RestartTest, PolicyNoIsRecordedOnly) {
   EXPECT_FALSE(Running());
 }
 
+TEST_F(RestartTest, AContainerStoppedWithDockerStopIsNotRestarted) {
+  Up("always");
+  docker_.Die("app-web-1", 143, 100);
+  std::string id = Id();
+  watcher_->OnDeath(docker_, id);  // "die", then at once the "stop" of `docker stop`
+  watcher_->OnStop(docker_, id);
+  engine_->WaitIdle();
+  std::string wf;
+  (void)log_->ScanProjections("wf/restart-", [&](const std::string& k, const std::string&) {
+    wf = k.substr(3);
+    return true;
+  });
+  auto st = engine::FoldWorkflow(*log_, wf);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->status, engine::RunStatus::kCompleted);
+  EXPECT_EQ(json::parse(st->result)["action"], "none");
+  EXPECT_NE(st->result.find("docker stop"), std::string::npos) << st->result;
+  EXPECT_FALSE(Running());
+  EXPECT_EQ(st->steps.count("restart"), 0u) << "no start was tried";
+  watcher_->OnStop(docker_, id);  // again, after it ended: nothing, no warning
+  watcher_->OnStop(docker_, "no-such-id");
+  engine_->WaitIdle();
+}
+
 TEST_F(RestartTest, AGoneOrRunningContainerIsLeftAlone) {
   Up("always");
   docker_.Die("app-web-1", 1, 100);

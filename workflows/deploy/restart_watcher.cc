@@ -96,6 +96,18 @@ void RestartWatcher::OnDeath(docker::DockerClient& d, const std::string& id) {
     warn_("restart policy: cannot start " + req.id + ": " + started_wf.status().ToString());
 }
 
+void RestartWatcher::OnStop(docker::DockerClient& d, const std::string& id) {
+  auto info = d.InspectContainer(id);
+  if (!info.ok() || info->state.running) return;
+  int64_t died = ParseDockerTimeNs(info->state.finished_at);
+  if (died == 0) return;
+  // kNotFound (not a service container: no workflow for its death) and kConflict (it has
+  // ended) are expected; anything else is worth a line.
+  Status s = engine_->Signal(RestartWorkflowId(info->name, died), kStoppedSignal, "");
+  if (!s.ok() && s.code() != Code::kNotFound && s.code() != Code::kConflict)
+    warn_("restart policy: cannot tell the restart of " + info->name + " that it was stopped: " + s.ToString());
+}
+
 Status RestartWatcher::ListOnce(docker::DockerClient& d) {
   auto list = d.ListContainers({{kLabelApp, ""}});
   if (!list.ok()) return list.status();
@@ -115,12 +127,16 @@ void RestartWatcher::Run(std::stop_token stop) {
       s = ListOnce(**d);
       if (s.ok()) {
         docker::EventFilter f;
-        f.filters = {{"type", {"container"}}, {"event", {"die"}}, {"label", {kLabelApp}}};
+        // "die" of every death; "stop" after the die of a `docker stop` (not of a crash or a kill).
+        f.filters = {{"type", {"container"}}, {"event", {"die", "stop"}}, {"label", {kLabelApp}}};
         f.since = since;
         backoff_ms = 1000;
         warned = false;
         s = (*d)->StreamEvents(f, [&](const docker::Event& e) {
-          OnDeath(**d, e.actor_id);
+          if (e.action == "stop")
+            OnStop(**d, e.actor_id);
+          else
+            OnDeath(**d, e.actor_id);
           return !stop.stop_requested();
         }, stop);
       }

@@ -30,6 +30,9 @@ class RestartWatcher {
   // One death of container `id` (inspected: gone, running or not a service container:
   // nothing). Public for tests; the watcher's thread calls it.
   void OnDeath(docker::DockerClient& d, const std::string& id);
+  // Container `id` was stopped with `docker stop` (its "stop" event, after its "die"): the
+  // restart workflow of that death gets signal "stopped". Public for tests.
+  void OnStop(docker::DockerClient& d, const std::string& id);
 
  private:
   void Run(std::stop_token stop);
