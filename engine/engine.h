@@ -95,6 +95,14 @@ class Engine {
   // WorkflowUnpaused and loads it. Both are idempotent; kNotFound, kConflict (ended).
   Status Pause(const std::string& id, const std::string& why = "paused by the operator");
   Status Unpause(const std::string& id, const std::string& why = "unpaused by the operator");
+  // An operator's retry of a failed workflow from step `from_step`: records WorkflowRetried
+  // (actor user) naming that step and every step and timer started after it, which the
+  // fold then forgets, and loads the workflow to run again; its decision function schedules
+  // them anew (replay verifies them as decisions like any other). *reset (may be null) gets
+  // the steps forgotten, in the order they first started. kNotFound: no such workflow, or
+  // no such step (the message lists its steps); kConflict: it has not failed, or a cancel
+  // was requested; kUnsupported: a child workflow, or a child started at or after the step.
+  Status Retry(const std::string& id, const std::string& from_step, std::vector<std::string>* reset = nullptr);
 
   // Blocks until `id` ends (it must be running in this engine) and returns its summary; the
   // log's error if the workflow halted because its events could not be appended.

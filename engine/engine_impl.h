@@ -135,6 +135,7 @@ class Engine::Impl {
   Status Recover(size_t* resumed, const std::string& only_id);
   Status LoadOpen(const std::string& only_id, std::vector<WorkflowState>* open);
   Status Deliver(const std::string& id, eventlog::EventDraft d);
+  Status Retry(const std::string& id, const std::string& from_step, std::vector<std::string>* reset);
   Result<WorkflowSummary> Wait(const std::string& id);
   void WaitIdle();
   size_t Running() const;

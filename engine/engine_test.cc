@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "tests/scratch_dir.h"
 #include <thread>
@@ -75,6 +77,39 @@ class Composite final : public Workflow {
   }
 };
 
+// Fails for good on step `fail_step`; counts runs per step.
+class PickyActivity final : public Activity {
+ public:
+  std::string name() const override { return "picky"; }
+  Result<std::string> Run(const ActivityContext& ctx) override {
+    std::lock_guard<std::mutex> g(mu);
+    ++runs[ctx.step];
+    if (ctx.step == fail_step) return Status(Code::kInvalidArgument, "step " + ctx.step + " refused");
+    return "ran " + ctx.step;
+  }
+  Result<std::optional<std::string>> Reconcile(const ActivityContext&) override {
+    return std::optional<std::string>();
+  }
+  std::mutex mu;
+  std::map<std::string, int> runs;
+  std::string fail_step;
+};
+
+// Steps a, b, c one after the other; fails with the first step that fails.
+class Chain final : public Workflow {
+ public:
+  std::string type() const override { return "chain"; }
+  std::vector<Command> Decide(const WorkflowState& s) const override {
+    for (const char* step : {"a", "b", "c"}) {
+      auto it = s.steps.find(step);
+      if (it == s.steps.end()) return {ScheduleActivity{step, "picky", ""}};
+      if (it->second.phase == StepState::kFailed) return {FailWorkflow{it->second.error}};
+      if (it->second.phase != StepState::kCompleted) return {};
+    }
+    return {CompleteWorkflow{"a b c"}};
+  }
+};
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -83,6 +118,10 @@ class EngineTest : public ::testing::Test {
     registry_.Add(std::move(act));
     registry_.Add(std::make_unique<OneStep>());
     registry_.Add(std::make_unique<Composite>());
+    auto picky = std::make_unique<PickyActivity>();
+    picky_ = picky.get();
+    registry_.Add(std::move(picky));
+    registry_.Add(std::make_unique<Chain>());
     OpenLog();
   }
   void TearDown() override {
@@ -131,6 +170,7 @@ class EngineTest : public ::testing::Test {
   const fs::path& dir_ = scratch_.path();
   Registry registry_;
   ScriptedActivity* act_ = nullptr;
+  PickyActivity* picky_ = nullptr;
   std::unique_ptr<eventlog::EventLog> log_;
   std::unique_ptr<Engine> engine_;
 };
@@ -217,6 +257,61 @@ TEST_F(EngineTest, StartRejectsUnknownTypesAndReusedIds) {
   RunToEnd("one-step", "w");
   EXPECT_EQ(engine().Start({"one-step", "w", "", eventlog::Actor::kUser, true}).status().code(),
             Code::kConflict);
+}
+
+}  // namespace
+}  // namespace berth::engine
+
+namespace berth::engine {
+namespace {
+
+TEST_F(EngineTest, RetryReRunsAFailedWorkflowFromAStepOnceAndOnRecord) {
+  picky_->fail_step = "b";
+  EXPECT_EQ(RunToEnd("chain", "w").status, RunStatus::kFailed);
+  Status none = engine().Retry("w", "c");
+  EXPECT_EQ(none.code(), Code::kNotFound);
+  EXPECT_NE(none.message().find("its steps: a, b"), std::string::npos) << none.message();
+  EXPECT_EQ(engine().Retry("nope", "a").code(), Code::kNotFound);
+  picky_->fail_step = "";
+  std::vector<std::string> reset;
+  ASSERT_TRUE(engine().Retry("w", "b", &reset).ok());
+  EXPECT_EQ(reset, std::vector<std::string>{"b"});
+  auto r = engine().Wait("w");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, RunStatus::kCompleted) << r->error;
+  EXPECT_EQ(picky_->runs["a"], 1) << "a, before the step retried from, is kept";
+  EXPECT_EQ(picky_->runs["b"], 2);
+  EXPECT_EQ(picky_->runs["c"], 1);
+  EXPECT_EQ(engine().Retry("w", "a").code(), Code::kConflict) << "it completed";
+  auto t = Types("w");
+  EXPECT_EQ(std::count(t.begin(), t.end(), "WorkflowRetried"), 1);
+  EXPECT_EQ(std::count(t.begin(), t.end(), "WorkflowFailed"), 1);
+  EXPECT_EQ(t.back(), "WorkflowCompleted");
+  auto folded = FoldWorkflow(*log_, "w");
+  ASSERT_TRUE(folded.ok()) << folded.status().ToString();
+  EXPECT_EQ(folded->status, RunStatus::kCompleted);
+  EXPECT_EQ(folded->retries, 1u);
+}
+
+TEST_F(EngineTest, AWorkflowFailingAgainIsRetriedAgainByANewEngine) {
+  picky_->fail_step = "c";
+  EXPECT_EQ(RunToEnd("chain", "w").status, RunStatus::kFailed);
+  picky_->fail_step = "b";  // the first retry, from a, fails again at b
+  std::vector<std::string> reset;
+  ASSERT_TRUE(engine().Retry("w", "a", &reset).ok());
+  EXPECT_EQ(reset, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(engine().Wait("w")->status, RunStatus::kFailed);
+  engine_.reset();  // a new process: the retry reads everything from the log
+  picky_->fail_step = "";
+  ASSERT_TRUE(engine().Retry("w", "b", &reset).ok());
+  EXPECT_EQ(reset, std::vector<std::string>{"b"}) << "c never ran in the first retry";
+  auto r = engine().Wait("w");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, RunStatus::kCompleted) << r->error;
+  EXPECT_EQ(picky_->runs["a"], 2);
+  EXPECT_EQ(picky_->runs["b"], 3);
+  EXPECT_EQ(picky_->runs["c"], 2);
+  EXPECT_EQ(FoldWorkflow(*log_, "w")->retries, 2u);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
 #include <sstream>
 #include <streambuf>
 #include <string>
@@ -28,6 +29,9 @@ inline constexpr const char* kCancelRequested = "CancelRequested";
 // finishes. Payload NameP (who/why).
 inline constexpr const char* kPaused = "WorkflowPaused";
 inline constexpr const char* kUnpaused = "WorkflowUnpaused";
+// An operator's retry of a failed workflow (RetriedP): it runs again, its history up to the
+// step it names kept and that step and every step and timer started after it forgotten.
+inline constexpr const char* kRetried = "WorkflowRetried";
 inline constexpr const char* kWorkflowCompleted = "WorkflowCompleted";
 inline constexpr const char* kWorkflowFailed = "WorkflowFailed";
 inline constexpr const char* kWorkflowCancelled = "WorkflowCancelled";
@@ -82,6 +86,13 @@ struct SignalP {
 struct ExclusiveWaitP {  // waits for `holder` to end before it runs (Workflow::ExclusiveKey)
   std::string key, holder;
   template <class A> void serialize(A& a) { a(key, holder); }
+};
+struct RetriedP {
+  std::string from;                  // the step it is retried from
+  std::vector<std::string> steps;    // forgotten: `from` and the steps started after it
+  std::vector<std::string> timers;   // forgotten: the timers started after it
+  std::string error;                 // the failure it is retried after
+  template <class A> void serialize(A& a) { a(from, steps, timers, error); }
 };
 struct EndedP {  // WorkflowCompleted (result), WorkflowFailed (error), WorkflowCancelled
   std::string text;

@@ -64,6 +64,30 @@ Status ApplyActivity(const eventlog::Event& e, WorkflowState* s) {
   return Status::Ok();
 }
 
+// WorkflowRetried: a failed workflow runs again, without the steps and timers it names.
+Status ApplyRetry(const eventlog::Event& e, WorkflowState* s) {
+  RetriedP p;
+  if (auto st = Load(e, &p); !st.ok()) return st;
+  for (const auto& step : p.steps) {
+    auto it = s->steps.find(step);
+    if (it == s->steps.end()) return Bad(e, "retry forgets step '" + step + "', which never started");
+    if (it->second.phase == StepState::kRunning || it->second.phase == StepState::kRetryWait) --s->open_steps;
+    s->steps.erase(it);
+    std::erase(s->steps_failed, step);
+  }
+  for (const auto& timer : p.timers) {
+    auto it = s->timers.find(timer);
+    if (it == s->timers.end()) return Bad(e, "retry forgets timer '" + timer + "', which never started");
+    if (!it->second.fired) --s->open_timers;
+    s->timers.erase(it);
+  }
+  s->status = RunStatus::kRunning;
+  s->error.clear();
+  s->ended_us = 0;
+  ++s->retries;
+  return Status::Ok();
+}
+
 Status ApplyEnd(const eventlog::Event& e, WorkflowState* s) {
   EndedP p;
   if (auto st = Load(e, &p); !st.ok()) return st;
@@ -109,7 +133,8 @@ Status Apply(const eventlog::Event& e, WorkflowState* s) {
   if (e.workflow_seq != s->events + 1)
     return Bad(e, "workflow seq " + std::to_string(e.workflow_seq) + " where " +
                       std::to_string(s->events + 1) + " was expected");
-  if (IsTerminal(s->status)) return Bad(e, "event after the workflow ended");
+  if (IsTerminal(s->status) && !(e.type == ev::kRetried && s->status == RunStatus::kFailed))
+    return Bad(e, "event after the workflow ended");
   if (s->events == 0 && e.type != ev::kWorkflowStarted)
     return Bad(e, "history does not begin with WorkflowStarted");
   const std::string& t = e.type;
@@ -182,6 +207,9 @@ Status Apply(const eventlog::Event& e, WorkflowState* s) {
   } else if (t == ev::kWorkflowCompleted || t == ev::kWorkflowFailed ||
              t == ev::kWorkflowCancelled) {
     st = ApplyEnd(e, s);
+  } else if (t == ev::kRetried) {
+    if (s->status != RunStatus::kFailed) return Bad(e, "retry of a workflow that has not failed");
+    st = ApplyRetry(e, s);
   } else {
     // Event types of other modules (e.g. workflows/ recording a decision) are allowed; the
     // engine counts them but does not interpret them.

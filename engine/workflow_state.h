@@ -55,6 +55,7 @@ struct WorkflowState {
   int64_t started_us = 0, ended_us = 0;
   bool cancel_requested = false;
   bool paused = false;  // WorkflowPaused seen, no WorkflowUnpaused since
+  uint32_t retries = 0;  // WorkflowRetried seen
   std::map<std::string, StepState> steps;
   std::map<std::string, TimerState> timers;
   std::map<std::string, ChildState> children;

@@ -13,6 +13,8 @@ PKGS=(
   # real components for integration tests and the demo
   docker.io busybox-static dnsmasq-base docker-registry docker-compose
   iproute2 iptables dnsutils procps psmisc curl python3 openssl
+  # benchmarks (scripts/bench-serve.sh)
+  wrk
 )
 
 SUDO=""

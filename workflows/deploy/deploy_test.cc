@@ -236,6 +236,22 @@ TEST_F(DeployTest, UndeployRemovesDependentsFirstThenNetworks) {
   EXPECT_LT(At("remove shop-db-1"), At("network-remove shop_default"));
 }
 
+// bench-serve, 2026-12-01: after 20 containers were removed at once, dockerd 20.10 kept a
+// stale endpoint in the app's network (it listed no container, yet refused the removal as
+// "has active endpoints") until it restarted. The undeploy says so after a few attempts
+// instead of retrying for 6 minutes.
+TEST_F(DeployTest, ANetworkWithAStaleEndpointFailsTheUndeployWithTheCure) {
+  ASSERT_EQ(Up(App(1)).status, engine::RunStatus::kCompleted);
+  docker_.stale_networks.insert("shop_default");
+  auto s = Run("undeploy", {{"app", "shop"}});
+  ASSERT_EQ(s.status, engine::RunStatus::kFailed);
+  EXPECT_NE(s.error.find("stale endpoint"), std::string::npos) << s.error;
+  EXPECT_NE(s.error.find("restart of the Docker daemon"), std::string::npos) << s.error;
+  EXPECT_TRUE(Names().empty()) << "the containers are removed all the same";
+  std::lock_guard<std::mutex> g(docker_.mu);
+  EXPECT_EQ(std::count(docker_.calls.begin(), docker_.calls.end(), "network-remove-try shop_default"), 4);
+}
+
 // CI, 2026-12-01: dockerd 20.10 kept two replicas' state locks after they exited, and every
 // graceful stop of them timed out for 26 minutes. A stop without an answer is followed at
 // once by a removal by force, and a retried removal never stops gracefully again.

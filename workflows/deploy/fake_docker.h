@@ -53,6 +53,7 @@ class FakeDocker final : public docker::DockerClient {
   std::map<std::string, Image> images;          // by ref; ids resolve too
   std::map<std::string, docker::NetworkInfo> networks;
   std::set<std::string> fail_start;  // container names whose start fails (a port in use)
+  std::set<std::string> stale_networks;  // refuse removal: "has active endpoints" (dockerd's stale endpoint)
   // Called (under mu) before each removal; a non-ok answer is returned instead of removing.
   std::function<Status(const Container&)> remove_fault;
   // Called (under mu) before each stop; a non-ok answer is returned instead of stopping.
@@ -224,6 +225,9 @@ class FakeDocker final : public docker::DockerClient {
   }
   Status RemoveNetwork(const std::string& name) override {
     std::lock_guard<std::mutex> g(mu);
+    calls.push_back("network-remove-try " + name);
+    if (stale_networks.count(name) && networks.count(name))
+      return Status(Code::kConflict, "error while removing network: network " + name + " has active endpoints");
     if (!networks.erase(name)) return NotFound("no such network " + name);
     calls.push_back("network-remove " + name);
     return Status::Ok();

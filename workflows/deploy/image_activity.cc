@@ -281,17 +281,30 @@ class Network final : public DockerActivity {
   }
 };
 
+inline constexpr uint32_t kStaleEndpointAttempts = 4;
+
 class NetworkRemove final : public DockerActivity {
  public:
   explicit NetworkRemove(DockerProvider d) : DockerActivity("docker.network-remove", std::move(d)) {}
 
  protected:
-  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
-    Status s = d.RemoveNetwork(Str(in, "docker_name"));
+  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
+    const std::string name = Str(in, "docker_name");
+    Status s = d.RemoveNetwork(name);
     if (s.code() == Code::kNotFound) return std::string("gone");
-    // Endpoints still detaching (or another app's container joined it): retry a while.
-    if (s.code() == Code::kConflict || s.code() == Code::kFailed)
+    if (s.code() == Code::kConflict || s.code() == Code::kFailed) {
+      // Docker 20.10 can keep a stale endpoint after every container on the network was
+      // removed (seen after 20 containers removed at once): the network then lists no
+      // container and stays "in use" until the daemon restarts. Retrying cannot help, so
+      // after a few attempts that is said, for good, with the cure.
+      auto net = d.InspectNetwork(name);
+      if (net.ok() && net->containers.empty() && ctx.attempt >= kStaleEndpointAttempts)
+        return Status(Code::kFailed, s.message() + "; Docker lists no container on network " + name +
+                                         ": a stale endpoint inside dockerd (a Docker 20.10 defect), which only a "
+                                         "restart of the Docker daemon clears; restart it, then run `berth down` again");
+      // Endpoints still detaching (or another app's container joined it): retry a while.
       return Status(Code::kUnavailable, s.message());
+    }
     if (!s.ok()) return s;
     return std::string("removed");
   }
