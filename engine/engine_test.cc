@@ -293,6 +293,25 @@ TEST_F(EngineTest, RetryReRunsAFailedWorkflowFromAStepOnceAndOnRecord) {
   EXPECT_EQ(folded->retries, 1u);
 }
 
+// The summary row written with WorkflowRetried says running (a client following the
+// workflow reads it before the next event): it once kept the failure until that event.
+TEST_F(EngineTest, TheSummaryWrittenWithARetrySaysRunning) {
+  picky_->fail_step = "a";
+  EXPECT_EQ(RunToEnd("chain", "w").status, RunStatus::kFailed);
+  auto st = FoldWorkflow(*log_, "w");
+  ASSERT_TRUE(st.ok());
+  eventlog::Event e;
+  e.workflow_id = "w";
+  e.workflow_seq = st->events + 1;
+  e.type = ev::kRetried;
+  e.payload = EncodePayload(RetriedP{"a", {"a"}, {}, st->error});
+  WorkflowSummary sum = SummaryAfter(*st, e);
+  EXPECT_EQ(sum.status, RunStatus::kRunning);
+  EXPECT_EQ(sum.events, st->events + 1);
+  EXPECT_TRUE(sum.error.empty()) << sum.error;
+  EXPECT_EQ(sum.ended_us, 0);
+}
+
 TEST_F(EngineTest, AWorkflowFailingAgainIsRetriedAgainByANewEngine) {
   picky_->fail_step = "c";
   EXPECT_EQ(RunToEnd("chain", "w").status, RunStatus::kFailed);

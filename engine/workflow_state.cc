@@ -265,11 +265,11 @@ WorkflowSummary Summarize(const WorkflowState& s) {
 }
 
 WorkflowSummary SummaryAfter(const WorkflowState& s, const eventlog::Event& e) {
-  // Only the first and the last event change more than the count; fold those for real on a
-  // copy (once per workflow) rather than copying the state on every event.
+  // Only the first and the last event (and a retry, which reopens it) change more than the
+  // count; fold those for real on a copy rather than copying the state on every event.
   const std::string& t = e.type;
   if (t == ev::kWorkflowStarted || t == ev::kWorkflowCompleted || t == ev::kWorkflowFailed ||
-      t == ev::kWorkflowCancelled) {
+      t == ev::kWorkflowCancelled || t == ev::kRetried) {
     WorkflowState next = s;
     (void)Apply(e, &next);
     return Summarize(next);

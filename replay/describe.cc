@@ -67,6 +67,13 @@ std::string Describe(const eventlog::Event& e) {
     ExclusiveWaitP p;
     return Load(e, &p) ? "waits for " + p.holder + " (" + p.key + ")" : "(undecodable)";
   }
+  if (t == ev::kRetried) {
+    RetriedP p;
+    if (!Load(e, &p)) return "(undecodable)";
+    std::string steps;
+    for (const auto& s : p.steps) steps += (steps.empty() ? "" : " ") + s;
+    return Clip("from " + p.from + ": runs again " + steps + (p.timers.empty() ? "" : " (and " + std::to_string(p.timers.size()) + " timers)"), 200);
+  }
   if (t == ev::kCancelRequested || t == ev::kPaused || t == ev::kUnpaused) {
     NameP p;
     return Load(e, &p) ? p.name : "(undecodable)";

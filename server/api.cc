@@ -21,6 +21,7 @@ ApiResponse FromStatus(const Status& s) {
   int http = s.code() == Code::kNotFound          ? 404
              : s.code() == Code::kInvalidArgument ? 400
              : s.code() == Code::kConflict        ? 409
+             : s.code() == Code::kUnsupported     ? 422
              : s.code() == Code::kUnavailable     ? 503
                                                   : 500;
   return Error(http, CodeToken(s.code()), s.message());
@@ -284,6 +285,16 @@ ApiResponse Api::Route(const ApiRequest& r, std::string* route) const {
     if (action == "cancel") {
       if (r.method != "POST") return Error(405, "method_not_allowed", "use POST " + path);
       return CancelWorkflow(id);
+    }
+    if (action == "retry") {
+      if (r.method != "POST") return Error(405, "method_not_allowed", "use POST " + path);
+      if (!engine_) return Error(503, "unavailable", "this server runs no engine");
+      json j = json::parse(r.body, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || !j.contains("from") || !j["from"].is_string() || j.size() != 1)
+        return Error(400, "invalid_argument", "the body must be {\"from\": \"<step>\"}: the step to retry from (see the workflow's events)");
+      std::vector<std::string> reset;
+      if (Status s = engine_->Retry(id, j["from"].get<std::string>(), &reset); !s.ok()) return FromStatus(s);
+      return {202, json{{"id", id}, {"status", "running"}, {"from", j["from"]}, {"reset", reset}}.dump() + "\n"};
     }
     if (action == "pause" || action == "unpause") {
       if (r.method != "POST") return Error(405, "method_not_allowed", "use POST " + path);

@@ -162,6 +162,10 @@ TEST_F(ApiEngineTest, StartsAWorkflowAndShowsItsSummaryAndResult) {
       << "an id in use";
   EXPECT_EQ(Post("/v1/workflows/s1/cancel", "").status, 409) << "it has ended";
   EXPECT_EQ(Post("/v1/workflows/zz/cancel", "").status, 404);
+  EXPECT_EQ(Post("/v1/workflows/s1/retry", R"({"from":"step-1"})").status, 409) << "it completed";
+  EXPECT_EQ(Post("/v1/workflows/zz/retry", R"({"from":"step-1"})").status, 404);
+  EXPECT_EQ(Post("/v1/workflows/s1/retry", R"({"step":"step-1"})").status, 400);
+  EXPECT_EQ(Post("/v1/workflows/s1/retry", "[").status, 400);
   EXPECT_EQ(Get("/v1/workflows/zz").status, 404);
 }
 

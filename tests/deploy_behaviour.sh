@@ -14,7 +14,7 @@ source "$(dirname "$0")/deploy_lib.sh"
 work=$(mktemp -d /tmp/berth-deploy-XXXXXX)
 A=behave B2=behave2 C=behave3
 pid=""
-trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null; wipe_app $A; wipe_app $B2; wipe_app $C; rm -rf "$work"' EXIT
+trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null; wipe_app $A; wipe_app $B2; wipe_app $C; wipe_app behave4; rm -rf "$work"' EXIT
 D="$work/data"
 berth() { "$BERTH" --data-dir "$D" "$@"; }
 if [ "${BERTH_TEST_SERVER:-}" = 1 ]; then
@@ -125,13 +125,43 @@ for i in 1 2 3; do
 done
 ok "--no-cache ran the install in each of 3 containers"
 
-for app in $A $B2 $C; do
+# retry: a deploy that failed because its port was taken, re-run from its create step once
+# the port is free; on record, and verified by replay below.
+R=behave4
+wipe_app $R
+rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(120)' "$rport" &
+holder=$!
+sleep 0.3
+printf 'services:\n  web:\n    image: berth/busybox:test\n    init: true\n    command: ["httpd", "-f", "-p", "80", "-h", "/"]\n    ports: ["127.0.0.1:%s:80"]\n' "$rport" >"$work/taken.yaml"
+rc=0; berth up "$work/taken.yaml" -p $R >/dev/null 2>"$work/taken.err" || rc=$?
+[ $rc = 1 ] && grep -q "step start/web/1" "$work/taken.err" || fail "up on a taken port: rc=$rc $(tail -3 "$work/taken.err")"
+rid=$(berth -o json workflows --type deploy --status failed | python3 -c 'import json,sys; print([w["id"] for w in json.load(sys.stdin) if w["id"].startswith("deploy-'$R'-")][0])')
+rc=0; berth retry "$rid" --from nosuch/step 2>"$work/retry-bad.err" || rc=$?
+[ $rc = 2 ] && grep -q "its steps: .*create/web/1" "$work/retry-bad.err" || fail "retry from an unknown step: rc=$rc $(cat "$work/retry-bad.err")"
+kill $holder; wait $holder 2>/dev/null || true
+berth retry "$rid" --from create/web/1 >"$work/retry.out" 2>"$work/retry.err" || fail "retry: $(cat "$work/retry.err") $(cat "$work/retry.out") $(berth history "$rid" | tail -8)"
+grep -q "^$rid completed" "$work/retry.out" || fail "retry printed $(cat "$work/retry.out")"
+[ "$(docker inspect -f '{{.State.Running}}' $R-web-1)" = true ] || fail "the retried deploy did not start $R-web-1"
+berth -o json history "$rid" | python3 -c '
+import json, sys
+ev = json.load(sys.stdin)
+types = [e["type"] for e in ev]
+assert types.count("WorkflowRetried") == 1 and types.count("WorkflowFailed") == 1 and types[-1] == "WorkflowCompleted", types
+r = [e for e in ev if e["type"] == "WorkflowRetried"][0]
+assert r["actor"] == "user" and "from create/web/1" in r["summary"], r
+' || fail "the retry is not on record as expected"
+rc=0; berth retry "$rid" --from create/web/1 2>"$work/retry-again.err" || rc=$?
+[ $rc = 2 ] && grep -q "only a failed workflow" "$work/retry-again.err" || fail "retry of a completed deploy: rc=$rc"
+ok "retry --from create/web/1 of a deploy that failed on a taken port: completed, on record; unknown step and completed workflow refused"
+
+for app in $A $B2 $C $R; do
   berth down $app >/dev/null 2>&1 || fail "down $app"
   assert_app_gone $app
 done
 docker image inspect "$(python3 -c 'import json,sys; print([r["image"] for r in json.load(open(sys.argv[1])) if r["kind"]=="install-cache"][0])' "$work/images.json")" >/dev/null \
   || fail "down removed the cached image"
-ok "down removed every container and network of 3 apps; the cache stays"
+ok "down removed every container and network of 4 apps; the cache stays"
 if [ -n "$pid" ]; then
   n=$(curl -s --unix-socket "$D/berth.sock" http://berth/metrics | awk '/^berth_http_requests_total/ {n += $2} END {print n + 0}')
   [ "$n" -ge 20 ] || fail "only $n requests reached the server: the commands did not go through it"

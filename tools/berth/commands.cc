@@ -264,6 +264,28 @@ int Resume(const Globals& g, bool detach) {
   return s.ok() ? 0 : 1;
 }
 
+int Retry(const Globals& g, const std::string& id, const std::string& from) {
+  auto said = [&](const std::vector<std::string>& reset) {
+    std::cerr << fmt::format("berth: retrying {} from {}: {} step{} run again\n", id, from, reset.size(),
+                             reset.size() == 1 ? "" : "s");
+  };
+  if (auto server = ServerClient::Find(g)) {
+    auto r = server->Post("/v1/workflows/" + server::PercentEncode(id) + "/retry", json{{"from", from}}.dump());
+    if (!r.ok()) return Fail(r.status());
+    said((*r)["reset"].get<std::vector<std::string>>());
+    Progress progress;
+    return FollowInServer(g, *server, id, &progress, true);
+  }
+  auto ctx = Context::Open(g, false);
+  if (!ctx.ok()) return Fail(ctx.status());
+  Progress progress;
+  auto& eng = (*ctx)->engine([&](const eventlog::Event& e) { progress.OnEvent(e.workflow_id, e.type); });
+  std::vector<std::string> reset;
+  if (Status s = eng.Retry(id, from, &reset); !s.ok()) return Fail(s);
+  said(reset);
+  return WaitAndReport(**ctx, id, progress);
+}
+
 int Cancel(const Globals& g, const std::string& id) {
   if (auto server = ServerClient::Find(g)) {
     auto r = server->Post("/v1/workflows/" + server::PercentEncode(id) + "/cancel", "");

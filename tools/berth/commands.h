@@ -22,6 +22,8 @@ int History(const Globals& g, const std::string& id);
 int Replay(const Globals& g, const std::string& id, bool verify);
 int Resume(const Globals& g, bool detach);
 int Cancel(const Globals& g, const std::string& id);
+// Re-runs a failed workflow from step `from` (engine.h, Retry) and waits for its new end.
+int Retry(const Globals& g, const std::string& id, const std::string& from);
 // pause / unpause: no new step starts until unpaused; what runs finishes (engine.h).
 int Pause(const Globals& g, const std::string& id, bool pause);
 // Holds the data directory and serves the API on <data-dir>/berth.sock until SIGTERM/SIGINT
