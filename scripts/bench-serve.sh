@@ -101,7 +101,7 @@ print("%.0f %.2f %.2f" % (rps, p["50"], p["99"]))'
 read -r idle_rps idle_p50 idle_p99 < <(wrk_run)
 echo "reads idle: $idle_rps req/s, p50 $idle_p50 ms, p99 $idle_p99 ms" >&2
 b down benchs >/dev/null 2>&1
-( while :; do b up "$work/app.yaml" -p benchs >/dev/null 2>&1; b down benchs >/dev/null 2>&1; done ) &
+( while :; do b up "$work/app.yaml" -p benchs >/dev/null 2>&1 || true; b down benchs >/dev/null 2>&1 || true; done ) &
 loop=$!
 sleep 1
 deploys_before=$(b -o json workflows --type deploy | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
