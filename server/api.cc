@@ -203,14 +203,15 @@ ApiResponse Api::Route(const ApiRequest& r, std::string* route) const {
     if (r.method == "POST") return StartWorkflow(r.body);
     if (!only_get()) return Error(405, "method_not_allowed", "use GET or POST " + path);
     uint64_t limit = 1000;
-    if (!Known(q, {"status", "type", "limit", "after"}, &why) || !Uint(q, "limit", &limit, &why))
+    if (!Known(q, {"status", "type", "limit", "after", "prefix"}, &why) || !Uint(q, "limit", &limit, &why))
       return Error(400, "invalid_argument", why);
     std::string status = q.count("status") ? q["status"] : "";
     if (!status.empty() && status != "running" && status != "completed" && status != "failed" &&
         status != "cancelled")
       return Error(400, "invalid_argument",
                    "query parameter 'status' must be running, completed, failed or cancelled, not '" + status + "'");
-    auto page = ListWorkflows(*log_, status, q.count("type") ? q["type"] : "", limit, q.count("after") ? q["after"] : "");
+    auto page = ListWorkflows(*log_, status, q.count("type") ? q["type"] : "", limit, q.count("after") ? q["after"] : "",
+                              q.count("prefix") ? q["prefix"] : "");
     if (!page.ok()) return FromStatus(page.status());
     return Ok({{"workflows", page->workflows},
                {"next_after", page->more ? json(page->last_id) : json(nullptr)}});

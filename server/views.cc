@@ -37,11 +37,12 @@ json SummaryJson(const engine::WorkflowSummary& s) {
 }
 
 Result<WorkflowPage> ListWorkflows(const eventlog::EventLog& log, const std::string& status,
-                                   const std::string& type, uint64_t limit, const std::string& after) {
+                                   const std::string& type, uint64_t limit, const std::string& after,
+                                   const std::string& prefix) {
   WorkflowPage page;
   Status bad;
   std::string from = after.empty() ? "" : engine::SummaryKey(after);
-  Status s = log.ScanProjectionsAfter(engine::kSummaryPrefix, from, [&](const std::string& k, const std::string& v) {
+  Status s = log.ScanProjectionsAfter(engine::SummaryKey(prefix), from, [&](const std::string& k, const std::string& v) {
     if (limit && page.workflows.size() == limit) {
       page.more = true;
       return false;

@@ -21,10 +21,12 @@ struct WorkflowPage {
   std::string last_id;   // the last row shown ("" when none): the next page's `after`
 };
 
-// A page of the workflow list: rows whose id sorts after `after` ("" from the start),
-// matching `status` and `type` ("" for any), at most `limit` (0: all).
+// A page of the workflow list: rows whose id sorts after `after` ("" from the start) and
+// begins with `prefix` ("" for any: only those rows are read), matching `status` and
+// `type` ("" for any), at most `limit` (0: all).
 Result<WorkflowPage> ListWorkflows(const eventlog::EventLog& log, const std::string& status,
-                                   const std::string& type, uint64_t limit, const std::string& after);
+                                   const std::string& type, uint64_t limit, const std::string& after,
+                                   const std::string& prefix = "");
 
 // One event as the views give it: seq, workflow_id, workflow_seq, time, actor, type,
 // summary (replay::Describe), and for activity events "detail" with what progress shows:

@@ -157,6 +157,10 @@ loops=$(b -o json workflows --type restart | python3 -c "import json,sys; print(
 [ "$loops" = 3 ] || fail "looper: $loops restart workflows, want 3 (2 restarts, then the give-up)"
 sleep 1
 [ "$(docker inspect -f '{{.State.Running}}' $R-plain-1)" = false ] || fail "plain (restart: no) was restarted"
+b ps $R >"$work/ps.out" 2>"$work/ps.err" || fail "ps: $(cat "$work/ps.err")"
+grep -q "$R-looper-1 .*exited (gave up)" "$work/ps.out" && grep -q "$R-looper-1: gave up" "$work/ps.err" ||
+  fail "ps does not show the give-up: $(cat "$work/ps.out" "$work/ps.err")"
+grep -q "$R-plain-1 .*(gave up)" "$work/ps.out" && fail "ps shows a give-up for plain (restart: no)"
 ok "looper (on-failure:2): restarted twice with backoff, then gave up and stays exited; plain (no) stays down"
 curl -s --unix-socket "$sock" http://berth/metrics >"$work/metrics" || fail "GET /metrics"
 grep -q '^berth_restarts_total{outcome="gave_up"} 1$' "$work/metrics" &&
@@ -169,6 +173,13 @@ b audit --container $R-keeper-1 >"$work/audit" 2>&1 || fail "audit: $(cat "$work
 grep -q "policy" "$work/audit" && grep -q "restart" "$work/audit" || fail "audit of keeper lacks the restart: $(cat "$work/audit")"
 b audit --container $R-plain-1 | grep -q "restart-$R-plain-1" || fail "the death of plain is not on record"
 ok "audit --container shows keeper's death and restart by the policy, and plain's death"
+b -o json ps $R | python3 -c '
+import json, sys
+rows = {r["service"]: r for r in json.load(sys.stdin)}
+assert rows["looper"]["restart"].startswith("gave up"), rows["looper"]
+assert rows["plain"]["restart"] == "" and rows["keeper"]["restart"] == "", rows
+' || fail "ps -o json in-process does not carry the give-up"
+ok "ps shows looper's give-up with and without the server (exited (gave up), the reason below the table)"
 start_server
 b down $R >/dev/null 2>&1 || fail "down $R"
 assert_app_gone $R

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -251,9 +252,48 @@ int Down(const Globals& g, const std::string& app, bool detach) {
   return RunApp(g, "undeploy", app, json{{"app", app}, {"by", WhoAmI()}}, detach);
 }
 
+namespace {
+// Why a stopped container stays stopped, when the restart policy gave it up: the error of
+// its latest restart workflow if that one failed, else "". Asks the server when one holds
+// the log, else reads it (nothing when it is busy or absent). Reads that container's
+// restart workflows only (their ids share a prefix).
+class GaveUp {
+ public:
+  explicit GaveUp(const Globals& g) : server_(ServerClient::Find(g)) {
+    if (!server_)
+      if (auto c = Context::Open(g, /*create=*/false); c.ok()) ctx_ = std::move(c).value();
+  }
+  std::string Why(const std::string& container) const {
+    // "restart-a-b-" also prefixes the restarts of container "a-b-c": only a 20-digit rest is ours.
+    const std::string prefix = "restart-" + container + "-";
+    json rows;
+    if (server_) {
+      auto r = server_->Get("/v1/workflows?limit=0&prefix=" + server::PercentEncode(prefix));
+      if (!r.ok()) return "";
+      rows = (*r)["workflows"];
+    } else if (ctx_) {
+      auto page = server::ListWorkflows(ctx_->log(), "", "", 0, "", prefix);
+      if (!page.ok()) return "";
+      rows = page->workflows;
+    }
+    json last;
+    for (const auto& w : rows) {
+      std::string rest = w["id"].get<std::string>().substr(prefix.size());
+      if (rest.size() == 20 && rest.find_first_not_of("0123456789") == std::string::npos) last = w;
+    }
+    return last.is_object() && last["status"] == "failed" ? last.value("error", "") : "";
+  }
+
+ private:
+  std::optional<ServerClient> server_;
+  std::unique_ptr<Context> ctx_;
+};
+}  // namespace
+
 int Ps(const Globals& g, const std::string& app) {
   auto d = ReachableDocker();
   if (!d.ok()) return FailEngine(d.status());
+  GaveUp gave_up(g);
   docker::Labels filter = {{wf::kLabelApp, app}};
   auto list = (*d)->ListContainers(filter);
   if (!list.ok()) return Fail(list.status());
@@ -276,6 +316,7 @@ int Ps(const Globals& g, const std::string& app) {
                     {"image", image.empty() ? c.image : image},
                     {"status", c.state.status},
                     {"health", c.state.health},
+                    {"restart", c.state.running ? std::string() : gave_up.Why(c.name)},
                     {"ip", ip},
                     {"ports", ports},
                     {"id", c.id.substr(0, 12)},
@@ -306,9 +347,13 @@ int Ps(const Globals& g, const std::string& app) {
                              r["container"].get<std::string>(), r["host"].get<std::string>(),
                              r["image"].get<std::string>(),
                              r["status"].get<std::string>() +
-                                 (r["health"].get<std::string>().empty() ? "" : " (" + r["health"].get<std::string>() + ")"),
+                                 (r["health"].get<std::string>().empty() ? "" : " (" + r["health"].get<std::string>() + ")") +
+                                 (r["restart"].get<std::string>().empty() ? "" : " (gave up)"),
                              r["ip"].get<std::string>(), ports);
   }
+  for (const auto& r : rows)  // the reason in full, below the table
+    if (!r["restart"].get<std::string>().empty())
+      std::cerr << "berth: " << r["container"].get<std::string>() << ": " << r["restart"].get<std::string>() << "\n";
   return 0;
 }
 
