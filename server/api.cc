@@ -172,6 +172,33 @@ std::string PercentEncode(const std::string& in) {
   return out;
 }
 
+std::shared_ptr<const std::string> EventsBodyCache::Get(const std::string& id, uint64_t events) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.events != events) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second.at);
+  return it->second.body;
+}
+
+void EventsBodyCache::Put(const std::string& id, uint64_t events, std::shared_ptr<const std::string> body) {
+  if (body->size() > kBytes / 4) return;  // one huge history would push out every other
+  std::lock_guard<std::mutex> g(mu_);
+  if (auto it = entries_.find(id); it != entries_.end()) {
+    bytes_ -= it->second.body->size();
+    lru_.erase(it->second.at);
+    entries_.erase(it);
+  }
+  lru_.push_front(id);
+  bytes_ += body->size();
+  entries_.emplace(id, Entry{events, std::move(body), lru_.begin()});
+  while (entries_.size() > kEntries || bytes_ > kBytes) {  // bounded: each turn drops one
+    auto last = entries_.find(lru_.back());
+    bytes_ -= last->second.body->size();
+    entries_.erase(last);
+    lru_.pop_back();
+  }
+}
+
 ApiResponse Api::Handle(const ApiRequest& r) const {
   std::string route = "other";
   ApiResponse out = Route(r, &route);
@@ -279,9 +306,22 @@ ApiResponse Api::Route(const ApiRequest& r, std::string* route) const {
           return streamed;
         }
       }
+      // The whole history: served from the cache while the workflow's event count is unchanged.
+      uint64_t count = 0;
+      std::string raw;
+      engine::WorkflowSummary sum;
+      bool whole = after == 0 && limit == 0 && log_->GetProjection(engine::SummaryKey(id), &raw).ok() &&
+                   engine::DecodeSummary(raw, &sum).ok();
+      if (whole) {
+        count = sum.events;
+        if (auto body = events_cache_.Get(id, count)) return {200, *body};
+      }
       auto events = WorkflowEvents(*log_, id, after, limit);
       if (!events.ok()) return FromStatus(events.status());
-      return Ok(*events);
+      ApiResponse out = Ok(*events);
+      // Made after the count was read: it holds at least those events (more is newer, not wrong).
+      if (whole) events_cache_.Put(id, count, std::make_shared<const std::string>(out.body));
+      return out;
     }
     if (action == "cancel") {
       if (r.method != "POST") return Error(405, "method_not_allowed", "use POST " + path);

@@ -8,8 +8,11 @@
 // the log (corruption, I/O): the client rebuilds the same Status from the two fields.
 #pragma once
 
+#include <list>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "engine/engine.h"
 #include "eventlog/event_log.h"
@@ -45,6 +48,28 @@ struct ApiResponse {
 
 class Metrics;
 
+// Rendered bodies of GET /v1/workflows/{id}/events (the whole history), each valid while the
+// workflow's event count is the one it was made at: a history only grows. Least recently
+// used first out; at most kEntries bodies and kBytes in all. Thread-safe.
+class EventsBodyCache {
+ public:
+  static constexpr size_t kEntries = 1024;
+  static constexpr size_t kBytes = size_t{64} << 20;
+  std::shared_ptr<const std::string> Get(const std::string& id, uint64_t events);
+  void Put(const std::string& id, uint64_t events, std::shared_ptr<const std::string> body);
+
+ private:
+  struct Entry {
+    uint64_t events;
+    std::shared_ptr<const std::string> body;
+    std::list<std::string>::iterator at;
+  };
+  std::mutex mu_;
+  std::list<std::string> lru_;  // most recent first
+  std::unordered_map<std::string, Entry> entries_;
+  size_t bytes_ = 0;
+};
+
 class Api {
  public:
   // `engine` may be null: the routes that start or cancel work then answer 503. `metrics`
@@ -61,6 +86,7 @@ class Api {
   const eventlog::EventLog* log_;
   engine::Engine* engine_;
   Metrics* metrics_;
+  mutable EventsBodyCache events_cache_;
 };
 
 // An error body's "code": the Status code's name with '_' for ' ' ("not_found"), and back

@@ -91,6 +91,41 @@ TEST_F(ApiTest, AuditListsContainerChangesWithWhoStartedThem) {
   EXPECT_EQ(Get("/v1/audit?colour=red").status, 400);
 }
 
+// A history's body is cached while its event count holds; a new event makes a new body.
+TEST_F(ApiTest, AHistoryServedFromTheCacheGrowsWithItsWorkflow) {
+  Api api(log_.get(), nullptr);
+  auto first = api.Handle({"GET", "/v1/workflows/b/events", ""});
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(Body(first).size(), 3u);
+  EXPECT_EQ(api.Handle({"GET", "/v1/workflows/b/events", ""}).body, first.body) << "the cached body";
+  eventlog::AppendRequest req;
+  req.events.push_back({"b", 4, 0, eventlog::Actor::kUser, "Step", 1, "", {}});
+  engine::WorkflowSummary s;
+  s.id = "b";
+  s.type = "deploy";
+  s.events = 4;
+  req.projections.push_back({engine::SummaryKey("b"), engine::EncodeSummary(s)});
+  ASSERT_TRUE(log_->Append(std::move(req)).ok());
+  EXPECT_EQ(Body(api.Handle({"GET", "/v1/workflows/b/events", ""})).size(), 4u);
+  EXPECT_EQ(Body(api.Handle({"GET", "/v1/workflows/b/events?after=6", ""})).size(), 1u) << "b: seqs 4-6, then 10";
+}
+
+TEST(EventsBodyCacheTest, KeepsAtMostItsEntriesLeastRecentlyUsedOutFirst) {
+  EventsBodyCache c;
+  auto body = std::make_shared<const std::string>("x");
+  for (size_t i = 0; i <= EventsBodyCache::kEntries; ++i) {
+    c.Put("w" + std::to_string(i), 1, body);
+    if (i == 0) c.Get("w0", 1);
+    if (i == 1) {
+      ASSERT_TRUE(c.Get("w0", 1)) << "w0 is now the most recent";
+    }
+  }
+  EXPECT_TRUE(c.Get("w0", 1)) << "used after w1: w1 went first";
+  EXPECT_FALSE(c.Get("w1", 1));
+  EXPECT_FALSE(c.Get("w2", 2)) << "another event count: not this body";
+  EXPECT_TRUE(c.Get("w2", 1));
+}
+
 TEST_F(ApiTest, CountsTheEventsThatNameASubject) {
   eventlog::AppendRequest req;
   req.events.push_back({"a", 4, 0, eventlog::Actor::kSystem, "Step", 1, "", {"image:web:1"}});
