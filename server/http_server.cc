@@ -103,6 +103,7 @@ class Session : public std::enable_shared_from_this<Session<S>> {
     auto& req = parser_->get();
     auto auth = req[http::field::authorization];
     if (need_token_ && !TokenMatches(std::string_view(auth.data(), auth.size()), server_->options.token)) {
+      if (server_->options.on_refused) server_->options.on_refused(401);
       Respond(401, R"({"error":"missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token from berth serve's token file","code":"unauthenticated"})" "\n",
               req.keep_alive());
       return;

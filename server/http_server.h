@@ -11,7 +11,7 @@
 // closed at once. The threads only wait on sockets, so 1,000 idle clients hold no thread.
 //
 // A response with a stream (api.h) is sent chunked: its Next is called on the connection's
-// strand, then again after stream_poll_ms whenever it added nothing; past stream_max_ms the
+// strand, then again after stream_poll_ms (20) whenever it added nothing; past stream_max_ms the
 // response is ended as if the stream had (a follower resumes from its last seq). A client
 // gone meanwhile is noticed at the next write.
 #pragma once
@@ -37,7 +37,9 @@ struct HttpServerOptions {
   int64_t idle_timeout_ms = 60'000;
   size_t body_bytes_max = size_t{1} << 20;
   size_t connections_max = 4096;
-  int64_t stream_poll_ms = 50;
+  int64_t stream_poll_ms = 20;
+  // Told of each request refused before the handler saw it (401), for the metrics.
+  std::function<void(int status)> on_refused;
   int64_t stream_max_ms = 600'000;
 };
 

@@ -101,6 +101,8 @@ b serve 2>"$work/second.err"; rc=$?
 [ $rc = 2 ] && grep -q "already runs" "$work/second.err" || fail "second serve: rc=$rc $(cat "$work/second.err")"
 b replay --verify 2>"$work/busy.err"; rc=$?
 [ $rc = 2 ] && grep -q "held by \`berth serve\`" "$work/busy.err" || fail "replay beside a server: rc=$rc $(cat "$work/busy.err")"
+b resume >"$work/resume.out" 2>&1 || fail "resume beside a server: $(cat "$work/resume.out")"
+grep -q "nothing to resume" "$work/resume.out" || fail "resume beside a server said: $(cat "$work/resume.out")"
 # SIGTERM: a clean stop, the socket removed.
 kill -TERM $pid; wait $pid; rc=$?; pid=""
 [ $rc = 0 ] || fail "serve exited $rc on SIGTERM: $(cat "$work/serve.err")"
@@ -158,6 +160,8 @@ curl -s -N -H "Authorization: Bearer $tok" "http://127.0.0.1:$port/v1/workflows/
 tail -1 "$work/follow" | grep -q '^{"workflow":' || fail "the followed stream did not end with its workflow: $(tail -1 "$work/follow")"
 [ "$(grep -c '"seq"' "$work/follow")" = "$(b -o json history one | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" ] ||
   fail "the followed stream has $(grep -c '"seq"' "$work/follow") events"
+curl -s -H "Authorization: Bearer $tok" "http://127.0.0.1:$port/metrics" | grep -q '^berth_http_requests_total{route="unauthenticated",code="401"} 2$' ||
+  fail "the two 401s are not in /metrics: $(curl -s -H "Authorization: Bearer $tok" "http://127.0.0.1:$port/metrics" | grep http_requests)"
 kill -TERM $pid; wait $pid; pid=""
 grep -q "$tok" "$work/tcp.err" && fail "the token was written to the server's log"
 # TLS, with a certificate made here for 127.0.0.1.

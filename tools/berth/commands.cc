@@ -227,6 +227,19 @@ int Replay(const Globals& g, const std::string& id, bool verify) {
 }
 
 int Resume(const Globals& g, bool detach) {
+  // A server resumed every unfinished workflow when it started and runs what is started
+  // since: there is nothing left for resume to do, which is success, not a busy directory.
+  if (auto server = ServerClient::Find(g)) {
+    auto running = server->Get("/v1/workflows?status=running&limit=0");
+    if (!running.ok()) return Fail(running.status());
+    size_t n = (*running)["workflows"].size();
+    if (g.output == Output::kJson)
+      std::cout << json{{"server", true}, {"running", n}}.dump() << "\n";
+    else
+      std::cout << fmt::format("berth serve holds {} and runs every unfinished workflow itself ({} running now); "
+                               "nothing to resume\n", g.data_dir, n);
+    return 0;
+  }
   if (detach) {
     // Check the directory is usable before detaching, so errors reach the terminal.
     { auto probe = Context::Open(g, false); if (!probe.ok()) return Fail(probe.status()); }

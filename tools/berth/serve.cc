@@ -99,6 +99,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
   } else if (!a.tls_cert.empty() || !a.tls_key.empty()) {
     return Fail(InvalidArgument("--tls-cert and --tls-key are for a TCP listener: add --listen ADDRESS:PORT"));
   }
+  o.on_refused = [&metrics](int status) { metrics.OnRequest("unauthenticated", status); };
   server::HttpServer http(o, [&api](const server::ApiRequest& r) { return api.Handle(r); });
   if (Status s = http.Start(); !s.ok()) return Fail(s);
   std::cerr << "berth serve: listening on " << o.socket_path;
