@@ -291,6 +291,37 @@ TEST_F(ApiTest, ServesOverItsSocketAndRefusesOversizedBodies) {
   EXPECT_FALSE(std::filesystem::exists(sock)) << "the socket is removed at stop";
 }
 
+// A client that stops mid-request is cut off at the read timeout, holding no thread
+// meanwhile: others are answered while it dawdles.
+TEST_F(ApiTest, ASlowClientIsCutOffAndHoldsNobodyUp) {
+  std::string sock = dir_.path().string() + "/slow.sock";
+  Api api(log_.get(), nullptr);
+  HttpServerOptions o;
+  o.socket_path = sock;
+  o.read_timeout_ms = 300;
+  o.threads = 1;
+  HttpServer server(o, [&](const ApiRequest& r) { return api.Handle(r); });
+  ASSERT_TRUE(server.Start().ok());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const char half[] = "GET /v1/health HTTP/1.1\r\nHost: x\r\n";  // no blank line: never ends
+  ASSERT_EQ(::write(fd, half, sizeof half - 1), ssize_t(sizeof half - 1));
+  docker::Endpoint ep;
+  ep.socket_path = sock;
+  auto other = docker::HttpTransport(ep, 2000).Send({"GET", "/v1/health", "", "", 5000, {}, {}, {}});
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(other->status, 200) << "answered while the slow one is open, on the server's one thread";
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[64];
+  // 0: closed by the server without an answer (-1 after 5 s: still held open).
+  EXPECT_EQ(::read(fd, buf, sizeof buf), 0) << "the slow client was not cut off";
+  ::close(fd);
+}
+
 // A followed workflow streams every event once, in order, as it becomes durable, then its
 // end; a follower that reconnects from a seq gets only what came after it.
 TEST_F(ApiEngineTest, FollowingAWorkflowStreamsEachEventOnceThenItsEnd) {
