@@ -1,0 +1,188 @@
+// berth ps / images: what the Docker engine holds of Berth's apps, with what the log knows
+// of it (restart give-ups, cache hits), through the server when one holds the log.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <tuple>
+
+#include "engine/events.h"
+#include "server/api.h"
+#include "server/views.h"
+#include "tools/berth/apps.h"
+#include "tools/berth/client.h"
+#include "workflows/deploy/names.h"
+
+namespace berth::tool {
+
+using json = nlohmann::json;
+namespace wf = berth::workflows;
+
+namespace {
+std::string Label(const docker::ContainerInfo& c, const char* key) { return docker::LabelValue(c.labels, key); }
+}  // namespace
+
+namespace {
+// Why a stopped container stays stopped, when the restart policy gave it up: the error of
+// its latest restart workflow if that one failed, else "". Asks the server when one holds
+// the log, else reads it (nothing when it is busy or absent). Reads that container's
+// restart workflows only (their ids share a prefix).
+class GaveUp {
+ public:
+  explicit GaveUp(const Globals& g) : server_(ServerClient::Find(g)) {
+    if (!server_)
+      if (auto c = Context::Open(g, /*create=*/false); c.ok()) ctx_ = std::move(c).value();
+  }
+  std::string Why(const std::string& container) const {
+    // "restart-a-b-" also prefixes the restarts of container "a-b-c": only a 20-digit rest is ours.
+    const std::string prefix = "restart-" + container + "-";
+    json rows;
+    if (server_) {
+      auto r = server_->Get("/v1/workflows?limit=0&prefix=" + server::PercentEncode(prefix));
+      if (!r.ok()) return "";
+      rows = (*r)["workflows"];
+    } else if (ctx_) {
+      auto page = server::ListWorkflows(ctx_->log(), "", "", 0, "", prefix);
+      if (!page.ok()) return "";
+      rows = page->workflows;
+    }
+    json last;
+    for (const auto& w : rows) {
+      std::string rest = w["id"].get<std::string>().substr(prefix.size());
+      if (rest.size() == 20 && rest.find_first_not_of("0123456789") == std::string::npos) last = w;
+    }
+    return last.is_object() && last["status"] == "failed" ? last.value("error", "") : "";
+  }
+
+ private:
+  std::optional<ServerClient> server_;
+  std::unique_ptr<Context> ctx_;
+};
+}  // namespace
+
+int Ps(const Globals& g, const std::string& app) {
+  auto d = ReachableDocker();
+  if (!d.ok()) return FailEngine(d.status());
+  GaveUp gave_up(g);
+  docker::Labels filter = {{wf::kLabelApp, app}};
+  auto list = (*d)->ListContainers(filter);
+  if (!list.ok()) return Fail(list.status());
+  std::vector<json> rows;
+  for (const auto& c : *list) {
+    if (Label(c, wf::kLabelRole) == "install") continue;
+    std::string image = Label(c, "berth.image");
+    json ports = json::array();
+    for (const auto& p : c.ports)
+      ports.push_back(fmt::format("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol));
+    std::string ip = c.ip_address;
+    if (ip.empty())
+      for (const auto& [net, at] : c.networks)
+        if (!at.ip_address.empty()) { ip = at.ip_address; break; }
+    rows.push_back({{"app", Label(c, wf::kLabelApp)},
+                    {"service", Label(c, wf::kLabelService)},
+                    {"container", c.name},
+                    {"index", std::atoi(Label(c, wf::kLabelIndex).c_str())},
+                    {"host", Label(c, wf::kLabelHost)},
+                    {"image", image.empty() ? c.image : image},
+                    {"status", c.state.status},
+                    {"health", c.state.health},
+                    {"restart", c.state.running ? std::string() : gave_up.Why(c.name)},
+                    {"ip", ip},
+                    {"ports", ports},
+                    {"id", c.id.substr(0, 12)},
+                    {"workflow", Label(c, wf::kLabelWorkflow)}});
+  }
+  std::sort(rows.begin(), rows.end(), [](const json& x, const json& y) {
+    return std::tie(x["app"].get_ref<const std::string&>(), x["service"].get_ref<const std::string&>(),
+                    x["index"].get_ref<const int64_t&>()) <
+           std::tie(y["app"].get_ref<const std::string&>(), y["service"].get_ref<const std::string&>(),
+                    y["index"].get_ref<const int64_t&>());
+  });
+  if (g.output == Output::kJson) {
+    std::cout << json(rows).dump() << "\n";
+    return 0;
+  }
+  if (rows.empty()) {
+    std::cerr << (app.empty() ? std::string("no Berth containers on this engine\n")
+                              : "no containers of app " + app + "\n");
+    return 0;
+  }
+  std::cout << fmt::format("{:<10} {:<10} {:<18} {:<6} {:<30} {:<19} {:<15} {}\n", "APP", "SERVICE",
+                           "CONTAINER", "HOST", "IMAGE", "STATUS", "IP", "PORTS");
+  for (const auto& r : rows) {
+    std::string ports;
+    for (const auto& p : r["ports"]) ports += (ports.empty() ? "" : ",") + p.get<std::string>();
+    std::cout << fmt::format("{:<10} {:<10} {:<18} {:<6} {:<30} {:<19} {:<15} {}\n",
+                             r["app"].get<std::string>(), r["service"].get<std::string>(),
+                             r["container"].get<std::string>(), r["host"].get<std::string>(),
+                             r["image"].get<std::string>(),
+                             r["status"].get<std::string>() +
+                                 (r["health"].get<std::string>().empty() ? "" : " (" + r["health"].get<std::string>() + ")") +
+                                 (r["restart"].get<std::string>().empty() ? "" : " (gave up)"),
+                             r["ip"].get<std::string>(), ports);
+  }
+  for (const auto& r : rows)  // the reason in full, below the table
+    if (!r["restart"].get<std::string>().empty())
+      std::cerr << "berth: " << r["container"].get<std::string>() << ": " << r["restart"].get<std::string>() << "\n";
+  return 0;
+}
+
+int Images(const Globals& g) {
+  auto d = ReachableDocker();
+  if (!d.ok()) return FailEngine(d.status());
+  // The hits are counted in the log: through a server when one holds it, else here.
+  std::optional<ServerClient> server = ServerClient::Find(g);
+  std::unique_ptr<Context> ctx;
+  if (!server)
+    if (auto c = Context::Open(g, /*create=*/false); c.ok()) ctx = std::move(c).value();
+  std::vector<json> rows;
+  for (const char* kind : {wf::kLabelCacheKey, wf::kLabelContextHash}) {
+    docker::ImageFilter f;
+    f.labels = {{kind, ""}};
+    auto list = (*d)->ListImages(f);
+    if (!list.ok()) return Fail(list.status());
+    for (const auto& im : *list) {
+      for (const auto& tag : im.repo_tags) {
+        if (tag == "<none>:<none>") continue;  // superseded: its tag moved to a newer image
+        // Hits: containers created from this image (each skipped the install or build),
+        // counted in this data directory's log.
+        uint64_t hits = 0;
+        if (server) {
+          auto n = server->Get("/v1/subjects/" + server::PercentEncode(wf::ImageSubject(tag)) +
+                               "?type=" + engine::ev::kActivityCompleted);
+          if (!n.ok()) return Fail(n.status());
+          hits = (*n)["events"].get<uint64_t>();
+        } else if (ctx) {
+          (void)ctx->log().ScanSubject(wf::ImageSubject(tag), [&](const eventlog::Event& e) {
+            hits += e.type == engine::ev::kActivityCompleted;
+            return true;
+          });
+        }
+        auto label = [&](const char* k) { return docker::LabelValue(im.labels, k); };
+        rows.push_back({{"image", tag},
+                        {"kind", std::string(kind) == wf::kLabelCacheKey ? "install-cache" : "build"},
+                        {"service", label(wf::kLabelService)},
+                        {"key", label(kind).substr(0, 12)},
+                        {"id", im.id.substr(7, 12)},
+                        {"size_mb", double(im.size_bytes) / 1e6},
+                        {"hits", hits}});
+      }
+    }
+  }
+  if (g.output == Output::kJson) {
+    std::cout << json(rows).dump() << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:<40} {:<14} {:<12} {:<13} {:>8} {:>10}\n", "IMAGE", "KIND", "SERVICE",
+                           "ID", "SIZE_MB", "HITS");
+  for (const auto& r : rows)
+    std::cout << fmt::format("{:<40} {:<14} {:<12} {:<13} {:>8.1f} {:>10}\n",
+                             r["image"].get<std::string>(), r["kind"].get<std::string>(),
+                             r["service"].get<std::string>(), r["id"].get<std::string>(),
+                             r["size_mb"].get<double>(), r["hits"].get<uint64_t>());
+  return 0;
+}
+
+}  // namespace berth::tool
