@@ -4,8 +4,9 @@
 # plain service) onto a Docker engine. The control plane is killed (SIGKILL) in the middle
 # of the deploy and `berth resume` finishes it; then `berth ps`, `berth audit`, `berth
 # images` show what happened, and the app answers on 127.0.0.1. Then `berth serve` runs:
-# a killed container is restarted by its restart policy, on record, and `down` goes
-# through the server while a second client reads; `berth replay --verify` checks it all.
+# a killed container is restarted by its restart policy, on record, a second app is
+# deployed in the server while another client reads its progress, and `down` goes through
+# the server; `berth replay --verify` checks it all.
 #
 # Engine: $DOCKER_HOST when set, else a private dockerd this script starts (and stops at the
 # end) under /tmp/berth-demo-dockerd. Data directory: $BERTH_HOME, else a fresh temp dir.
@@ -25,6 +26,7 @@ fi
 cleanup() {
   if [ "${KEEP:-}" != 1 ]; then
     "$berth" down shop >/dev/null 2>&1 || true
+    "$berth" down shop2 >/dev/null 2>&1 || true
     [ -z "$private" ] || "$root/scripts/testenv/dockerd-stop.sh" "$private" --purge
   fi
 }
@@ -86,12 +88,24 @@ done
 "$berth" ps shop | grep -E "CONTAINER|proxy"
 restart=$("$berth" -o json workflows --type restart | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
 "$berth" history "$restart"
+echo
+echo "== berth up of a second app, shop2, in the server, while a second client reads its progress"
+"$berth" up "$app" -p shop2 2>/dev/null &
+up_pid=$!
+deploy=""
+for _ in $(seq 1 100); do
+  deploy=$("$berth" -o json workflows --type deploy --status running | python3 -c 'import json,sys; w=json.load(sys.stdin); print(w[0]["id"] if w else "")')
+  [ -n "$deploy" ] && break
+  sleep 0.05
+done
+[ -z "$deploy" ] || { echo "(second client) $deploy so far:"; "$berth" history "$deploy" | tail -4; }
+wait $up_pid
 if [ "${KEEP:-}" != 1 ]; then
   echo
-  echo "== berth down shop through the server, while a second client reads the workflows"
+  echo "== berth down shop and shop2 through the server, while a second client reads the workflows"
   "$berth" down shop 2>/dev/null &
   down_pid=$!
-  sleep 0.3
+  "$berth" down shop2 2>/dev/null
   "$berth" workflows --type undeploy
   wait $down_pid
 fi
