@@ -173,6 +173,25 @@ b audit --container $R-keeper-1 >"$work/audit" 2>&1 || fail "audit: $(cat "$work
 grep -q "policy" "$work/audit" && grep -q "restart" "$work/audit" || fail "audit of keeper lacks the restart: $(cat "$work/audit")"
 b audit --container $R-plain-1 | grep -q "restart-$R-plain-1" || fail "the death of plain is not on record"
 ok "audit --container shows keeper's death and restart by the policy, and plain's death"
+# While no server runs: a `docker stop` is told from a crash by the events since the
+# server's cursor (restart.cursor); the crash is restarted by the next server.
+[ -s "$D/restart.cursor" ] || fail "no restart.cursor after the server handled events"
+[ "$(docker inspect -f '{{.State.Running}}' $R-keeper-1)" = true ] || fail "keeper is not running before the stop"
+docker stop -t 1 $R-keeper-1 >/dev/null || fail "docker stop while no server"
+start_server
+sleep 2
+[ "$(docker inspect -f '{{.State.Running}}' $R-keeper-1)" = false ] || fail "keeper, stopped while no server ran, was restarted"
+stop_server
+docker start $R-keeper-1 >/dev/null && sleep 0.5 && docker kill $R-keeper-1 >/dev/null || fail "docker start/kill keeper"
+start_server
+back=""
+for _ in $(seq 1 100); do
+  [ "$(docker inspect -f '{{.State.Running}}' $R-keeper-1)" = true ] && { back=1; break; }
+  sleep 0.1
+done
+[ -n "$back" ] || fail "keeper, killed while no server ran, was not restarted by the next server"
+stop_server
+ok "while no server ran: keeper's docker stop was left stopped (events since the cursor), its kill restarted at the next start"
 b -o json ps $R | python3 -c '
 import json, sys
 rows = {r["service"]: r for r in json.load(sys.stdin)}

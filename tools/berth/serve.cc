@@ -83,7 +83,8 @@ int Serve(const Globals& g, const ServeArgs& a) {
   // The restart policy (workflows/deploy/restart.h): deaths of Berth's containers become
   // restart workflows. Docker being away is retried there; the API serves meanwhile.
   workflows::RestartWatcher watcher(&(*ctx)->engine(), &(*ctx)->log(), [] { return LocalDocker(); },
-                                    [](const std::string& m) { std::cerr << "berth serve: " << m << std::endl; });
+                                    [](const std::string& m) { std::cerr << "berth serve: " << m << std::endl; },
+                                    g.data_dir + "/restart.cursor");
   watcher.Start();
   server::Api api(&(*ctx)->log(), &(*ctx)->engine(), &metrics);
   server::HttpServerOptions o;

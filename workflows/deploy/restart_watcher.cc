@@ -1,6 +1,10 @@
 #include "workflows/deploy/restart_watcher.h"
 
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "engine/workflow_state.h"
@@ -32,8 +36,40 @@ int64_t ParseDockerTimeNs(const std::string& t) {
 }
 
 RestartWatcher::RestartWatcher(engine::Engine* engine, const eventlog::EventLog* log, DockerProvider docker,
-                               std::function<void(const std::string&)> warn)
-    : engine_(engine), log_(log), docker_(std::move(docker)), warn_(std::move(warn)) {}
+                               std::function<void(const std::string&)> warn, std::string cursor_path)
+    : engine_(engine), log_(log), docker_(std::move(docker)), warn_(std::move(warn)),
+      cursor_path_(std::move(cursor_path)) {}
+
+std::string RestartWatcher::ReadCursor() const {
+  if (cursor_path_.empty()) return "";
+  std::ifstream in(cursor_path_);
+  int64_t ns = 0;
+  if (!(in >> ns) || ns <= 0) return "";  // none yet, or unreadable: the listing covers it
+  return fmt::format("{}.{:09}", ns / 1'000'000'000, ns % 1'000'000'000);
+}
+
+// Written to a temporary file and renamed, so a crash leaves the old cursor or the new one;
+// not synced: a cursor a little behind only replays events whose handling is idempotent.
+void RestartWatcher::SaveCursor(int64_t time_ns) {
+  if (cursor_path_.empty() || time_ns <= cursor_ns_) return;
+  cursor_ns_ = time_ns;
+  std::string tmp = cursor_path_ + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << time_ns << "\n";
+    if (!out) return;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, cursor_path_, ec);
+}
+
+void RestartWatcher::OnEvent(docker::DockerClient& d, const docker::Event& e) {
+  if (e.action == "stop")
+    OnStop(d, e.actor_id);
+  else
+    OnDeath(d, e.actor_id);
+  SaveCursor(e.time_nano);
+}
 
 RestartWatcher::~RestartWatcher() { Stop(); }
 
@@ -123,22 +159,28 @@ void RestartWatcher::Run(std::stop_token stop) {
     auto d = docker_();
     Status s = d.ok() ? Status::Ok() : d.status();
     if (s.ok()) {
+      docker::EventFilter f;
+      // "die" of every death; "stop" after the die of a `docker stop` (not of a crash or a kill).
+      f.filters = {{"type", {"container"}}, {"event", {"die", "stop"}}, {"label", {kLabelApp}}};
+      auto handle = [&](const docker::Event& e) {
+        OnEvent(**d, e);
+        return !stop.stop_requested();
+      };
+      std::string now = std::to_string(std::time(nullptr));
       std::string since = std::to_string(std::time(nullptr) - 1);  // a little before the listing
-      s = ListOnce(**d);
+      // The events missed since the cursor, up to now (the stream ends there), in order.
+      if (std::string cursor = ReadCursor(); !cursor.empty()) {
+        docker::EventFilter missed = f;
+        missed.since = cursor;
+        missed.until = now;
+        s = (*d)->StreamEvents(missed, handle, stop);
+      }
+      if (s.ok()) s = ListOnce(**d);
       if (s.ok()) {
-        docker::EventFilter f;
-        // "die" of every death; "stop" after the die of a `docker stop` (not of a crash or a kill).
-        f.filters = {{"type", {"container"}}, {"event", {"die", "stop"}}, {"label", {kLabelApp}}};
         f.since = since;
         backoff_ms = 1000;
         warned = false;
-        s = (*d)->StreamEvents(f, [&](const docker::Event& e) {
-          if (e.action == "stop")
-            OnStop(**d, e.actor_id);
-          else
-            OnDeath(**d, e.actor_id);
-          return !stop.stop_requested();
-        }, stop);
+        s = (*d)->StreamEvents(f, handle, stop);
       }
     }
     if (stop.stop_requested()) return;

@@ -1,9 +1,13 @@
 // RestartWatcher: the server's eye on the containers Berth made (restart.h says what a
-// restart workflow does). On its own thread it lists Berth's containers (deaths missed while
-// no server ran), then follows the engine's `die` events from just before that listing;
+// restart workflow does). On its own thread it first replays the engine's `die` and `stop`
+// events since its durable cursor (the time of the last event it handled, kept in a file:
+// a container stopped with `docker stop` while no server ran is told from one that
+// crashed, as far back as the engine keeps events), then lists Berth's containers (deaths
+// the engine no longer remembers), then follows the events from just before that listing;
 // each death of a service container starts one `restart` workflow, actor policy. A broken
-// stream or an unreachable engine is retried (1 s doubling to 30 s), listing again each
-// time, so nothing is missed; seeing a death twice is harmless (one workflow id per death).
+// stream or an unreachable engine is retried (1 s doubling to 30 s), replaying and listing
+// again each time, so nothing is missed; seeing a death twice is harmless (one workflow id
+// per death).
 #pragma once
 
 #include <functional>
@@ -21,8 +25,9 @@ namespace berth::workflows {
 class RestartWatcher {
  public:
   // `warn` gets one line per failure streak (an unreachable engine, a refused start).
+  // `cursor_path`: the cursor's file ("" for none: only the listing at start).
   RestartWatcher(engine::Engine* engine, const eventlog::EventLog* log, DockerProvider docker,
-                 std::function<void(const std::string&)> warn);
+                 std::function<void(const std::string&)> warn, std::string cursor_path = "");
   ~RestartWatcher();  // Stop()
   void Start();
   void Stop();
@@ -37,12 +42,17 @@ class RestartWatcher {
  private:
   void Run(std::stop_token stop);
   Status ListOnce(docker::DockerClient& d);
+  void OnEvent(docker::DockerClient& d, const docker::Event& e);
+  std::string ReadCursor() const;  // Docker's "since" ("seconds.nanoseconds"), "" for none
+  void SaveCursor(int64_t time_ns);
   int PreviousAttempt(const std::string& container, int64_t died_at_ns) const;
 
   engine::Engine* engine_;
   const eventlog::EventLog* log_;
   DockerProvider docker_;
   std::function<void(const std::string&)> warn_;
+  std::string cursor_path_;
+  int64_t cursor_ns_ = 0;  // the last event handled (watcher thread only)
   std::jthread thread_;
 };
 
