@@ -212,6 +212,16 @@ class EventLog {
   }
 
   virtual LogStats Stats() const = 0;
+
+  // A read-only view of the log as it is now: every read through it (events, indexes,
+  // projections, verification) sees one RocksDB snapshot, so checking the projections
+  // against the events through it agrees with itself while appends go on. Appends through
+  // it are refused (kUnsupported); LastSeq is the last durable seq when it was taken. It
+  // must not outlive the log, and a reopen after a write error waits until it is gone:
+  // keep it only for one verification. kUnsupported where there is none (the default).
+  virtual Result<std::unique_ptr<EventLog>> Snapshot() const {
+    return Status(Code::kUnsupported, "this log has no snapshots");
+  }
 };
 
 }  // namespace berth::eventlog

@@ -64,6 +64,11 @@ Status RocksEventLog::ScanIndex(int family, const std::string& prefix, const Vis
   rocksdb::ManagedSnapshot snap(db_.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snap.snapshot();
+  return ScanIndexLocked(ro, family, prefix, visit, start);
+}
+
+Status RocksEventLog::ScanIndexLocked(const rocksdb::ReadOptions& ro, int family, const std::string& prefix,
+                                      const Visitor& visit, const std::string& start) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[family]));
   Event e;
   for (it->Seek(start.empty() ? prefix : start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -184,6 +189,11 @@ Status RocksEventLog::VerifyAll(uint64_t* checked, const Visitor& visit) const {
   rocksdb::ManagedSnapshot snap(db_.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snap.snapshot();
+  return VerifyAllLocked(ro, durable, checked, visit);
+}
+
+Status RocksEventLog::VerifyAllLocked(const rocksdb::ReadOptions& ro, uint64_t durable, uint64_t* checked,
+                                      const Visitor& visit) const {
   IndexPrints prints;
   bool stopped = false;
   Status s = ChainLocked(ro, durable, checked, [&](const Event& e) {
@@ -247,17 +257,30 @@ Status RocksEventLog::CheckSubjectIndexLocked(const rocksdb::ReadOptions& base,
 Status RocksEventLog::GetRow(int cf, const std::string& key, std::string* value) const {
   std::shared_lock<std::shared_mutex> lock;
   if (Status l = LockForRead(&lock); !l.ok()) return l;
-  auto s = db_->Get(rocksdb::ReadOptions(), cf_[cf], key, value);
+  return GetRowLocked(rocksdb::ReadOptions(), cf, key, value);
+}
+
+Status RocksEventLog::GetRowLocked(const rocksdb::ReadOptions& ro, int cf, const std::string& key,
+                                   std::string* value) const {
+  auto s = db_->Get(ro, cf_[cf], key, value);
   if (s.IsNotFound()) return NotFound("no projection " + key);
   return FromRocks(s, "reading projection " + key);
 }
 
-Status RocksEventLog::ScanRows(int cf, const std::string& prefix,
+Status RocksEventLog::ScanRows(int cf, const std::string& prefix, const std::string& after,
                                const std::function<bool(const std::string&, const std::string&)>& visit) const {
   std::shared_lock<std::shared_mutex> lock;
   if (Status l = LockForRead(&lock); !l.ok()) return l;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[cf]));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+  return ScanRowsLocked(rocksdb::ReadOptions(), cf, prefix, after, visit);
+}
+
+Status RocksEventLog::ScanRowsLocked(const rocksdb::ReadOptions& ro, int cf, const std::string& prefix,
+                                     const std::string& after,
+                                     const std::function<bool(const std::string&, const std::string&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[cf]));
+  it->Seek(after.empty() || after < prefix ? prefix : after);
+  if (it->Valid() && !after.empty() && it->key().ToStringView() == after) it->Next();
+  for (; it->Valid() && it->key().starts_with(prefix); it->Next())
     if (!visit(it->key().ToString(), it->value().ToString())) break;
   return FromRocks(it->status(), "scanning projections");
 }
@@ -269,7 +292,7 @@ Status RocksEventLog::GetProjection(const std::string& key, std::string* value) 
 Status RocksEventLog::ScanProjections(
     const std::string& prefix,
     const std::function<bool(const std::string&, const std::string&)>& visit) const {
-  return ScanRows(kCfProjections, prefix, visit);
+  return ScanRows(kCfProjections, prefix, "", visit);
 }
 
 Status RocksEventLog::GetOnce(const std::string& key, std::string* value) const {
@@ -278,20 +301,13 @@ Status RocksEventLog::GetOnce(const std::string& key, std::string* value) const 
 
 Status RocksEventLog::ScanOnce(const std::string& prefix,
                                const std::function<bool(const std::string&, const std::string&)>& visit) const {
-  return ScanRows(kCfOnce, prefix, visit);
+  return ScanRows(kCfOnce, prefix, "", visit);
 }
 
 Status RocksEventLog::ScanProjectionsAfter(
     const std::string& prefix, const std::string& after,
     const std::function<bool(const std::string&, const std::string&)>& visit) const {
-  std::shared_lock<std::shared_mutex> lock;
-  if (Status l = LockForRead(&lock); !l.ok()) return l;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_[kCfProjections]));
-  it->Seek(after.empty() || after < prefix ? prefix : after);
-  if (it->Valid() && !after.empty() && it->key().ToStringView() == after) it->Next();
-  for (; it->Valid() && it->key().starts_with(prefix); it->Next())
-    if (!visit(it->key().ToString(), it->value().ToString())) break;
-  return FromRocks(it->status(), "scanning projections");
+  return ScanRows(kCfProjections, prefix, after, visit);
 }
 
 }  // namespace berth::eventlog

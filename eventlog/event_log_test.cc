@@ -760,3 +760,42 @@ TEST_F(EventLogTest, VerifyWhileAppendingPassesEveryTime) {
 
 }  // namespace
 }  // namespace berth::eventlog
+
+namespace berth::eventlog {
+namespace {
+
+// A snapshot sees the log as it was when taken, events and projections alike, while
+// appends go on; it refuses appends of its own.
+TEST_F(EventLogTest, ASnapshotKeepsSeeingTheLogAsItWas) {
+  auto log = OpenLog();
+  AppendRequest first = One("a", 1, "X", {"s:1"});
+  first.projections.push_back({"wf/a", "one"});
+  ASSERT_TRUE(log->Append(std::move(first)).ok());
+  auto snap = log->Snapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  AppendRequest second = One("a", 2, "Y", {"s:1"});
+  second.projections.push_back({"wf/a", "two"});
+  second.projections.push_back({"open/a", "", false, /*put_once=*/true});
+  ASSERT_TRUE(log->Append(std::move(second)).ok());
+  const EventLog& view = **snap;
+  EXPECT_EQ(view.LastSeq(), 1u);
+  std::string v;
+  ASSERT_TRUE(view.GetProjection("wf/a", &v).ok());
+  EXPECT_EQ(v, "one");
+  EXPECT_EQ(view.GetOnce("open/a", &v).code(), Code::kNotFound);
+  int n = 0;
+  ASSERT_TRUE(view.ScanWorkflow("a", [&](const Event&) { return ++n, true; }).ok());
+  EXPECT_EQ(n, 1);
+  uint64_t checked = 0;
+  ASSERT_TRUE(view.VerifyAll(&checked, [](const Event&) { return true; }).ok());
+  EXPECT_EQ(checked, 1u);
+  EXPECT_EQ((*snap)->Append(One("a", 3, "Z")).code(), Code::kUnsupported);
+  ASSERT_TRUE(log->GetProjection("wf/a", &v).ok());
+  EXPECT_EQ(v, "two") << "the log itself moved on";
+  snap->reset();
+  ASSERT_TRUE(log->VerifyAll(&checked, [](const Event&) { return true; }).ok());
+  EXPECT_EQ(checked, 2u);
+}
+
+}  // namespace
+}  // namespace berth::eventlog

@@ -28,6 +28,8 @@ namespace berth::eventlog {
 
 int64_t NowUs();  // wall clock, microseconds since the epoch (event_log.cc)
 
+class SnapshotView;
+
 class RocksEventLog final : public EventLog {
  public:
   ~RocksEventLog() override { Shutdown(); }
@@ -57,6 +59,7 @@ class RocksEventLog final : public EventLog {
       const std::string& prefix,
       const std::function<bool(const std::string&, const std::string&)>& visit) const override;
   LogStats Stats() const override;
+  Result<std::unique_ptr<EventLog>> Snapshot() const override;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -102,7 +105,8 @@ class RocksEventLog final : public EventLog {
   void CompactErasedOnce();                       // at a clean close, after the flush
   Status UpgradeFormat1();                        // at open, under CheckFormat
   Status GetRow(int cf, const std::string& key, std::string* value) const;
-  Status ScanRows(int cf, const std::string& prefix,
+  // Rows of `prefix` after the key `after` ("" from the first).
+  Status ScanRows(int cf, const std::string& prefix, const std::string& after,
                   const std::function<bool(const std::string&, const std::string&)>& visit) const;
   void CommitterLoop();
   void NotifierLoop();
@@ -131,10 +135,19 @@ class RocksEventLog final : public EventLog {
   static void AddPrints(const Event& e, IndexPrints* p);
   Status ChainLocked(const rocksdb::ReadOptions& ro, uint64_t durable, uint64_t* checked,
                      const Visitor& each, bool* stopped) const;
-  // Visits the events an index (by_workflow or by_subject) lists under `prefix`.
-  // Index entries under `prefix`, from the key `start` on ("": the first).
+  // Visits the events an index (by_workflow or by_subject) lists under `prefix`, from the
+  // key `start` on ("": the first).
   Status ScanIndex(int family, const std::string& prefix, const Visitor& visit,
                    const std::string& start = "") const;
+  // The same reads through `ro` (a snapshot's): what SnapshotView (event_log_snapshot.cc) uses.
+  Status ScanIndexLocked(const rocksdb::ReadOptions& ro, int family, const std::string& prefix,
+                         const Visitor& visit, const std::string& start = "") const;
+  Status VerifyAllLocked(const rocksdb::ReadOptions& ro, uint64_t durable, uint64_t* checked,
+                         const Visitor& visit) const;
+  Status GetRowLocked(const rocksdb::ReadOptions& ro, int cf, const std::string& key, std::string* value) const;
+  Status ScanRowsLocked(const rocksdb::ReadOptions& ro, int cf, const std::string& prefix, const std::string& after,
+                        const std::function<bool(const std::string&, const std::string&)>& visit) const;
+  friend class SnapshotView;
   // kCorruption: the log ends at `last` but `must_reach` was durable, as `source` shows.
   Status MissingEvents(uint64_t last, uint64_t must_reach, const std::string& source) const;
 

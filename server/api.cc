@@ -221,7 +221,15 @@ ApiResponse Api::Route(const ApiRequest& r, std::string* route) const {
     return {200, metrics_->Render(log_->Stats(), engine_ ? engine_->Running() : 0),
             "text/plain; version=0.0.4; charset=utf-8"};
   }
-  if (path == "/v1/health" || path == "/v1/workflows" || path == "/v1/audit") *route = path;
+  if (path == "/v1/health" || path == "/v1/workflows" || path == "/v1/audit" || path == "/v1/replay") *route = path;
+  if (path == "/v1/replay") {
+    if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+    if (!Known(q, {"workflow"}, &why)) return Error(400, "invalid_argument", why);
+    if (!registry_) return Error(503, "unavailable", "this server has no workflow types to replay with");
+    auto report = VerifyJson(*log_, *registry_, q["workflow"]);
+    if (!report.ok()) return FromStatus(report.status());
+    return Ok(*report);
+  }
   if (path == "/v1/health") {
     if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
     return Ok({{"ok", true}, {"last_seq", log_->LastSeq()}});

@@ -74,8 +74,10 @@ class Api {
  public:
   // `engine` may be null: the routes that start or cancel work then answer 503. `metrics`
   // may be null: /metrics then answers 404; else every request is counted there.
-  Api(const eventlog::EventLog* log, engine::Engine* engine, Metrics* metrics = nullptr)
-      : log_(log), engine_(engine), metrics_(metrics) {}
+  // `registry` may be null: GET /v1/replay then answers 503.
+  Api(const eventlog::EventLog* log, engine::Engine* engine, Metrics* metrics = nullptr,
+      const engine::Registry* registry = nullptr)
+      : log_(log), engine_(engine), metrics_(metrics), registry_(registry) {}
   ApiResponse Handle(const ApiRequest& request) const;
 
  private:
@@ -86,6 +88,7 @@ class Api {
   const eventlog::EventLog* log_;
   engine::Engine* engine_;
   Metrics* metrics_;
+  const engine::Registry* registry_;
   mutable EventsBodyCache events_cache_;
 };
 

@@ -6,6 +6,7 @@
 
 #include "engine/events.h"
 #include "replay/describe.h"
+#include "replay/verify.h"
 #include "workflows/deploy/names.h"
 
 namespace berth::server {
@@ -173,6 +174,25 @@ Result<json> AuditRows(const eventlog::EventLog& log, const std::string& app, co
   else s = log.ScanRange(1, log.LastSeq(), visit);
   if (!s.ok()) return s;
   return rows;
+}
+
+Result<json> VerifyJson(const eventlog::EventLog& log, const engine::Registry& registry,
+                        const std::string& workflow_id) {
+  auto snap = log.Snapshot();
+  const eventlog::EventLog& view = snap.ok() ? **snap : log;
+  replay::VerifyReport r;
+  Status s = replay::Verify(view, registry, workflow_id, &r);
+  json j = {{"ok", s.ok()},
+            {"events", r.events},
+            {"workflows", r.workflows},
+            {"decisions", r.decisions},
+            {"projections", r.projections},
+            {"seconds", r.seconds}};
+  if (!s.ok()) {
+    j["error"] = s.ToString();
+    j["code"] = CodeName(s.code());
+  }
+  return j;
 }
 
 }  // namespace berth::server

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/registry.h"
 #include "engine/workflow_state.h"
 #include "eventlog/event_log.h"
 
@@ -48,5 +49,13 @@ Result<nlohmann::json> WorkflowEvents(const eventlog::EventLog& log, const std::
 // actor and the input's "by"), event, what. kInvalidArgument for a service without app.
 Result<nlohmann::json> AuditRows(const eventlog::EventLog& log, const std::string& app,
                                  const std::string& service, const std::string& container);
+
+// `berth replay [WF] --verify` (replay/verify.h) of the log through one snapshot of it
+// (EventLog::Snapshot; the log itself where there is none), so a server appending meanwhile
+// cannot make the projections disagree with the events: {"ok", "events", "workflows",
+// "decisions", "projections", "seconds"} and, when it found a problem (an unknown workflow
+// too), "error" and "code".
+Result<nlohmann::json> VerifyJson(const eventlog::EventLog& log, const engine::Registry& registry,
+                                  const std::string& workflow_id);
 
 }  // namespace berth::server

@@ -4,7 +4,8 @@
 # app's audit, 16 the workflow list, each over and over until the deploy ends. Every
 # followed stream must hold each of the deploy's events exactly once, in order, and end
 # with the workflow; every history read must be a prefix of the final history (nothing
-# missing, nothing twice, nothing reordered); every read must answer 200.
+# missing, nothing twice, nothing reordered); every read must answer 200; and two more
+# clients verify the whole log over and over (GET /v1/replay), each time without a problem.
 BERTH=${1:?usage: deploy_serve_load.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
@@ -43,6 +44,9 @@ reader() {
     sleep 0.05
   done
 }
+# Verification while the deploy appends: through one snapshot, it must agree with itself.
+reader v1 "/v1/replay" &
+reader v2 "/v1/replay" &
 for n in $(seq 1 16); do
   curl -s -N --max-time 200 --unix-socket "$sock" "http://berth/v1/workflows/$id/events?follow=1" >"$work/c/f$n" 2>&1 &
   reader h$n "/v1/workflows/$id/events" &
@@ -78,12 +82,19 @@ for f in glob.glob(work + "/c/h*.*"):
     seqs = [e["seq"] for e in json.load(open(f))]
     assert seqs == final[:len(seqs)], (f, "a history read that is not a prefix of the final one")
     reads += 1
+verifies = 0
+for f in glob.glob(work + "/c/v*.*"):
+    if f.endswith(".last"): continue
+    r = json.load(open(f))
+    assert r["ok"] is True, (f, "a verification during the deploy failed", r.get("error"))
+    verifies += 1
+assert verifies >= 4, verifies
 for kind in ("a", "w"):
     for f in glob.glob(work + "/c/%s*.*" % kind):
         if f.endswith(".last"): continue
         json.load(open(f))
         reads += 1
-print("%d streams of %d events each, exactly the history; %d reads consistent" % (len(streams), len(final), reads))
+print("%d streams of %d events each, exactly the history; %d reads consistent; %d verifications during the deploy passed" % (len(streams), len(final), reads, verifies))
 EOF
 kill -TERM $pid; wait $pid; rc=$?; pid=""
 [ $rc = 0 ] || fail "serve exited $rc"

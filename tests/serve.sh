@@ -99,8 +99,11 @@ grep -q '^berth_http_requests_total{route="/v1/workflows",code="405"} 1$' "$work
 # One server per data directory; other commands say what holds it.
 b serve 2>"$work/second.err"; rc=$?
 [ $rc = 2 ] && grep -q "already runs" "$work/second.err" || fail "second serve: rc=$rc $(cat "$work/second.err")"
-b replay --verify 2>"$work/busy.err"; rc=$?
-[ $rc = 2 ] && grep -q "held by \`berth serve\`" "$work/busy.err" || fail "replay beside a server: rc=$rc $(cat "$work/busy.err")"
+b replay --verify >"$work/live-verify.out" 2>&1; rc=$?
+[ $rc = 0 ] && grep -q "^verified: " "$work/live-verify.out" || fail "replay --verify through the server: rc=$rc $(cat "$work/live-verify.out")"
+b -o json replay one --verify | grep -q '"ok":true' || fail "replay of one workflow through the server"
+b replay nope --verify 2>"$work/nope.err"; rc=$?
+[ $rc = 1 ] && grep -q "no workflow 'nope'" "$work/nope.err" || fail "replay of an unknown workflow through the server: rc=$rc $(cat "$work/nope.err")"
 b resume >"$work/resume.out" 2>&1 || fail "resume beside a server: $(cat "$work/resume.out")"
 grep -q "nothing to resume" "$work/resume.out" || fail "resume beside a server said: $(cat "$work/resume.out")"
 # SIGTERM: a clean stop, the socket removed.

@@ -199,28 +199,30 @@ int History(const Globals& g, const std::string& id) {
 }
 
 int Replay(const Globals& g, const std::string& id, bool verify) {
-  auto ctx = Context::Open(g, false);
-  if (!ctx.ok()) return Fail(ctx.status());
-  replay::VerifyReport r;
-  Status s = replay::Verify((*ctx)->log(), (*ctx)->registry(), id, &r);
-  json j = {{"ok", s.ok()},
-            {"events", r.events},
-            {"workflows", r.workflows},
-            {"decisions", r.decisions},
-            {"projections", r.projections},
-            {"seconds", r.seconds}};
-  if (!s.ok()) j["error"] = s.ToString();
+  // Through one snapshot of the log (server::VerifyJson): beside a server as well as alone.
+  Result<json> got = json();
+  if (auto server = ServerClient::Find(g)) {
+    got = server->Get("/v1/replay" + (id.empty() ? std::string() : "?workflow=" + server::PercentEncode(id)));
+  } else {
+    auto ctx = Context::Open(g, false);
+    if (!ctx.ok()) return Fail(ctx.status());
+    got = server::VerifyJson((*ctx)->log(), (*ctx)->registry(), id);
+  }
+  if (!got.ok()) return Fail(got.status());
+  json& j = *got;
+  bool ok = j["ok"].get<bool>();
   if (!verify) j["note"] = "pass --verify to fail (exit 1) on any problem";
   if (g.output == Output::kJson) {
     std::cout << j.dump() << "\n";
-  } else if (s.ok()) {
+  } else if (ok) {
     std::cout << fmt::format(
         "verified: {} events, {} workflows, {} decisions re-derived, {} projections; hash chain "
         "and checksums intact ({:.3f} s)\n",
-        r.events, r.workflows, r.decisions, r.projections, r.seconds);
+        j["events"].get<uint64_t>(), j["workflows"].get<uint64_t>(), j["decisions"].get<uint64_t>(),
+        j["projections"].get<uint64_t>(), j["seconds"].get<double>());
   }
-  if (!s.ok()) {
-    std::cerr << "berth: replay found a problem: " << s.ToString() << "\n";
+  if (!ok) {
+    std::cerr << "berth: replay found a problem: " << j["error"].get<std::string>() << "\n";
     return verify ? 1 : 0;
   }
   return 0;

@@ -119,9 +119,8 @@ Result<std::unique_ptr<Context>> Context::Open(const Globals& g, bool create) {
                       " (set --data-dir or BERTH_HOME, or submit a workflow first)");
     if (log.status().code() == Code::kBusy && ServerClient::Find(g))
       return Status(Code::kBusy, "data directory " + g.data_dir + " is held by `berth serve` (" +
-                                     ServerSocketPath(g) + "); submit, workflows, history, "
-                                     "audit, cancel, pause, unpause, up and down go through it, this command does "
-                                     "not yet: stop the server (SIGTERM) to run it");
+                                     ServerSocketPath(g) + "); the commands that read or start work go through it, "
+                                     "this one does not: stop the server (SIGTERM) to run it");
     return log.status();
   }
   ctx->log_ = std::move(log).value();

@@ -86,7 +86,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
                                     [](const std::string& m) { std::cerr << "berth serve: " << m << std::endl; },
                                     g.data_dir + "/restart.cursor");
   watcher.Start();
-  server::Api api(&(*ctx)->log(), &(*ctx)->engine(), &metrics);
+  server::Api api(&(*ctx)->log(), &(*ctx)->engine(), &metrics, &(*ctx)->registry());
   server::HttpServerOptions o;
   o.socket_path = ServerSocketPath(g);
   std::string token_file = a.token_file.empty() ? g.data_dir + "/serve.token" : a.token_file;
