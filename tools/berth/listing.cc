@@ -31,11 +31,16 @@ namespace {
 // restart workflows only (their ids share a prefix).
 class GaveUp {
  public:
-  explicit GaveUp(const Globals& g) : server_(ServerClient::Find(g)) {
-    if (!server_)
-      if (auto c = Context::Open(g, /*create=*/false); c.ok()) ctx_ = std::move(c).value();
-  }
-  std::string Why(const std::string& container) const {
+  explicit GaveUp(const Globals& g) : g_(g) {}
+  std::string Why(const std::string& container) {
+    // Opened at the first stopped container only: a `ps` of running ones holds no lock that
+    // a concurrent in-process `up` would find taken.
+    if (!opened_) {
+      opened_ = true;
+      server_ = ServerClient::Find(g_);
+      if (!server_)
+        if (auto c = Context::Open(g_, /*create=*/false); c.ok()) ctx_ = std::move(c).value();
+    }
     // "restart-a-b-" also prefixes the restarts of container "a-b-c": only a 20-digit rest is ours.
     const std::string prefix = "restart-" + container + "-";
     json rows;
@@ -57,6 +62,8 @@ class GaveUp {
   }
 
  private:
+  const Globals& g_;
+  bool opened_ = false;
   std::optional<ServerClient> server_;
   std::unique_ptr<Context> ctx_;
 };
