@@ -17,10 +17,7 @@ pid=""
 trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null; wipe_app $A; wipe_app $B2; wipe_app $C; wipe_app behave4; rm -rf "$work"' EXIT
 D="$work/data"
 berth() { "$BERTH" --data-dir "$D" "$@"; }
-if [ "${BERTH_TEST_SERVER:-}" = 1 ]; then
-  start_berth_server "$D" "$work/serve.err"
-  echo "with berth serve on $D"
-fi
+serve_if_asked "$D" "$work/serve.err"
 checks=0
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
 
@@ -162,13 +159,7 @@ done
 docker image inspect "$(python3 -c 'import json,sys; print([r["image"] for r in json.load(open(sys.argv[1])) if r["kind"]=="install-cache"][0])' "$work/images.json")" >/dev/null \
   || fail "down removed the cached image"
 ok "down removed every container and network of 4 apps; the cache stays"
-if [ -n "$pid" ]; then
-  n=$(curl -s --unix-socket "$D/berth.sock" http://berth/metrics | awk '/^berth_http_requests_total/ {n += $2} END {print n + 0}')
-  [ "$n" -ge 20 ] || fail "only $n requests reached the server: the commands did not go through it"
-  kill -TERM $pid; wait $pid || fail "serve exited $? at SIGTERM: $(cat "$work/serve.err")"
-  pid=""
-  ok "$n requests went through berth serve; it stopped cleanly"
-fi
+served_end 20
 berth replay --verify >/dev/null || fail "replay --verify"
 ok "replay --verify passes over $(berth -o json workflows | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') workflows"
 echo "$checks passed, 0 failed"

@@ -5,14 +5,17 @@
 # go into the create body as they are (cap_add/cap_drop, read_only with tmpfs, extra_hosts,
 # ulimits, mem_limit, cpus, shm_size, dns_search, tty), an anonymous volume (removed by
 # down) and a bind mount with engine options (ro,z), port ranges (a container range, a host
-# range for one port), an external network, and build target and labels.
+# range for one port), an external network, and build target and labels. With
+# BERTH_TEST_SERVER=1 (ctest deploy.compose.served) every command goes through a server.
 BERTH=${1:?usage: deploy_compose.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
 work=$(mktemp -d /tmp/berth-deploy-compose-XXXXXX)
 A=compat
-trap 'wipe_app $A; docker network rm compat-ext >/dev/null 2>&1; rm -rf "$work"' EXIT
+pid=""
+trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null; wipe_app $A; docker network rm compat-ext >/dev/null 2>&1; rm -rf "$work"' EXIT
 D="$work/data"
+serve_if_asked "$D" "$work/serve.err"
 checks=0
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
 wipe_app $A
@@ -194,4 +197,5 @@ assert_app_gone $A
 docker network inspect compat-ext >/dev/null 2>&1 || fail "down removed the external network"
 docker volume inspect "$anon" >/dev/null 2>&1 && fail "down left web's anonymous volume $anon"
 ok "down removed compat-db (by its label, whatever its name) and the rest, and kept compat-ext"
+served_end 3
 echo "$checks passed, 0 failed"

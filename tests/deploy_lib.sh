@@ -152,3 +152,24 @@ if not wfs or wfs[-1]["status"] != sys.argv[1]:
     fail "last $2 workflow in $1 is not $3"
   }
 }
+
+# ---- the same checks through a server --------------------------------------------------------
+# With BERTH_TEST_SERVER=1 (ctest's *.served variants) a test's commands go through a
+# `berth serve` on its data directory: serve_if_asked DIR LOG starts it (setting `pid`;
+# the test's trap kills it), served_end MIN checks that at least MIN requests reached it
+# (the commands did go through it) and stops it cleanly.
+serve_if_asked() {
+  [ "${BERTH_TEST_SERVER:-}" = 1 ] || return 0
+  start_berth_server "$1" "$2"
+  echo "with berth serve on $1"
+}
+served_end() {
+  [ -n "${pid:-}" ] || return 0
+  local n
+  n=$(curl -s --unix-socket "$D/berth.sock" http://berth/metrics | awk '/^berth_http_requests_total/ {n += $2} END {print n + 0}')
+  [ "$n" -ge "$1" ] || fail "only $n requests reached the server: the commands did not go through it"
+  kill -TERM $pid
+  wait $pid || fail "serve exited $? at SIGTERM"
+  pid=""
+  echo "ok: $n requests went through berth serve; it stopped cleanly"
+}
