@@ -3,14 +3,17 @@
 # half-made: malformed YAML (file:line:col), every problem of an invalid file at once, an
 # image that does not exist, no Docker engine, a published port already taken, an install
 # command that fails, a customize command that never ends (cancelled). Failures of a started deploy are in the log (a failed workflow whose
-# error names the service and the step).
+# error names the service and the step). With BERTH_TEST_SERVER=1 (ctest
+# deploy.bad_input.served) the commands on the first data directory go through a server.
 BERTH=${1:?usage: deploy_bad_input.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/deploy_lib.sh"
 work=$(mktemp -d /tmp/berth-deploy-bad-XXXXXX)
 A=badin
-trap 'wipe_app $A; wipe_app ${A}2; wipe_app ${A}3; rm -rf "$work"' EXIT
+pid=""
+trap '[ -z "$pid" ] || kill -9 $pid 2>/dev/null; wipe_app $A; wipe_app ${A}2; wipe_app ${A}3; rm -rf "$work"' EXIT
 D="$work/data"
+serve_if_asked "$D" "$work/serve.err"
 checks=0
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
 
@@ -158,4 +161,5 @@ wipe_app ${A}3
 
 "$BERTH" --data-dir "$D" replay --verify >/dev/null || fail "replay --verify after the failures"
 ok "replay --verify passes over the failed deploys"
+served_end 5
 echo "$checks passed, 0 failed"
