@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   retry->add_option("--from", retry_from, "the step to run again from, as `berth history` names it (e.g. create/web/1)")->required();
   retry->callback([&] { fin(); rc = Retry(g, retry_wf, retry_from); });
 
-  auto* serve = app.add_subcommand("serve", "hold the data directory and serve the HTTP API (docs/api.md) on <data-dir>/berth.sock (mode 0600) until SIGTERM or Ctrl-C; submit, workflows, history, audit, cancel, pause, unpause, retry, images, up and down then go through it; --listen adds TCP with a bearer token");
+  auto* serve = app.add_subcommand("serve", "hold the data directory and serve the HTTP API (docs/api.md) on <data-dir>/berth.sock (mode 0600) until SIGTERM or Ctrl-C; submit, workflows, history, audit, cancel, pause, unpause, retry, replay, images, up and down then go through it; --listen adds TCP with a bearer token");
   ServeArgs serve_args;
   serve->add_option("--listen", serve_args.listen, "also serve TCP on ADDRESS:PORT (e.g. 127.0.0.1:7070; port 0: any free one, printed), every request with 'Authorization: Bearer <token>'; an address other than loopback needs --tls-cert and --tls-key");
   serve->add_option("--token-file", serve_args.token_file, "the bearer token for TCP (default <data-dir>/serve.token, generated at first start, mode 0600)");
