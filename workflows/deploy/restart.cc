@@ -79,11 +79,11 @@ class RestartWorkflow final : public engine::Workflow {
     // running, so that nothing of this workflow is left armed when it ends.
     bool stopped = std::any_of(st.signals.begin(), st.signals.end(),
                                [](const engine::Signal& g) { return g.name == kStoppedSignal; });
-    if (stopped && !st.timers.count("backoff"))
+    if (stopped && !st.steps.count("restart")) {
+      auto backoff = st.timers.find("backoff");
+      if (backoff != st.timers.end() && !backoff->second.fired) return {};
       return done("none", "it was stopped with `docker stop`, which is not restarted; `berth up` starts it again");
-    if (stopped && !st.timers.at("backoff").fired) return {};
-    if (stopped && !st.steps.count("restart"))
-      return done("none", "it was stopped with `docker stop`, which is not restarted; `berth up` starts it again");
+    }
     if (in->attempt > r.limit)
       return {engine::FailWorkflow{fmt::format("gave up: {} died (exit code {}) after {} restarts in a row, the limit of "
                                                "restart: {}; it stays stopped until the next `berth up`",
@@ -153,8 +153,16 @@ void RegisterRestart(engine::Registry* r, DockerProvider docker) {
   r->Add(std::make_unique<InspectState>(std::move(docker)));
 }
 
+std::string RestartWorkflowPrefix(const std::string& container) { return "restart-" + container + "-"; }
+
 std::string RestartWorkflowId(const std::string& container, int64_t died_at_ns) {
-  return fmt::format("restart-{}-{:020}", container, died_at_ns);
+  return fmt::format("{}{:020}", RestartWorkflowPrefix(container), died_at_ns);
+}
+
+bool IsRestartOf(const std::string& id, const std::string& container) {
+  const std::string prefix = RestartWorkflowPrefix(container);
+  if (id.size() != prefix.size() + 20 || id.compare(0, prefix.size(), prefix) != 0) return false;
+  return id.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
 }
 
 }  // namespace berth::workflows
