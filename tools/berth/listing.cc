@@ -14,6 +14,7 @@
 #include "tools/berth/apps.h"
 #include "tools/berth/client.h"
 #include "workflows/deploy/names.h"
+#include "workflows/deploy/restart.h"
 
 namespace berth::tool {
 
@@ -41,8 +42,7 @@ class GaveUp {
       if (!server_)
         if (auto c = Context::Open(g_, /*create=*/false); c.ok()) ctx_ = std::move(c).value();
     }
-    // "restart-a-b-" also prefixes the restarts of container "a-b-c": only a 20-digit rest is ours.
-    const std::string prefix = "restart-" + container + "-";
+    const std::string prefix = wf::RestartWorkflowPrefix(container);
     json rows;
     if (server_) {
       auto r = server_->Get("/v1/workflows?limit=0&prefix=" + server::PercentEncode(prefix));
@@ -54,10 +54,8 @@ class GaveUp {
       rows = page->workflows;
     }
     json last;
-    for (const auto& w : rows) {
-      std::string rest = w["id"].get<std::string>().substr(prefix.size());
-      if (rest.size() == 20 && rest.find_first_not_of("0123456789") == std::string::npos) last = w;
-    }
+    for (const auto& w : rows)
+      if (wf::IsRestartOf(w["id"].get<std::string>(), container)) last = w;
     return last.is_object() && last["status"] == "failed" ? last.value("error", "") : "";
   }
 

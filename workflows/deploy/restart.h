@@ -52,5 +52,9 @@ inline constexpr const char* kStoppedSignal = "stopped";
 // The `restart` workflow and its docker.inspect-state activity.
 void RegisterRestart(engine::Registry* r, DockerProvider docker);
 std::string RestartWorkflowId(const std::string& container, int64_t died_at_ns);
+// Every restart workflow id of `container` begins with RestartWorkflowPrefix(container), but
+// so do those of a container whose name extends it ("a-b" and "a-b-c"): IsRestartOf tells.
+std::string RestartWorkflowPrefix(const std::string& container);
+bool IsRestartOf(const std::string& workflow_id, const std::string& container);
 
 }  // namespace berth::workflows

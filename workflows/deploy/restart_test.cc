@@ -33,6 +33,9 @@ TEST(RestartRuleTest, ComposeValuesAndTheirLimits) {
   EXPECT_EQ(ParseDockerTimeNs("0001-01-01T00:00:00Z"), 0);
   EXPECT_EQ(ParseDockerTimeNs("garbage"), 0);
   EXPECT_EQ(RestartWorkflowId("a", 12), "restart-a-00000000000000000012");
+  EXPECT_TRUE(IsRestartOf("restart-a-00000000000000000012", "a"));
+  EXPECT_FALSE(IsRestartOf("restart-a-b-00000000000000000012", "a")) << "container a-b's";
+  EXPECT_FALSE(IsRestartOf("restart-a-0000000000000000001x", "a"));
 }
 
 class RestartTest : public ::testing::Test {

@@ -88,13 +88,10 @@ void RestartWatcher::Stop() {
 // workflow if that one restarted it, else 0. Reads the restart workflows of this container
 // only (their ids share a prefix).
 int RestartWatcher::PreviousAttempt(const std::string& container, int64_t died_at_ns) const {
-  // "restart-a-b-" also prefixes the ids of container "a-b-c": only a 20-digit rest is ours.
-  std::string prefix = engine::SummaryKey("restart-" + container + "-");
   std::string mine = RestartWorkflowId(container, died_at_ns), last;
-  (void)log_->ScanProjections(prefix, [&](const std::string& key, const std::string&) {
-    std::string rest = key.substr(prefix.size());
+  (void)log_->ScanProjections(engine::SummaryKey(RestartWorkflowPrefix(container)), [&](const std::string& key, const std::string&) {
     std::string id = key.substr(std::string(engine::kSummaryPrefix).size());
-    if (rest.size() == 20 && rest.find_first_not_of("0123456789") == std::string::npos && id < mine) last = id;
+    if (IsRestartOf(id, container) && id < mine) last = id;
     return true;
   });
   if (last.empty()) return 0;
