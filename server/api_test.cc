@@ -22,6 +22,17 @@ namespace {
 
 using nlohmann::json;
 
+// A bare connection to the unix socket at `path` (a client that says nothing yet); -1 if refused.
+int ConnectRaw(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -276,11 +287,8 @@ TEST_F(ApiTest, ServesOverItsSocketAndRefusesOversizedBodies) {
   ASSERT_GE(nofile.rlim_cur, 2100u) << "this test needs 2,100 descriptors";
   std::vector<int> idle;
   for (int i = 0; i < 1000; ++i) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    int fd = ConnectRaw(sock);
+    ASSERT_GE(fd, 0);
     idle.push_back(fd);
   }
   auto again = client.Send({"GET", "/v1/health", "", "", 5000, {}, {}, {}});
@@ -302,11 +310,8 @@ TEST_F(ApiTest, ASlowClientIsCutOffAndHoldsNobodyUp) {
   o.threads = 1;
   HttpServer server(o, [&](const ApiRequest& r) { return api.Handle(r); });
   ASSERT_TRUE(server.Start().ok());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", sock.c_str());
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  int fd = ConnectRaw(sock);
+  ASSERT_GE(fd, 0);
   const char half[] = "GET /v1/health HTTP/1.1\r\nHost: x\r\n";  // no blank line: never ends
   ASSERT_EQ(::write(fd, half, sizeof half - 1), ssize_t(sizeof half - 1));
   docker::Endpoint ep;
