@@ -17,17 +17,22 @@ using nlohmann::json;
 std::string ServerSocketPath(const Globals& g) { return g.data_dir + "/berth.sock"; }
 
 namespace {
-Result<docker::HttpResponse> Send(const std::string& socket, const std::string& target, int64_t timeout_ms,
-                                  const std::string& method = "GET", const std::string& body = "") {
+// One exchange with the server on `socket` (connecting within 1 s).
+Result<docker::HttpResponse> Send(const std::string& socket, const docker::HttpRequest& req) {
   docker::Endpoint ep;
   ep.socket_path = socket;
+  return docker::HttpTransport(ep, 1000).Send(req);
+}
+
+Result<docker::HttpResponse> Send(const std::string& socket, const std::string& target, int64_t timeout_ms,
+                                  const std::string& method = "GET", const std::string& body = "") {
   docker::HttpRequest req;
   req.method = method;
   req.target = target;
   req.body = body;
   if (!body.empty()) req.content_type = "application/json";
   req.timeout_ms = timeout_ms;
-  return docker::HttpTransport(ep, 1000).Send(req);
+  return Send(socket, req);
 }
 
 std::atomic<bool> g_interrupted{false};
@@ -96,8 +101,6 @@ Result<json> ServerClient::Follow(const std::string& id, const std::function<voi
     std::optional<json> end;
     Status failed;
     uint64_t before = last;
-    docker::Endpoint ep;
-    ep.socket_path = socket_;
     docker::HttpRequest req;
     req.target = "/v1/workflows/" + server::PercentEncode(id) + "/events?follow=1&after=" + std::to_string(last);
     req.timeout_ms = 0;  // as long as the workflow runs
@@ -125,7 +128,7 @@ Result<json> ServerClient::Follow(const std::string& id, const std::function<voi
       }
       return true;
     };
-    auto r = docker::HttpTransport(ep, 1000).Send(req);
+    auto r = Send(socket_, req);
     if (g_interrupted)
       return Status(Code::kCancelled, "detached from " + id + "; it keeps running in the server: " + follow_again);
     if (end) return *end;
