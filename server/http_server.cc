@@ -236,17 +236,29 @@ void HttpServer::Impl::Accept(Acceptor* acceptor, MakeSession make) {
   });
 }
 
-Status HttpServer::Impl::ListenTcp() {
-  asio::ip::address addr;
-  uint16_t want = 0;
-  if (!ParseListen(options.listen, &addr, &want))
-    return InvalidArgument("--listen '" + options.listen + "' is not ADDRESS:PORT (e.g. 127.0.0.1:7070 or [::1]:7070)");
+Status HttpServer::CheckListen(const HttpServerOptions& options) {
   bool with_tls = !options.tls_cert.empty() || !options.tls_key.empty();
+  if (options.listen.empty())
+    return with_tls ? InvalidArgument("--tls-cert and --tls-key are for a TCP listener: add --listen ADDRESS:PORT")
+                    : Status::Ok();
+  asio::ip::address addr;
+  uint16_t port = 0;
+  if (!ParseListen(options.listen, &addr, &port))
+    return InvalidArgument("--listen '" + options.listen + "' is not ADDRESS:PORT (e.g. 127.0.0.1:7070 or [::1]:7070)");
   if (with_tls && (options.tls_cert.empty() || options.tls_key.empty()))
     return InvalidArgument("TLS needs both --tls-cert and --tls-key (PEM files)");
   if (!addr.is_loopback() && !with_tls)
     return InvalidArgument("--listen " + options.listen + " is not a loopback address: serving it needs TLS "
                            "(--tls-cert FILE --tls-key FILE), or listen on 127.0.0.1");
+  return Status::Ok();
+}
+
+Status HttpServer::Impl::ListenTcp() {
+  if (Status s = CheckListen(options); !s.ok()) return s;
+  asio::ip::address addr;
+  uint16_t want = 0;
+  ParseListen(options.listen, &addr, &want);  // checked above
+  bool with_tls = !options.tls_cert.empty();
   if (options.token.empty()) return InvalidArgument("a TCP listener needs a bearer token");
   if (with_tls) {
     tls.emplace(ssl::context::tls_server);

@@ -55,6 +55,9 @@ class HttpServer {
   // cannot bind.
   Status Start();
   uint16_t tcp_port() const;  // the TCP port listened on after Start (0: none)
+  // What Start checks of `listen` and TLS before any socket exists (not the files): so a
+  // command can refuse bad options before it does anything else.
+  static Status CheckListen(const HttpServerOptions& options);
   // Stops accepting, closes every connection (a response being written is cut), joins.
   void Stop();
 

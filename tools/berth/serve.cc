@@ -74,9 +74,24 @@ int Serve(const Globals& g, const ServeArgs& a) {
   if (ServerClient::Find(g))
     return Fail(Status(Code::kBusy, "a berth serve already runs on " + g.data_dir + " (it answers on " +
                                         ServerSocketPath(g) + "); one server per data directory"));
+  // The options first, before the data directory is opened and its work resumed.
+  server::HttpServerOptions o;
+  o.socket_path = ServerSocketPath(g);
+  o.listen = a.listen;
+  o.tls_cert = a.tls_cert;
+  o.tls_key = a.tls_key;
+  if (Status s = server::HttpServer::CheckListen(o); !s.ok()) return Fail(s);
   server::Metrics metrics;  // outlives the engine, which reports every durable event to it
   auto ctx = Context::Open(g);
   if (!ctx.ok()) return Fail(ctx.status());
+  // The token file lives in the data directory, which exists (private) from here on; still
+  // before any work is resumed.
+  std::string token_file = a.token_file.empty() ? g.data_dir + "/serve.token" : a.token_file;
+  if (!a.listen.empty()) {
+    auto token = LoadOrMakeToken(token_file);
+    if (!token.ok()) return Fail(token.status());
+    o.token = *token;
+  }
   (*ctx)->engine([&metrics](const eventlog::Event& e) { metrics.OnEvent(e); });
   size_t resumed = 0;
   if (Status s = (*ctx)->engine().Recover(&resumed); !s.ok()) return Fail(s);
@@ -87,19 +102,6 @@ int Serve(const Globals& g, const ServeArgs& a) {
                                     g.data_dir + "/restart.cursor");
   watcher.Start();
   server::Api api(&(*ctx)->log(), &(*ctx)->engine(), &metrics, &(*ctx)->registry());
-  server::HttpServerOptions o;
-  o.socket_path = ServerSocketPath(g);
-  std::string token_file = a.token_file.empty() ? g.data_dir + "/serve.token" : a.token_file;
-  if (!a.listen.empty()) {
-    auto token = LoadOrMakeToken(token_file);
-    if (!token.ok()) return Fail(token.status());
-    o.listen = a.listen;
-    o.token = *token;
-    o.tls_cert = a.tls_cert;
-    o.tls_key = a.tls_key;
-  } else if (!a.tls_cert.empty() || !a.tls_key.empty()) {
-    return Fail(InvalidArgument("--tls-cert and --tls-key are for a TCP listener: add --listen ADDRESS:PORT"));
-  }
   o.on_refused = [&metrics](int status) { metrics.OnRequest("unauthenticated", status); };
   server::HttpServer http(o, [&api](const server::ApiRequest& r) { return api.Handle(r); });
   if (Status s = http.Start(); !s.ok()) return Fail(s);
