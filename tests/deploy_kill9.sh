@@ -16,6 +16,10 @@ work=$(mktemp -d /tmp/berth-deploy-kill9-XXXXXX)
 trap 'wipe_app $APP; rm -rf "$work"' EXIT
 
 installs_total=0
+# How many workflows of type $2 data dir $1 holds.
+recorded() {
+  "$BERTH" --data-dir "$1" -o json workflows --type "$2" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
 for run in $(seq "$RUNS"); do
   d="$work/run-$run"
   wipe_app $APP
@@ -28,6 +32,12 @@ for run in $(seq "$RUNS"); do
   kill -9 $pid 2>/dev/null && killed=yes || killed="no (it had finished)"
   wait $pid 2>/dev/null || true
   berth_bounded 300 --data-dir "$d" resume >"$d.resume.log" 2>&1 || { cat "$d.resume.log" >&2; fail "run $run: resume"; }
+  # Killed before its start was durable, the deploy never happened: the user runs it again.
+  up_how=resumed
+  if [ "$(recorded "$d" deploy)" = 0 ]; then
+    up_how="killed before it was recorded, run again"
+    berth_bounded 300 --data-dir "$d" up "$EXAMPLE_APP" -p $APP >"$d.up2.log" 2>&1 || { cat "$d.up2.log" >&2; fail "run $run: up again"; }
+  fi
   assert_last_status "$d" deploy completed
   assert_example_up $APP
   installs=$(installs_since "$t0" $APP)
@@ -42,8 +52,7 @@ for run in $(seq "$RUNS"); do
   wait $pid 2>/dev/null || true
   berth_bounded 300 --data-dir "$d" resume >"$d.resume2.log" 2>&1 || { cat "$d.resume2.log" >&2; fail "run $run: resume of down"; }
   # Killed before its start was durable, the down never happened: the user runs it again.
-  recorded=$("$BERTH" --data-dir "$d" -o json workflows --type undeploy | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-  if [ "$recorded" = 0 ]; then
+  if [ "$(recorded "$d" undeploy)" = 0 ]; then
     how="killed before it was recorded, run again"
     berth_bounded 300 --data-dir "$d" down $APP >"$d.down2.log" 2>&1 || { cat "$d.down2.log" >&2; fail "run $run: down again"; }
   else
@@ -52,6 +61,6 @@ for run in $(seq "$RUNS"); do
   fi
   assert_app_gone $APP
   "$BERTH" --data-dir "$d" replay --verify >/dev/null || fail "run $run: verify after down"
-  echo "run $run: killed at ${delay_ms} ms: $killed; resumed to the declared app ($installs install container(s)); down $how: nothing left"
+  echo "run $run: killed at ${delay_ms} ms: $killed; up $up_how to the declared app ($installs install container(s)); down $how: nothing left"
 done
 echo "$RUNS passed, 0 failed ($installs_total install containers in $RUNS runs; $WEDGES engine wedge(s) cured by a daemon restart)"

@@ -122,13 +122,16 @@ json ContainerCreateBody(const ContainerSpec& spec) {
   host["RestartPolicy"] = {{"Name", spec.restart.name == "no" ? "" : spec.restart.name},
                            {"MaximumRetryCount", spec.restart.maximum_retry_count}};
   if (!spec.network.empty()) {
-    host["NetworkMode"] = spec.network;
+    const std::string& net = spec.network_id.empty() ? spec.network : spec.network_id;
+    host["NetworkMode"] = net;
     json endpoint = json::object();
+    // Without NetworkID the engine finds the network by name again at every start.
+    if (!spec.network_id.empty()) endpoint["NetworkID"] = spec.network_id;
     if (!spec.ipv4_address.empty()) {
       endpoint["IPAMConfig"] = {{"IPv4Address", spec.ipv4_address}};
     }
     if (!spec.aliases.empty()) endpoint["Aliases"] = spec.aliases;
-    config["NetworkingConfig"] = {{"EndpointsConfig", {{spec.network, endpoint}}}};
+    config["NetworkingConfig"] = {{"EndpointsConfig", {{net, endpoint}}}};
   }
   // The extra fields last, where no named field is set: a named field wins.
   auto extra = [](const std::map<std::string, std::string>& fields, json* into) {

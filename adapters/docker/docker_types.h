@@ -76,6 +76,9 @@ struct ContainerSpec {
   std::vector<PortSpec> ports;
   // The one network joined at creation (the API takes one); others via ConnectNetwork.
   std::string network;               // "" means the default bridge
+  // The id of `network` when known: the container is joined by id (a name two networks
+  // share stays usable; Docker 20.10 lets that happen).
+  std::string network_id;
   std::string ipv4_address;          // fixed address on `network`
   std::vector<std::string> aliases;  // DNS aliases on `network`
   std::string hostname;
@@ -209,7 +212,8 @@ struct NetworkInfo {
   std::string gateway;
   std::map<std::string, std::string> options;
   Labels labels;
-  std::map<std::string, std::string> containers;  // container id -> "10.77.0.5/16"
+  std::string created;  // RFC 3339 with nanoseconds, as the engine reports it
+  std::map<std::string, std::string> containers;  // container id -> "10.77.0.5/16"; inspect only
 };
 
 // How a container joins a network after creation.

@@ -36,6 +36,14 @@ TEST(ContainerJsonTest, CreateBodyCarriesEveryField) {
   EXPECT_EQ(b["NetworkingConfig"]["EndpointsConfig"]["berth"]["IPAMConfig"]["IPv4Address"],
             "10.77.0.5");
   EXPECT_EQ(b["Healthcheck"]["Interval"], 1'000'000'000);
+  EXPECT_FALSE(b["NetworkingConfig"]["EndpointsConfig"]["berth"].contains("NetworkID"));
+  // Joined by id: the engine's every start then finds the network by id, not by its name
+  // (which two networks may share).
+  s.network_id = "0123abcd";
+  b = ContainerCreateBody(s);
+  EXPECT_EQ(b["HostConfig"]["NetworkMode"], "0123abcd");
+  EXPECT_EQ(b["NetworkingConfig"]["EndpointsConfig"]["0123abcd"]["NetworkID"], "0123abcd");
+  EXPECT_EQ(b["NetworkingConfig"]["EndpointsConfig"]["0123abcd"]["Aliases"], json::array({"web"}));
 }
 
 TEST(ContainerJsonTest, ExtraFieldsGoInAsTheyAreAndNamedFieldsWin) {

@@ -31,6 +31,7 @@ NetworkInfo NetworkFromInspect(const json& j) {
   }
   n.options = StringMapField(j, "Options");
   n.labels = StringMapField(j, "Labels");
+  n.created = StringField(j, "Created");
   const json& containers = Field(j, "Containers");
   if (containers.is_object()) {
     for (auto it = containers.begin(); it != containers.end(); ++it) {

@@ -741,11 +741,19 @@ Status SimDocker::RemoveNetwork(const std::string& id_or_name) {
   });
 }
 
-Status SimDocker::ConnectNetwork(const std::string& network, const std::string& container,
+std::string SimDocker::NetName(const std::string& id_or_name) const {
+  if (nets_.count(id_or_name)) return id_or_name;
+  for (const auto& [name, n] : nets_)
+    if (n.info.id == id_or_name) return name;
+  return "";
+}
+
+Status SimDocker::ConnectNetwork(const std::string& id_or_name, const std::string& container,
                                  const docker::EndpointSpec& endpoint) {
-  std::string what = "POST /networks/" + network + "/connect";
+  std::string what = "POST /networks/" + id_or_name + "/connect";
   return RunStatus(what, Effect::kWrite, [&]() -> Status {
-    if (!nets_.count(network)) return Http(404, "network " + network + " not found", what);
+    std::string network = NetName(id_or_name);
+    if (network.empty()) return Http(404, "network " + id_or_name + " not found", what);
     Ctr* c = FindCtr(container);
     if (!c) return Http(404, "No such container: " + container, what);
     if (c->networks.count(network))

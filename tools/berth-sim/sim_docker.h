@@ -171,6 +171,8 @@ class SimDocker final : public docker::DockerClient {
   void Latency(int64_t lo_us, int64_t hi_us);
   std::string NewId();
   Ctr* FindCtr(const std::string& id_or_name);
+  // The name of the network `id_or_name` names, or "" (the engine finds one by id or name).
+  std::string NetName(const std::string& id_or_name) const;
   const Img* FindImg(const std::string& ref) const;
   docker::ContainerInfo Info(const Ctr& c) const;
   void StopLocked(Ctr& c, int exit_code, const std::string& cause);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "adapters/docker/docker_client.h"
 #include "engine/activity.h"
@@ -45,6 +46,16 @@ int64_t Int(const json& in, const char* key);
 
 // The one service of a "blueprint" field holding a single-service blueprint.
 Result<ServiceDef> OneService(const json& in);
+
+// Every network of app `app` named exactly `name`, the one containers join first: most
+// containers attached, then made first, then lowest id. Docker 20.10 lets two networks
+// share a name (a create whose answer was lost lands beside the retry's; see
+// network_activities.cc), so a name alone can be ambiguous.
+Result<std::vector<docker::NetworkInfo>> AppNetworksNamed(docker::DockerClient& d, const std::string& app,
+                                                          const std::string& name);
+// What a container of `app` joins for network `name`: the id of the first of
+// AppNetworksNamed, or `name` itself when Berth made none (an external network).
+Result<std::string> NetworkToJoin(docker::DockerClient& d, const std::string& app, const std::string& name);
 
 // "(stderr tail)" for messages.
 std::string Tail(const std::string& text, size_t max = 400);

@@ -1,5 +1,6 @@
 // docker.observe, docker.create, docker.start, docker.exec, docker.healthy, docker.remove.
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "workflows/deploy/activity_util.h"
@@ -39,8 +40,9 @@ class Observe final : public DockerActivity {
     }
     auto nets = d.ListNetworks({{kLabelApp, app}});
     if (!nets.ok()) return nets.status().WithContext("listing the networks of " + app);
-    json networks = json::array();
-    for (const auto& n : *nets) networks.push_back(n.name);
+    std::set<std::string> names;  // a name twice: a lost create landed (network_activities.cc)
+    for (const auto& n : *nets) names.insert(n.name);
+    json networks = names;
     return json{{"containers", containers}, {"networks", networks}}.dump();
   }
 };
@@ -139,14 +141,17 @@ docker::ContainerSpec SpecFor(const ServiceDef& s, const json& in, const std::st
   return c;
 }
 
-// Joins the networks after the first; "already attached" counts as done.
-Status ConnectRest(DockerClient& d, const std::string& container, const json& nets) {
+// Joins the networks after the first (each by id: NetworkToJoin); "already attached"
+// counts as done.
+Status ConnectRest(DockerClient& d, const std::string& app, const std::string& container, const json& nets) {
   for (size_t i = 1; i < nets.size(); ++i) {
     docker::EndpointSpec ep;
     ep.ipv4_address = Str(nets[i], "ipv4_address");
     ep.aliases = nets[i].at("aliases").get<std::vector<std::string>>();
     std::string net = nets[i].at("docker_name").get<std::string>();
-    Status s = d.ConnectNetwork(net, container, ep);
+    auto join = NetworkToJoin(d, app, net);
+    if (!join.ok()) return join.status();
+    Status s = d.ConnectNetwork(*join, container, ep);
     if (!s.ok()) {
       auto info = d.InspectContainer(container);
       if (info.ok() && info->networks.count(net)) continue;
@@ -165,6 +170,11 @@ class Create final : public DockerActivity {
     auto s = OneService(in);
     if (!s.ok()) return s.status();
     docker::ContainerSpec spec = SpecFor(*s, in, ctx.idempotency_key, ctx.workflow_id);
+    if (!spec.network.empty()) {
+      auto join = NetworkToJoin(d, Str(in, "app"), spec.network);
+      if (!join.ok()) return join.status();
+      if (*join != spec.network) spec.network_id = *join;
+    }
     Result<std::string> id = d.CreateContainer(spec);
     if (!id.ok() && id.status().code() == Code::kConflict) {
       // Ours from an attempt whose answer was lost? Then adopt it; else the name is taken.
@@ -186,7 +196,7 @@ class Create final : public DockerActivity {
         return NotFound("image " + Str(in, "image_ref") + " is gone from the engine");
       return id.status();
     }
-    if (Status c = ConnectRest(d, *id, in.at("networks")); !c.ok()) return c;
+    if (Status c = ConnectRest(d, Str(in, "app"), *id, in.at("networks")); !c.ok()) return c;
     return *id;
   }
 
@@ -195,7 +205,7 @@ class Create final : public DockerActivity {
     if (!list.ok()) return list.status();
     if (list->empty()) return std::optional<std::string>();
     std::string id = list->front().id;
-    if (Status c = ConnectRest(d, id, in.at("networks")); !c.ok()) return c;
+    if (Status c = ConnectRest(d, Str(in, "app"), id, in.at("networks")); !c.ok()) return c;
     return std::optional<std::string>(id);
   }
 };

@@ -252,6 +252,39 @@ TEST_F(DeployTest, ANetworkWithAStaleEndpointFailsTheUndeployWithTheCure) {
   EXPECT_EQ(std::count(docker_.calls.begin(), docker_.calls.end(), "network-remove-try shop_default"), 4);
 }
 
+// CI, 2026-12-02: berth killed in the middle of `docker.network`; the resumed step found no
+// network and made one, then the lost create landed too. Docker 20.10 keeps both under one
+// name, and every start by that name then failed with "ambiguous". Containers join by id,
+// the network step removes empty spares, and the undeploy removes every one of the name.
+TEST_F(DeployTest, ANetworkCreateThatLandsLateBesideTheRetryBreaksNothing) {
+  const docker::Labels mine = {{"berth.app", "shop"}};
+  docker_.AddNetworkLikeALateCreate("shop_default", mine);
+  docker_.AddNetworkLikeALateCreate("shop_default", mine);
+  auto s = Up(App(2));
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  std::string joined;
+  {
+    std::lock_guard<std::mutex> g(docker_.mu);
+    auto named = docker_.FindNetworks("shop_default");
+    ASSERT_EQ(named.size(), 1u) << "the empty spare is removed";
+    joined = named[0]->id;
+    for (const auto& [name, c] : docker_.containers) EXPECT_EQ(c.spec.network_id, joined) << name;
+  }
+  // One more lands after the deploy: a change (new containers) still joins the one in use.
+  docker_.AddNetworkLikeALateCreate("shop_default", mine);
+  s = Up(App(3));
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  {
+    std::lock_guard<std::mutex> g(docker_.mu);
+    EXPECT_EQ(docker_.FindNetworks("shop_default").size(), 1u);
+    EXPECT_EQ(docker_.containers.at("shop-web-3").spec.network_id, joined);
+  }
+  docker_.AddNetworkLikeALateCreate("shop_default", mine);
+  ASSERT_EQ(Run("undeploy", {{"app", "shop"}}).status, engine::RunStatus::kCompleted);
+  std::lock_guard<std::mutex> g(docker_.mu);
+  EXPECT_TRUE(docker_.networks.empty()) << "down left a network of the app";
+}
+
 // CI, 2026-12-01: dockerd 20.10 kept two replicas' state locks after they exited, and every
 // graceful stop of them timed out for 26 minutes. A stop without an answer is followed at
 // once by a removal by force, and a retried removal never stops gracefully again.
@@ -292,13 +325,13 @@ TEST_F(DeployTest, ExternalNetworkIsJoinedNeverMadeOrRemoved) {
     docker::NetworkInfo n;
     n.id = "ext1";
     n.name = "proxy";
-    docker_.networks["proxy"] = n;  // someone else's: no berth.app label
+    docker_.networks["ext1"] = n;  // someone else's: no berth.app label
   }
   auto s = Up(text);
   ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
   ASSERT_EQ(Run("undeploy", {{"app", "shop"}}).status, engine::RunStatus::kCompleted);
   std::lock_guard<std::mutex> g(docker_.mu);
-  EXPECT_EQ(docker_.networks.count("proxy"), 1u) << "down removed someone else's network";
+  EXPECT_EQ(docker_.FindNetworks("proxy").size(), 1u) << "down removed someone else's network";
 }
 
 TEST_F(DeployTest, PullPolicyNeverRefusesAMissingImage) {

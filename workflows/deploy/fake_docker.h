@@ -51,7 +51,7 @@ class FakeDocker final : public docker::DockerClient {
   std::mutex mu;
   std::map<std::string, Container> containers;  // by name
   std::map<std::string, Image> images;          // by ref; ids resolve too
-  std::map<std::string, docker::NetworkInfo> networks;
+  std::map<std::string, docker::NetworkInfo> networks;  // by id (names need not be unique)
   std::set<std::string> fail_start;  // container names whose start fails (a port in use)
   std::set<std::string> stale_networks;  // refuse removal: "has active endpoints" (dockerd's stale endpoint)
   // Called (under mu) before each removal; a non-ok answer is returned instead of removing.
@@ -88,6 +88,8 @@ class FakeDocker final : public docker::DockerClient {
     if (removing.count(c->spec.name))
       return Status(Code::kConflict, "container is marked for removal and cannot be started");
     if (fail_start.count(c->spec.name)) return Failed("port is already allocated");
+    if (!c->spec.network.empty() && c->spec.network_id.empty())
+      if (auto n = LookupNetwork(c->spec.network); !n.ok()) return n.status();  // found by name again
     c->running = true;
     c->started_at = Stamp(clock_ms);
     c->finished_at.clear();
@@ -201,34 +203,71 @@ class FakeDocker final : public docker::DockerClient {
   Status PullImage(const std::string&, const std::string&, int64_t) override { return Failed("no registry"); }
   Result<std::string> CreateNetwork(const docker::NetworkSpec& spec) override {
     std::lock_guard<std::mutex> g(mu);
-    if (networks.count(spec.name)) return Status(Code::kConflict, "exists");
+    if (FindNetworks(spec.name).size()) return Status(Code::kConflict, "exists");
     docker::NetworkInfo n;
     n.id = "n" + std::to_string(next_id++);
     n.name = spec.name;
     n.labels = spec.labels;
-    networks[spec.name] = n;
+    n.created = Stamp(clock_ms++);
+    networks[n.id] = n;
     calls.push_back("network " + spec.name);
     return n.id;
   }
-  Result<docker::NetworkInfo> InspectNetwork(const std::string& name) override {
+  // A network made beside the others, as a create whose answer was lost lands in Docker
+  // 20.10 (names are not unique there); its id.
+  std::string AddNetworkLikeALateCreate(const std::string& name, const docker::Labels& labels) {
     std::lock_guard<std::mutex> g(mu);
-    auto it = networks.find(name);
-    if (it == networks.end()) return NotFound("no such network " + name);
-    return it->second;
+    docker::NetworkInfo n;
+    n.id = "n" + std::to_string(next_id++);
+    n.name = name;
+    n.labels = labels;
+    n.created = Stamp(clock_ms++);
+    networks[n.id] = n;
+    return n.id;
+  }
+  // The networks named `name` (under mu).
+  std::vector<docker::NetworkInfo*> FindNetworks(const std::string& name) {
+    std::vector<docker::NetworkInfo*> out;
+    for (auto& [id, n] : networks)
+      if (n.name == name) out.push_back(&n);
+    return out;
+  }
+  // By id, else by name: Docker's lookup, "ambiguous" included.
+  Result<docker::NetworkInfo*> LookupNetwork(const std::string& id_or_name) {
+    if (auto it = networks.find(id_or_name); it != networks.end()) return &it->second;
+    auto named = FindNetworks(id_or_name);
+    if (named.empty()) return NotFound("no such network " + id_or_name);
+    if (named.size() > 1)
+      return InvalidArgument("network " + id_or_name + " is ambiguous (" + std::to_string(named.size()) +
+                             " matches found on name)");
+    return named[0];
+  }
+  Result<docker::NetworkInfo> InspectNetwork(const std::string& id_or_name) override {
+    std::lock_guard<std::mutex> g(mu);
+    auto n = LookupNetwork(id_or_name);
+    if (!n.ok()) return n.status();
+    docker::NetworkInfo info = **n;
+    for (const auto& [name, c] : containers)
+      if (c.spec.network == info.name || c.spec.network == info.id)
+        if (c.spec.network_id.empty() || c.spec.network_id == info.id) info.containers[c.id] = "";
+    return info;
   }
   Result<std::vector<docker::NetworkInfo>> ListNetworks(const docker::Labels& labels) override {
     std::lock_guard<std::mutex> g(mu);
     std::vector<docker::NetworkInfo> out;
-    for (const auto& [name, n] : networks)
+    for (const auto& [id, n] : networks)
       if (Matches(n.labels, labels)) out.push_back(n);
     return out;
   }
-  Status RemoveNetwork(const std::string& name) override {
+  Status RemoveNetwork(const std::string& id_or_name) override {
     std::lock_guard<std::mutex> g(mu);
-    calls.push_back("network-remove-try " + name);
-    if (stale_networks.count(name) && networks.count(name))
+    auto n = LookupNetwork(id_or_name);
+    calls.push_back("network-remove-try " + (n.ok() ? (*n)->name : id_or_name));
+    if (!n.ok()) return n.status();
+    std::string name = (*n)->name;
+    if (stale_networks.count(name))
       return Status(Code::kConflict, "error while removing network: network " + name + " has active endpoints");
-    if (!networks.erase(name)) return NotFound("no such network " + name);
+    networks.erase((*n)->id);
     calls.push_back("network-remove " + name);
     return Status::Ok();
   }

@@ -240,85 +240,10 @@ class Image final : public DockerActivity {
   }
 };
 
-// ---- networks -------------------------------------------------------------------------------
-
-class Network final : public DockerActivity {
- public:
-  explicit Network(DockerProvider d) : DockerActivity("docker.network", std::move(d)) {}
-
- protected:
-  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
-    std::string app = Str(in, "app"), name = Str(in, "docker_name");
-    if (in.value("external", false)) {
-      auto info = d.InspectNetwork(name);
-      if (info.ok()) return info->id;
-      if (info.status().code() != Code::kNotFound) return info.status();
-      return Status(Code::kNotFound, "external network " + name + " does not exist: create it (docker network create " +
-                                         name + ") or drop `external` to let Berth make it");
-    }
-    for (int round = 0; round < 2; ++round) {
-      auto info = d.InspectNetwork(name);
-      if (info.ok()) {
-        if (docker::LabelValue(info->labels, kLabelApp) != app)
-          return Status(Code::kConflict, "network " + name + " exists and is not app " + app +
-                                             "'s; remove it or choose another app name with -p");
-        return info->id;
-      }
-      if (info.status().code() != Code::kNotFound) return info.status();
-      docker::NetworkSpec spec;
-      spec.name = name;
-      spec.subnet = Str(in, "subnet");
-      spec.gateway = Str(in, "gateway");
-      spec.labels = {{kLabelApp, app},
-                     {kLabelWorkflow, ctx.workflow_id},
-                     {kLabelKey, ctx.idempotency_key}};
-      auto id = d.CreateNetwork(spec);
-      if (id.ok()) return *id;
-      if (id.status().code() != Code::kConflict) return id.status();
-      // Created meanwhile (a lost answer): look again.
-    }
-    return Status(Code::kConflict, "network " + name + " keeps conflicting");
-  }
-};
-
-inline constexpr uint32_t kStaleEndpointAttempts = 4;
-
-class NetworkRemove final : public DockerActivity {
- public:
-  explicit NetworkRemove(DockerProvider d) : DockerActivity("docker.network-remove", std::move(d)) {}
-
- protected:
-  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
-    const std::string name = Str(in, "docker_name");
-    Status s = d.RemoveNetwork(name);
-    if (s.code() == Code::kNotFound) return std::string("gone");
-    if (s.code() == Code::kConflict || s.code() == Code::kFailed) {
-      // Docker 20.10 can keep a stale endpoint after every container on the network was
-      // removed (seen after 20 containers removed at once): the network then lists no
-      // container and stays "in use" until the daemon restarts. Retrying cannot help, so
-      // after a few attempts that is said, for good, with the cure.
-      auto net = d.InspectNetwork(name);
-      if (net.ok() && net->containers.empty() && ctx.attempt >= kStaleEndpointAttempts)
-        return Status(Code::kFailed, s.message() + "; Docker lists no container on network " + name +
-                                         ": a stale endpoint inside dockerd (a Docker 20.10 defect), which only a "
-                                         "restart of the Docker daemon clears; restart it, then run `berth down` again");
-      // Endpoints still detaching (or another app's container joined it): retry a while.
-      return Status(Code::kUnavailable, s.message());
-    }
-    if (!s.ok()) return s;
-    return std::string("removed");
-  }
-};
-
 }  // namespace
 
 void RegisterImageActivities(engine::Registry* r, const DockerProvider& d) {
   r->Add(std::make_unique<Image>(d));
-}
-
-void RegisterNetworkActivities(engine::Registry* r, const DockerProvider& d) {
-  r->Add(std::make_unique<Network>(d));
-  r->Add(std::make_unique<NetworkRemove>(d));
 }
 
 }  // namespace internal

@@ -1,0 +1,175 @@
+// docker.network and docker.network-remove: an app's networks, made once and removed on
+// undeploy.
+//
+// Docker 20.10 does not keep network names unique (its CheckDuplicate is a check, then a
+// create, with no lock between: moby/moby#33037). A create whose answer was lost, because
+// berth was killed in the middle of the call, can still be running inside dockerd when the
+// resumed step looks, finds nothing and creates again: two networks then share the name,
+// and every later reference by name fails with "network X is ambiguous" (seen in CI: a
+// kill -9 in the middle of `docker.network`, then a start failing for good). So names are
+// never trusted alone: containers join a network by the id AppNetworksNamed puts first,
+// the network step removes the empty spares it finds, and the undeploy removes every
+// network of the name by id.
+#include <algorithm>
+#include <cctype>
+
+#include "workflows/deploy/activity_util.h"
+#include "workflows/deploy/names.h"
+
+namespace berth::workflows::internal {
+
+using docker::DockerClient;
+
+namespace {
+
+// "2026-12-02T02:20:23.0451Z" -> "2026-12-02T02:20:23" + "045100000": Go trims trailing
+// zeros from the fraction, so the text alone does not sort by time.
+std::string CreatedKey(const std::string& created) {
+  size_t dot = created.find('.');
+  if (dot == std::string::npos) return created + "000000000";
+  std::string frac;
+  for (size_t i = dot + 1; i < created.size() && std::isdigit(static_cast<unsigned char>(created[i])); ++i)
+    frac += created[i];
+  frac.resize(9, '0');
+  return created.substr(0, dot) + frac;
+}
+
+}  // namespace
+
+Result<std::vector<docker::NetworkInfo>> AppNetworksNamed(DockerClient& d, const std::string& app,
+                                                          const std::string& name) {
+  auto list = d.ListNetworks({{kLabelApp, app}});
+  if (!list.ok()) return list.status().WithContext("listing the networks of " + app);
+  std::vector<docker::NetworkInfo> out;
+  for (auto& n : *list)
+    if (n.name == name) out.push_back(std::move(n));
+  if (out.size() < 2) return out;
+  // A listing leaves out the containers (API 1.28 on): inspect each, by id.
+  std::vector<docker::NetworkInfo> full;
+  for (const auto& n : out) {
+    auto info = d.InspectNetwork(n.id);
+    if (info.ok()) {
+      full.push_back(std::move(*info));
+      continue;
+    }
+    if (info.status().code() != Code::kNotFound)
+      return info.status().WithContext("inspecting network " + name + " (" + n.id + ")");
+  }
+  std::sort(full.begin(), full.end(), [](const docker::NetworkInfo& a, const docker::NetworkInfo& b) {
+    if (a.containers.size() != b.containers.size()) return a.containers.size() > b.containers.size();
+    std::string ka = CreatedKey(a.created), kb = CreatedKey(b.created);
+    return ka != kb ? ka < kb : a.id < b.id;
+  });
+  return full;
+}
+
+Result<std::string> NetworkToJoin(DockerClient& d, const std::string& app, const std::string& name) {
+  auto mine = AppNetworksNamed(d, app, name);
+  if (!mine.ok()) return mine.status();
+  return mine->empty() ? name : mine->front().id;  // none: external (or gone: Docker says so)
+}
+
+namespace {
+
+using engine::ActivityContext;
+
+class Network final : public DockerActivity {
+ public:
+  explicit Network(DockerProvider d) : DockerActivity("docker.network", std::move(d)) {}
+
+ protected:
+  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
+    std::string app = Str(in, "app"), name = Str(in, "docker_name");
+    if (in.value("external", false)) {
+      auto info = d.InspectNetwork(name);
+      if (info.ok()) return info->id;
+      if (info.status().code() != Code::kNotFound) return info.status();
+      return Status(Code::kNotFound, "external network " + name + " does not exist: create it (docker network create " +
+                                         name + ") or drop `external` to let Berth make it");
+    }
+    for (int round = 0; round < 2; ++round) {
+      auto mine = AppNetworksNamed(d, app, name);
+      if (!mine.ok()) return mine.status();
+      if (!mine->empty()) {
+        // Spares from lost creates: nothing joined them (containers join the first), so
+        // they go; one that fails to go is left to the undeploy, which removes them all.
+        for (size_t i = 1; i < mine->size(); ++i)
+          if ((*mine)[i].containers.empty()) (void)d.RemoveNetwork((*mine)[i].id);
+        return mine->front().id;
+      }
+      auto info = d.InspectNetwork(name);
+      if (info.ok()) {
+        if (docker::LabelValue(info->labels, kLabelApp) == app) continue;  // made meanwhile
+        return Status(Code::kConflict, "network " + name + " exists and is not app " + app +
+                                           "'s; remove it or choose another app name with -p");
+      }
+      if (info.status().code() != Code::kNotFound) return info.status();
+      docker::NetworkSpec spec;
+      spec.name = name;
+      spec.subnet = Str(in, "subnet");
+      spec.gateway = Str(in, "gateway");
+      spec.labels = {{kLabelApp, app},
+                     {kLabelWorkflow, ctx.workflow_id},
+                     {kLabelKey, ctx.idempotency_key}};
+      auto id = d.CreateNetwork(spec);
+      if (id.ok()) return *id;
+      if (id.status().code() != Code::kConflict) return id.status();
+      // Created meanwhile (a lost answer): look again.
+    }
+    return Status(Code::kConflict, "network " + name + " keeps conflicting");
+  }
+};
+
+inline constexpr uint32_t kStaleEndpointAttempts = 4;
+
+class NetworkRemove final : public DockerActivity {
+ public:
+  explicit NetworkRemove(DockerProvider d) : DockerActivity("docker.network-remove", std::move(d)) {}
+
+ protected:
+  // Every Berth network of the name (the observe listed the app's by label; the input
+  // names no app, and app names are part of network names), each by id.
+  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
+    const std::string name = Str(in, "docker_name");
+    auto list = d.ListNetworks({{kLabelApp, ""}});
+    if (!list.ok()) return list.status().WithContext("listing Berth's networks");
+    int removed = 0;
+    for (const auto& n : *list) {
+      if (n.name != name) continue;
+      Status s = RemoveOne(ctx, d, n.id, name);
+      if (!s.ok()) return s;
+      ++removed;
+    }
+    return std::string(removed ? "removed" : "gone");
+  }
+
+ private:
+  static Status RemoveOne(const ActivityContext& ctx, DockerClient& d, const std::string& id,
+                          const std::string& name) {
+    Status s = d.RemoveNetwork(id);
+    if (s.ok() || s.code() == Code::kNotFound) return Status::Ok();
+    if (s.code() == Code::kConflict || s.code() == Code::kFailed) {
+      // Docker 20.10 can keep a stale endpoint after every container on the network was
+      // removed (seen after 20 containers removed at once): the network then lists no
+      // container and stays "in use" until the daemon restarts. Retrying cannot help, so
+      // after a few attempts that is said, for good, with the cure.
+      auto net = d.InspectNetwork(id);
+      if (net.ok() && net->containers.empty() && ctx.attempt >= kStaleEndpointAttempts)
+        return Status(Code::kFailed, s.message() + "; Docker lists no container on network " + name +
+                                         ": a stale endpoint inside dockerd (a Docker 20.10 defect), which only a "
+                                         "restart of the Docker daemon clears; restart it, then run `berth down` again");
+      // Endpoints still detaching (or another app's container joined it): retry a while.
+      return Status(Code::kUnavailable, s.message());
+    }
+    return s;
+  }
+};
+
+}  // namespace
+
+void RegisterNetworkActivities(engine::Registry* r, const DockerProvider& d) {
+  r->Add(std::make_unique<Network>(d));
+  r->Add(std::make_unique<NetworkRemove>(d));
+}
+
+}  // namespace berth::workflows::internal
