@@ -133,6 +133,20 @@ class RocksEventLog final : public EventLog {
   Status CheckWorkflowIndexLocked(const rocksdb::ReadOptions& ro, const IndexPrints& p) const;
   Status CheckSubjectIndexLocked(const rocksdb::ReadOptions& ro, IndexPrints* p) const;
   static void AddPrints(const Event& e, IndexPrints* p);
+  // Both index checks through `ro`, naming the first entry that disagrees (a scan of the
+  // events, then of each index).
+  Status CheckIndexesExactlyLocked(const rocksdb::ReadOptions& ro) const;
+  // Order-free fingerprints of the index entries (the multiset of (key, seq) pairs): summed
+  // once from the events, once from the indexes, on a thread of its own beside the chain.
+  // Equal sums and counts: the indexes agree (a 64-bit hash sum: an accidental match is
+  // 2^-64); else CheckIndexesExactlyLocked names the entry.
+  struct IndexSums {
+    uint64_t workflow = 0, workflow_entries = 0, subjects = 0, subject_entries = 0;
+    bool malformed = false;  // an index key of the wrong shape
+    bool operator==(const IndexSums&) const = default;
+  };
+  static void AddEventSums(const Event& e, IndexSums* s);
+  Status IndexSumsLocked(const rocksdb::ReadOptions& ro, IndexSums* out) const;
   Status ChainLocked(const rocksdb::ReadOptions& ro, uint64_t durable, uint64_t* checked,
                      const Visitor& each, bool* stopped) const;
   // Visits the events an index (by_workflow or by_subject) lists under `prefix`, from the

@@ -117,6 +117,7 @@ struct Folder {
       if (it == set.end() || !Matches(e, r, s, it->second)) {
         set.clear();
         auto cmds = def->Decide(s);
+        ++report->decide_calls;
         std::string want;
         for (auto& c : cmds) {
           if (want.size() < 2000) want += (want.empty() ? "" : "; ") + CommandText(c);

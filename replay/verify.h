@@ -21,6 +21,7 @@ struct VerifyReport {
   uint64_t events = 0;            // events checked
   uint64_t workflows = 0;         // workflows folded
   uint64_t decisions = 0;         // recorded decisions re-derived
+  uint64_t decide_calls = 0;      // decision functions run to re-derive them
   uint64_t projections = 0;       // projection rows compared
   double seconds = 0;
 };

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
+#include "replay/verify.h"
 #include "workflows/blueprint/blueprint.h"
 #include "workflows/deploy/deploy.h"
 #include "workflows/deploy/fake_docker.h"
@@ -51,9 +52,17 @@ int main(int argc, char** argv) {
     int reps = 20;
     for (int r = 0; r < reps; ++r) (void)def->Decide(*st);
     double decide_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - d0).count() / reps;
+    // replay --verify of the deploy: every decision re-derived.
+    replay::VerifyReport report;
+    auto v0 = std::chrono::steady_clock::now();
+    Status v = replay::Verify(**log, registry, *id, &report);
+    double verify_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - v0).count();
+    if (!v.ok()) return std::fprintf(stderr, "verify: %s\n", v.ToString().c_str()), 1;
     std::printf("{\"containers\":%d,\"wall_s\":%.3f,\"events\":%llu,\"containers_per_s\":%.0f,"
-                "\"decide_us\":%.0f,\"decide_us_per_container\":%.2f}\n",
-                n, secs, (unsigned long long)sum->events, n / secs, decide_us, decide_us / n);
+                "\"decide_us\":%.0f,\"decide_us_per_container\":%.2f,\"verify_s\":%.3f,"
+                "\"verify_decides\":%llu}\n",
+                n, secs, (unsigned long long)sum->events, n / secs, decide_us, decide_us / n, verify_s,
+                (unsigned long long)report.decide_calls);
     eng.Shutdown();
     std::filesystem::remove_all(dir);
   }
