@@ -96,12 +96,18 @@ std::string CommandKey(const WorkflowState& s, const Command& c) {
 struct Folder {
   const engine::Registry& registry;
   VerifyReport* report;
-  std::unordered_map<std::string, WorkflowState> states;
-  std::unordered_map<std::string, std::unordered_map<std::string, Command>> pending;
+  // One lookup per event: a workflow's folded state and the commands of its last Decide
+  // not yet matched by a recorded decision.
+  struct Folded {
+    WorkflowState state;
+    std::unordered_map<std::string, Command> pending;
+  };
+  std::unordered_map<std::string, Folded> states;
 
   Status Step(const eventlog::Event& e) {
     ++report->events;
-    WorkflowState& s = states[e.workflow_id];
+    Folded& folded = states[e.workflow_id];
+    WorkflowState& s = folded.state;
     const Workflow* def = s.events > 0 ? registry.FindWorkflow(s.type) : nullptr;
     Recorded r = s.events > 0 ? Classify(e) : Recorded();
     if (r.decision && s.paused && !s.cancel_requested)
@@ -111,32 +117,34 @@ struct Folder {
       if (!def)
         return Status(Code::kFailed, "event seq " + std::to_string(e.seq) + ": workflow type '" +
                                          s.type + "' is not known to this berth");
-      auto& set = pending[e.workflow_id];
+      auto& set = folded.pending;
       const std::string& key = r.key;
       auto it = set.find(key);
       if (it == set.end() || !Matches(e, r, s, it->second)) {
         set.clear();
         auto cmds = def->Decide(s);
         ++report->decide_calls;
-        std::string want;
         for (auto& c : cmds) {
-          if (want.size() < 2000) want += (want.empty() ? "" : "; ") + CommandText(c);
           std::string k = CommandKey(s, c);
           set.emplace(std::move(k), std::move(c));
         }
         it = set.find(key);
-        if (it == set.end() || !Matches(e, r, s, it->second))
+        if (it == set.end() || !Matches(e, r, s, it->second)) {
+          std::string want;  // decided again for the message: the commands moved into `set`
+          for (const auto& c : def->Decide(s))
+            if (want.size() < 2000) want += (want.empty() ? "" : "; ") + CommandText(c);
           return Status(Code::kFailed,
                         "nondeterminism at event seq " + std::to_string(e.seq) + " (workflow " +
                             e.workflow_id + "): recorded " + e.type + " [" + Describe(e) +
                             "], the decision function now gives [" +
                             (want.empty() ? "nothing" : want) + "]");
+        }
       }
       set.erase(it);
       ++report->decisions;
     }
     Status applied = Apply(e, &s);
-    if (applied.ok() && IsTerminal(s.status)) pending.erase(e.workflow_id);
+    if (applied.ok() && IsTerminal(s.status)) std::unordered_map<std::string, Command>().swap(folded.pending);
     return applied;
   }
 };
@@ -160,7 +168,8 @@ Status CheckProjections(const eventlog::EventLog& log, const Folder& f, bool who
                         VerifyReport* report) {
   if (!whole) {
     // One workflow: two point reads.
-    for (const auto& [id, s] : f.states) {
+    for (const auto& [id, folded] : f.states) {
+      const WorkflowState& s = folded.state;
       std::string raw;
       WorkflowSummary rec;
       Status g = log.GetProjection(SummaryKey(id), &raw);
@@ -192,7 +201,7 @@ Status CheckProjections(const eventlog::EventLog& log, const Folder& f, bool who
       bad = Corruption("projection " + key + " is undecodable");
       return false;
     }
-    std::string diff = SummaryDiff(Summarize(it->second), rec);
+    std::string diff = SummaryDiff(Summarize(it->second.state), rec);
     if (!diff.empty()) {
       bad = Corruption("projection " + key + " disagrees with its history:" + diff);
       return false;
@@ -209,7 +218,7 @@ Status CheckProjections(const eventlog::EventLog& log, const Folder& f, bool who
       bad = Corruption("projection " + key + " has no workflow history");
       return false;
     }
-    if (IsTerminal(it->second.status)) {
+    if (IsTerminal(it->second.state.status)) {
       bad = Corruption("projection " + key + " present for an ended workflow");
       return false;
     }
@@ -218,9 +227,10 @@ Status CheckProjections(const eventlog::EventLog& log, const Folder& f, bool who
   });
   if (!s.ok()) return s;
   if (!bad.ok()) return bad;
-  for (const auto& [id, st] : f.states) running += !IsTerminal(st.status);
+  for (const auto& [id, folded] : f.states) running += !IsTerminal(folded.state.status);
   if (summaries != f.states.size() || opens != running) {
-    for (const auto& [id, st] : f.states) {  // name one (rare: only on a damaged log)
+    for (const auto& [id, folded] : f.states) {  // name one (rare: only on a damaged log)
+      const WorkflowState& st = folded.state;
       std::string v;
       if (!log.GetProjection(SummaryKey(id), &v).ok())
         return Corruption("projection " + SummaryKey(id) + " is missing or undecodable");
@@ -239,7 +249,7 @@ Status Verify(const eventlog::EventLog& log, const engine::Registry& registry,
   auto t0 = std::chrono::steady_clock::now();
   *report = VerifyReport();
   bool whole = workflow_id.empty();
-  Folder f{registry, report, {}, {}};
+  Folder f{registry, report, {}};
   Status step;
   auto visit = [&](const eventlog::Event& e) {
     step = f.Step(e);
