@@ -5,7 +5,8 @@
 # go into the create body as they are (cap_add/cap_drop, read_only with tmpfs, extra_hosts,
 # ulimits, mem_limit, cpus, shm_size, dns_search, tty), an anonymous volume (removed by
 # down) and a bind mount with engine options (ro,z), port ranges (a container range, a host
-# range for one port), an external network, and build target and labels. With
+# range for one port), an external network, network driver_opts and internal, and build
+# target and labels. With
 # BERTH_TEST_SERVER=1 (ctest deploy.compose.served) every command goes through a server.
 BERTH=${1:?usage: deploy_compose.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
@@ -78,6 +79,7 @@ services:
     command: ["sleep", "3600"]
     init: true
     volumes_from: ["db:ro"]
+    networks: [default, back]
   built:
     build:
       context: ./built
@@ -97,6 +99,9 @@ services:
     profiles: [debug]
 networks:
   ext: {external: true, name: compat-ext}
+  default:
+    driver_opts: {com.docker.network.driver.mtu: "1400"}
+  back: {internal: true}
 EOF
 
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "up"; }
@@ -146,6 +151,12 @@ ok "compat-web-1: env_file, .env, caps, read_only+tmpfs, extra_hosts, ulimits, l
 docker inspect compat-db --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' | grep -qw compat-ext ||
   fail "compat-db did not join the external network compat-ext"
 ok "external network: compat-db joined compat-ext (made by the test, not by Berth)"
+[ "$(docker network inspect compat_default --format '{{index .Options "com.docker.network.driver.mtu"}}')" = 1400 ] ||
+  fail "networks.default.driver_opts: compat_default has no mtu 1400"
+[ "$(docker network inspect compat_back --format '{{.Internal}}')" = true ] || fail "networks.back.internal: compat_back is not internal"
+docker inspect compat-reader-1 --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' | grep -qw compat_back ||
+  fail "compat-reader-1 did not join compat_back"
+ok "networks: driver_opts reached compat_default (mtu 1400), compat_back is internal"
 
 [ "$(docker exec compat-built-1 cat /stage)" = first ] || fail "build.target: the image is not stage 'first'"
 [ "$(docker image inspect "$(docker inspect compat-built-1 --format '{{.Image}}')" --format '{{index .Config.Labels "team"}}')" = berth ] ||

@@ -212,6 +212,7 @@ struct NetworkInfo {
   std::string gateway;
   std::map<std::string, std::string> options;
   Labels labels;
+  bool internal = false;
   std::string created;  // RFC 3339 with nanoseconds, as the engine reports it
   std::map<std::string, std::string> containers;  // container id -> "10.77.0.5/16"; inspect only
 };

@@ -32,6 +32,7 @@ NetworkInfo NetworkFromInspect(const json& j) {
   n.options = StringMapField(j, "Options");
   n.labels = StringMapField(j, "Labels");
   n.created = StringField(j, "Created");
+  n.internal = Field(j, "Internal").is_boolean() && Field(j, "Internal").get<bool>();
   const json& containers = Field(j, "Containers");
   if (containers.is_object()) {
     for (auto it = containers.begin(); it != containers.end(); ++it) {

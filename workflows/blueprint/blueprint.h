@@ -136,6 +136,9 @@ struct NetworkDef {
   std::string subnet, gateway;  // from ipam.config[0]; "" lets the engine choose
   std::map<std::string, std::string> labels;
   bool external = false;  // made by someone else: joined, never created or removed
+  std::map<std::string, std::string> driver_opts;  // the bridge driver's options, as written
+  bool internal = false;    // no route out of the network
+  bool attachable = false;  // (a swarm key; bridge networks take any container)
 };
 
 struct Blueprint {

@@ -118,7 +118,8 @@ class JsonIn {
     return Object(v, path) && Get(v, "name", path, &n->name) &&
            Get(v, "docker_name", path, &n->docker_name) && Get(v, "subnet", path, &n->subnet) &&
            Get(v, "gateway", path, &n->gateway) && Get(v, "labels", path, &n->labels) &&
-           Get(v, "external", path, &n->external);
+           Get(v, "external", path, &n->external) && Get(v, "driver_opts", path, &n->driver_opts) &&
+           Get(v, "internal", path, &n->internal) && Get(v, "attachable", path, &n->attachable);
   }
   bool As(const json& v, const std::string& path, ServiceDef* s) {
     return Object(v, path) && Require(v, "name", path) && Get(v, "name", path, &s->name) &&
@@ -271,7 +272,12 @@ json ToJson(const Blueprint& b) {
                         {"subnet", n.subnet},
                         {"gateway", n.gateway},
                         {"labels", n.labels}});
-    if (n.external) networks.back()["external"] = true;  // written only when set
+    // Written only when set: a blueprint without them keeps its JSON (and its deploys'
+    // recorded inputs) as before.
+    if (n.external) networks.back()["external"] = true;
+    if (!n.driver_opts.empty()) networks.back()["driver_opts"] = n.driver_opts;
+    if (n.internal) networks.back()["internal"] = true;
+    if (n.attachable) networks.back()["attachable"] = true;
   }
   return {{"file", b.file},
           {"name", b.name},

@@ -189,6 +189,47 @@ volumes:
                          "networks:\n  p:\n    external: true\n    driver: bridge\n", "an external network is made by someone else: `driver`");
 }
 
+// compose-v1 fixtures networks/default-network-config.yml, network-static-addresses.yml,
+// network-internal.yml: the bridge driver's options, `internal` and `attachable`.
+TEST_F(ComposeCompatTest, NetworkDriverOptionsInternalAndAttachable) {
+  auto b = Load(R"(
+services:
+  web:
+    image: x
+    networks: [back, front]
+networks:
+  default:
+    driver_opts: {com.docker.network.driver.mtu: 1400}
+  back:
+    internal: true
+    driver_opts:
+      com.docker.network.bridge.enable_icc: "true"
+  front: {attachable: true}
+)");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ(b->networks.size(), 3u);
+  EXPECT_EQ(b->networks[0].driver_opts, (std::map<std::string, std::string>{{"com.docker.network.driver.mtu", "1400"}}));
+  EXPECT_TRUE(b->networks[1].internal);
+  EXPECT_EQ(b->networks[1].driver_opts.at("com.docker.network.bridge.enable_icc"), "true");
+  EXPECT_TRUE(b->networks[2].attachable);
+  EXPECT_FALSE(b->networks[2].internal);
+  auto back = BlueprintFromJson(ToJson(*b));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->networks[0].driver_opts, b->networks[0].driver_opts);
+  EXPECT_TRUE(back->networks[1].internal);
+  EXPECT_TRUE(back->networks[2].attachable);
+  // Unset, they stay out of the JSON: the recorded inputs of older deploys do not change.
+  auto plain = Load("services:\n  web:\n    image: x\n");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(ToJson(*plain)["networks"][0].contains("driver_opts"));
+  EXPECT_FALSE(ToJson(*plain)["networks"][0].contains("internal"));
+
+  ExpectRefused("services:\n  web:\n    image: x\n    networks: [p]\n"
+                "networks:\n  p:\n    external: true\n    internal: true\n",
+                "an external network is made by someone else: `internal`");
+  ExpectRefused("services:\n  web:\n    image: x\nnetworks:\n  default:\n    internal: maybe\n", "internal");
+}
+
 TEST_F(ComposeCompatTest, ScaleAndDeployResources) {
   auto b = Load(R"(
 services:

@@ -123,7 +123,7 @@ std::set<std::string> TopNetworks(ComposeReader& r, const Entry* top, const std:
     const Entry* configured = nullptr;  // a key that makes no sense on an external network
     for (const Entry& k : r.Map(n.value, n.where, true).value_or(std::vector<Entry>())) {
       if (NamingKey(r, k, &naming)) continue;
-      if (k.key == "driver" || k.key == "ipam") configured = &k;
+      if (k.key == "driver" || k.key == "ipam" || k.key == "driver_opts" || k.key == "internal") configured = &k;
       if (k.key == "driver") {
         std::string driver = r.String(k.value, k.where).value_or("bridge");
         if (driver != "bridge" && !driver.empty()) {  // "" (an unset variable): the default
@@ -133,8 +133,14 @@ std::set<std::string> TopNetworks(ComposeReader& r, const Entry* top, const std:
         Ipam(r, k, net);
       } else if (k.key == "labels") {
         net->labels = r.KeyValues(k.value, k.where, Bare::kEmpty).value_or(net->labels);
+      } else if (k.key == "driver_opts") {
+        net->driver_opts = r.KeyValues(k.value, k.where, Bare::kEmpty).value_or(net->driver_opts);
+      } else if (k.key == "internal") {
+        net->internal = r.Bool(k.value, k.where).value_or(false);
+      } else if (k.key == "attachable") {
+        net->attachable = r.Bool(k.value, k.where).value_or(false);
       } else {
-        r.OtherKey(k, {"internal", "attachable", "enable_ipv6", "driver_opts", "ipv4", "ipv6"});
+        r.OtherKey(k, {"enable_ipv6", "ipv4", "ipv6"});
       }
     }
     net->external = naming.external;

@@ -101,6 +101,9 @@ class DeployWorkflow final : public engine::Workflow {
       auto ni = [&] {
         json j{{"app", in.app}, {"docker_name", n.docker_name}, {"subnet", n.subnet}, {"gateway", n.gateway}};
         if (n.external) j["external"] = true;  // only found, never made
+        if (!n.driver_opts.empty()) j["options"] = n.driver_opts;  // each only when set: the
+        if (n.internal) j["internal"] = true;                      // inputs of older deploys
+        if (n.attachable) j["attachable"] = true;                  // stay as they were
         return j;
       };
       nets_done &= plan.Need("network/" + n.name, "docker.network", ni,

@@ -285,6 +285,33 @@ TEST_F(DeployTest, ANetworkCreateThatLandsLateBesideTheRetryBreaksNothing) {
   EXPECT_TRUE(docker_.networks.empty()) << "down left a network of the app";
 }
 
+// A network's driver_opts and `internal` reach the engine; asked for other ones later, the
+// deploy says the network must be made again (the engine cannot change them), as Compose does.
+TEST_F(DeployTest, NetworkOptionsReachTheEngineAndAChangeSaysHowToApplyIt) {
+  const std::string text = "name: shop\nservices:\n  web:\n    image: berth/busybox:test\n"
+                           "networks:\n  default:\n    internal: true\n"
+                           "    driver_opts: {com.docker.network.driver.mtu: \"1400\"}\n";
+  auto s = Up(text);
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  {
+    std::lock_guard<std::mutex> g(docker_.mu);
+    auto named = docker_.FindNetworks("shop_default");
+    ASSERT_EQ(named.size(), 1u);
+    EXPECT_TRUE(named[0]->internal);
+    EXPECT_EQ(named[0]->options.at("com.docker.network.driver.mtu"), "1400");
+  }
+  ASSERT_EQ(Up(text).status, engine::RunStatus::kCompleted) << "the same options again: nothing to say";
+  std::string changed = text;
+  changed.replace(changed.find("1400"), 4, "1300");
+  auto again = Up(changed);
+  ASSERT_EQ(again.status, engine::RunStatus::kFailed);
+  EXPECT_NE(again.error.find("network shop_default exists with other settings (option com.docker.network.driver.mtu is "
+                             "'1400', the file says '1300')"),
+            std::string::npos)
+      << again.error;
+  EXPECT_NE(again.error.find("`berth down` and then `berth up`"), std::string::npos) << again.error;
+}
+
 // CI, 2026-12-01: dockerd 20.10 kept two replicas' state locks after they exited, and every
 // graceful stop of them timed out for 26 minutes. A stop without an answer is followed at
 // once by a removal by force, and a retried removal never stops gracefully again.

@@ -208,6 +208,8 @@ class FakeDocker final : public docker::DockerClient {
     n.id = "n" + std::to_string(next_id++);
     n.name = spec.name;
     n.labels = spec.labels;
+    n.options = spec.options;
+    n.internal = spec.internal;
     n.created = Stamp(clock_ms++);
     networks[n.id] = n;
     calls.push_back("network " + spec.name);

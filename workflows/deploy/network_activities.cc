@@ -73,6 +73,28 @@ namespace {
 
 using engine::ActivityContext;
 
+// An existing network keeps the options it was made with (the engine cannot change them):
+// a blueprint that now asks for others is told how to get them, as Compose does.
+Status SameSettings(const json& in, const std::string& name, DockerClient& d, const std::string& id) {
+  std::map<std::string, std::string> want;
+  if (in.contains("options")) want = in["options"].get<std::map<std::string, std::string>>();
+  bool internal = in.value("internal", false);
+  if (want.empty() && !internal) return Status::Ok();  // nothing asked: whatever it has
+  auto info = d.InspectNetwork(id);
+  if (!info.ok()) return info.status().WithContext("inspecting network " + name);
+  std::string differs;
+  for (const auto& [k, v] : want) {
+    auto it = info->options.find(k);
+    if (it == info->options.end() || it->second != v)
+      differs = "option " + k + " is '" + (it == info->options.end() ? "" : it->second) + "', the file says '" + v + "'";
+  }
+  if (differs.empty() && info->internal != internal)
+    differs = std::string("it is ") + (info->internal ? "" : "not ") + "internal, the file says otherwise";
+  if (differs.empty()) return Status::Ok();
+  return Status(Code::kFailed, "network " + name + " exists with other settings (" + differs +
+                                   "); the engine cannot change them: run `berth down` and then `berth up` to make it again");
+}
+
 class Network final : public DockerActivity {
  public:
   explicit Network(DockerProvider d) : DockerActivity("docker.network", std::move(d)) {}
@@ -95,6 +117,7 @@ class Network final : public DockerActivity {
         // they go; one that fails to go is left to the undeploy, which removes them all.
         for (size_t i = 1; i < mine->size(); ++i)
           if ((*mine)[i].containers.empty()) (void)d.RemoveNetwork((*mine)[i].id);
+        if (Status same = SameSettings(in, name, d, mine->front().id); !same.ok()) return same;
         return mine->front().id;
       }
       auto info = d.InspectNetwork(name);
@@ -108,6 +131,9 @@ class Network final : public DockerActivity {
       spec.name = name;
       spec.subnet = Str(in, "subnet");
       spec.gateway = Str(in, "gateway");
+      if (in.contains("options")) spec.options = in["options"].get<std::map<std::string, std::string>>();
+      spec.internal = in.value("internal", false);
+      spec.attachable = in.value("attachable", false);
       spec.labels = {{kLabelApp, app},
                      {kLabelWorkflow, ctx.workflow_id},
                      {kLabelKey, ctx.idempotency_key}};
