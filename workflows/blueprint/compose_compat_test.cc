@@ -383,6 +383,14 @@ TEST_F(ComposeCompatTest, EmptyValuesFromUnsetVariablesTakeTheDefault) {
                 "networks:\n  n:\n    driver: ${BERTH_CC_MODE}\nvolumes:\n  v:\n    driver: \"\"\n");
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(b->services[0].restart, "no");
+  // compose-v2 fixtures TestCreateIdempotentSharedImageMixedPlatforms (platform) and the
+  // like for the host modes: empty, they are left to the engine.
+  auto modes = Load("services:\n  web:\n    image: x\n    platform: ${BERTH_CC_MODE}\n    ipc: ${BERTH_CC_MODE}\n"
+                    "    pid: \"\"\n");
+  ASSERT_TRUE(modes.ok()) << modes.status().ToString();
+  EXPECT_EQ(modes->services[0].platform, "");
+  EXPECT_FALSE(modes->services[0].engine_host.count("IpcMode"));
+  EXPECT_FALSE(modes->services[0].engine_host.count("PidMode"));
   ExpectRefused("services:\n  web:\n    image: x\n    labels: " + std::string(3000, '[') + std::string(3000, ']') + "\n", "nests too deeply");
 }
 

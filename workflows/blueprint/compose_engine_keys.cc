@@ -74,7 +74,7 @@ std::function<std::optional<json>(ComposeReader&, const Entry&)> Int(int64_t min
 std::function<std::optional<json>(ComposeReader&, const Entry&)> Mode(std::set<std::string> ok) {
   return [ok](ComposeReader& r, const Entry& e) -> std::optional<json> {
     std::optional<std::string> s = r.String(e.value, e.where);
-    if (!s) return std::nullopt;
+    if (!s || s->empty()) return std::nullopt;  // "" (an unset variable): the default, as in Compose
     if (!ok.count(*s)) {
       std::string all;
       for (const std::string& m : ok) all += (all.empty() ? "" : ", ") + m;

@@ -116,6 +116,7 @@ void NetworkMode(ServiceParse& p, const Entry& e) {
 
 void Platform(ServiceParse& p, const Entry& e) {
   p.def.platform = p.r.String(e.value, e.where).value_or("");
+  if (p.def.platform.empty()) return;  // "" (an unset variable): the engine's own, as in Compose
   if (p.def.platform.find('/') == std::string::npos)
     p.r.Error(e.where, "platform '" + p.def.platform + "' is not OS/ARCH[/VARIANT] (e.g. linux/amd64)");
 }
