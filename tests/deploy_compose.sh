@@ -5,7 +5,8 @@
 # go into the create body as they are (cap_add/cap_drop, read_only with tmpfs, extra_hosts,
 # ulimits, mem_limit, cpus, shm_size, dns_search, tty), an anonymous volume (removed by
 # down) and a bind mount with engine options (ro,z), port ranges (a container range, a host
-# range for one port), an external network, network driver_opts and internal, and build
+# range for one port), an external network, network driver_opts and internal,
+# network_mode service:X (one network namespace), and build
 # target and labels. With
 # BERTH_TEST_SERVER=1 (ctest deploy.compose.served) every command goes through a server.
 BERTH=${1:?usage: deploy_compose.sh path/to/berth}
@@ -92,6 +93,11 @@ services:
     command: ["sleep", "3600"]
     init: true
     network_mode: none
+  sidecar:
+    image: berth/busybox:test
+    command: ["sleep", "3600"]
+    init: true
+    network_mode: "service:reader"
   debug:
     image: berth/busybox:test
     command: ["sleep", "3600"]
@@ -106,7 +112,7 @@ EOF
 
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "up"; }
 got=$(app_containers $A | tr '\n' ' ')
-[ "$got" = "compat-built-1 running compat-db running compat-isolated-1 running compat-reader-1 running compat-web-1 running " ] || fail "containers: $got (want compat-built-1, compat-db, compat-isolated-1, compat-reader-1 and compat-web-1, no debug)"
+[ "$got" = "compat-built-1 running compat-db running compat-isolated-1 running compat-reader-1 running compat-sidecar-1 running compat-web-1 running " ] || fail "containers: $got (want compat-built-1, compat-db, compat-isolated-1, compat-reader-1, compat-sidecar-1 and compat-web-1, no debug)"
 ok "container_name: compat-db; the debug service (profile debug) was left out"
 
 docker inspect compat-web-1 >"$work/web.json"
@@ -167,6 +173,11 @@ ok "build: target stage 'first' built, build.labels on the image, .dockerignore'
 [ "$(docker inspect compat-isolated-1 --format '{{.HostConfig.NetworkMode}}')" = none ] ||
   fail "network_mode: none not set on compat-isolated-1"
 ok "network_mode: none, and the container joined no app network"
+[ "$(docker inspect compat-sidecar-1 --format '{{.HostConfig.NetworkMode}}')" = container:compat-reader-1 ] ||
+  fail "network_mode service:reader: compat-sidecar-1 is not on compat-reader-1's network stack"
+netns() { docker exec "$1" readlink /proc/1/ns/net; }
+[ "$(netns compat-sidecar-1)" = "$(netns compat-reader-1)" ] || fail "compat-sidecar-1 and compat-reader-1 have different network namespaces"
+ok "network_mode service:reader: compat-sidecar-1 shares compat-reader-1's network namespace"
 
 # The read-only root and the capabilities hold inside the running container.
 docker exec compat-web-1 sh -c 'touch /x' 2>/dev/null && fail "read_only: / is writable"
@@ -189,7 +200,7 @@ ok "in the container: / read-only, /tmp and the anonymous volume writable, ./con
 # The profile enabled: the same file adds the debug service, the others are kept.
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A --profile debug >"$work/up2.log" 2>&1 || { cat "$work/up2.log"; fail "up --profile debug"; }
 got=$(app_containers $A | tr '\n' ' ')
-[ "$got" = "compat-built-1 running compat-db running compat-debug-1 running compat-isolated-1 running compat-reader-1 running compat-web-1 running " ] || fail "with --profile debug: $got"
+[ "$got" = "compat-built-1 running compat-db running compat-debug-1 running compat-isolated-1 running compat-reader-1 running compat-sidecar-1 running compat-web-1 running " ] || fail "with --profile debug: $got"
 grep -q "0 removed" "$work/up2.log" || { cat "$work/up2.log"; fail "enabling a profile replaced containers"; }
 ok "--profile debug: debug added, web and db kept"
 
@@ -197,7 +208,7 @@ ok "--profile debug: debug added, web and db kept"
 "$BERTH" config "$work/app/compose.yaml" -p $A -o json | python3 -c '
 import json, sys
 b = json.load(sys.stdin)
-assert [s["name"] for s in b["services"]] == ["web", "db", "reader", "built", "isolated"], b["services"]
+assert [s["name"] for s in b["services"]] == ["web", "db", "reader", "built", "isolated", "sidecar"], b["services"]
 assert b["services"][1]["container_name"] == "compat-db"
 assert b["services"][3]["build"]["options"]["target"] == "first"
 assert b["services"][0]["environment"]["INTERPOLATED"] == "from-dotenv"' || fail "berth config output"

@@ -51,6 +51,7 @@ std::string CheckDeployed(const SimDocker& docker, const workflows::Blueprint& b
                           bool strict) {
   const std::string& app = bp.name;
   std::set<std::string> want;
+  const std::map<std::string, std::string> config = wf::ServiceConfigHashes(bp);
   for (const auto& s : bp.services)
     for (int i = 1; i <= s.replicas; ++i) want.insert(wf::ContainerName(app, s.name, i));
   for (const auto& c : docker.Containers()) {
@@ -61,9 +62,9 @@ std::string CheckDeployed(const SimDocker& docker, const workflows::Blueprint& b
     const workflows::ServiceDef* s = bp.FindService(service);
     if (!want.count(c.name) || !s)
       return "orphan: " + Describe(c) + " is labelled for app " + app + " but not declared";
-    if (LabelValue(c.labels, wf::kLabelConfig) != wf::ServiceConfigHash(*s))
+    if (LabelValue(c.labels, wf::kLabelConfig) != config.at(s->name))
       return "stale: " + Describe(c) + " has config " + LabelValue(c.labels, wf::kLabelConfig) +
-             ", the blueprint declares " + wf::ServiceConfigHash(*s);
+             ", the blueprint declares " + config.at(s->name);
     // Made completely: whatever the service's install (cached in the image, or run in the
     // container) and customize commands write is there.
     for (const auto* cmds : {&s->install, &s->customize})

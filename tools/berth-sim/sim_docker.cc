@@ -136,7 +136,9 @@ SimDocker::SimDocker(SimClock* clock, Rng rng, DockerFaultRates rates)
   base.id = "sha256:" + NewId();  // docker import: no CMD, no ENTRYPOINT
   tags_[kBaseImage] = base.id;
   imgs_[base.id] = base;
-  nets_["bridge"].info = docker::NetworkInfo{"net-bridge", "bridge", "bridge", "", "", {}, {}, {}};
+  docker::NetworkInfo& bridge = nets_["bridge"].info;
+  bridge.id = "net-bridge";
+  bridge.name = bridge.driver = "bridge";
   if (rates_.restart_mean_us > 0) next_restart_us_ = clock_->NowUs() + rates_.restart_mean_us;
 }
 

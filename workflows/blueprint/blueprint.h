@@ -124,7 +124,8 @@ struct ServiceDef {
     std::string mode;  // "", "ro" or "rw"
   };
   std::vector<VolumesFrom> volumes_from;
-  // Compose `network_mode` (host, none, bridge): the container joins no app network.
+  // Compose `network_mode` (host, none, bridge, service:X, container:NAME): the container
+  // joins no app network; with service:X it shares the network stack of X's first container.
   std::string network_mode;
   std::string platform;     // Compose `platform` ("linux/amd64"): the create call's platform
   std::string pull_policy;  // Compose `pull_policy`; "" and "missing" alike (docs/blueprints.md)
@@ -197,6 +198,10 @@ nlohmann::json ToJson(const ServiceDef& s);
 // 12 hex digits of the SHA-256 of the service's canonical JSON without `replicas`: equal
 // hashes mean a container made for one definition fits the other.
 std::string ServiceConfigHash(const ServiceDef& s);
+// Every service's config hash as a deploy uses it: ServiceConfigHash, except that a service
+// on another's network stack (network_mode service:X) folds in X's, so it is made again
+// whenever X is (a new X is a new network stack).
+std::map<std::string, std::string> ServiceConfigHashes(const Blueprint& b);
 
 // App names: [a-z0-9][a-z0-9_-]{0,62}. Compose's default from a directory name lowercases
 // it and drops other characters.

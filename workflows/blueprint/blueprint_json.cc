@@ -308,4 +308,21 @@ std::string ServiceConfigHash(const ServiceDef& s) {
   return eventlog::DigestHex(eventlog::HashRecord(canonical)).substr(0, 12);  // SHA-256
 }
 
+std::map<std::string, std::string> ServiceConfigHashes(const Blueprint& b) {
+  std::map<std::string, std::string> out;
+  for (const auto& level : b.Levels()) {  // X comes before the services that share its network
+    for (const std::string& name : level) {
+      const ServiceDef& s = *b.FindService(name);
+      std::string h = ServiceConfigHash(s);
+      if (s.network_mode.rfind("service:", 0) == 0) {
+        auto x = out.find(s.network_mode.substr(8));
+        if (x != out.end())
+          h = eventlog::DigestHex(eventlog::HashRecord(h + "+" + x->second)).substr(0, 12);
+      }
+      out[name] = h;
+    }
+  }
+  return out;
+}
+
 }  // namespace berth::workflows

@@ -84,6 +84,16 @@ void ResolveVolumesFrom(Blueprint* b) {
   }
 }
 
+void ResolveNetworkModes(Blueprint* b) {
+  for (ServiceDef& s : b->services) {
+    if (s.network_mode.rfind("service:", 0) != 0) continue;
+    const ServiceDef* t = b->FindService(s.network_mode.substr(8));
+    if (t == nullptr) continue;  // reported as a dependency on an unknown service
+    std::string name = t->container_name.empty() ? b->name + "-" + t->name + "-1" : t->container_name;
+    s.engine_host["NetworkMode"] = nlohmann::json("container:" + name).dump();
+  }
+}
+
 // container_name names one container, unique in the file (and, at deploy, on the engine).
 void CheckContainerNames(ComposeReader& r, const Blueprint& b) {
   std::map<std::string, std::string> owner;

@@ -314,11 +314,60 @@ TEST_F(ComposeCompatTest, NetworkModeOfTheHostsOwn) {
   EXPECT_EQ(b->services[0].network_mode, "none");
   EXPECT_EQ(b->services[0].engine_host.at("NetworkMode"), R"("none")");
   ExpectRefused("services:\n  web:\n    image: x\n    network_mode: host\n    networks: [default]\n", "network_mode and networks cannot both be set");
-  ExpectRefused("services:\n  web:\n    image: x\n    network_mode: \"service:db\"\n  db:\n    image: x\n", "is not supported yet");
   (void)Load("services:\n  web:\n    image: x\n    network_mode: host\n    ports: [\"8080:80\"]\n");
   bool warned = false;
   for (const Diagnostic& d : diags_) warned = warned || d.message.find("`ports` are not published") != std::string::npos;
   EXPECT_TRUE(warned);
+}
+
+// compose-v2 fixtures network-test, TestNetworkModes, TestNoDepsNetworkMode; compose-v1
+// networks/network-mode.yml: another container's network stack.
+TEST_F(ComposeCompatTest, NetworkModeOfAnotherContainer) {
+  auto b = Load(R"(
+services:
+  app:
+    image: x
+    network_mode: "service:db"
+  side:
+    image: x
+    network_mode: "service:named"
+  ext:
+    image: x
+    network_mode: "container:someone-elses"
+  db:
+    image: x
+  named:
+    image: x
+    container_name: the-named
+)");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  const ServiceDef& app = *b->FindService("app");
+  EXPECT_EQ(app.network_mode, "service:db");
+  EXPECT_EQ(app.engine_host.at("NetworkMode"), R"("container:cc-db-1")");
+  EXPECT_EQ(app.depends_on, (std::vector<std::string>{"db"})) << "it starts after the container it shares";
+  EXPECT_EQ(b->FindService("side")->engine_host.at("NetworkMode"), R"("container:the-named")");
+  EXPECT_EQ(b->FindService("ext")->engine_host.at("NetworkMode"), R"("container:someone-elses")");
+  EXPECT_TRUE(b->FindService("ext")->depends_on.empty());
+  auto back = BlueprintFromJson(ToJson(*b));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->FindService("app")->engine_host.at("NetworkMode"), R"("container:cc-db-1")");
+
+  // A change of db makes app again (a new db is a new network stack); app's own hash is
+  // the same whatever db is, so only the deploy's hashes see it.
+  auto hashes = ServiceConfigHashes(*b);
+  auto db2 = Load("services:\n  app:\n    image: x\n    network_mode: \"service:db\"\n  db:\n    image: y\n");
+  auto db1 = Load("services:\n  app:\n    image: x\n    network_mode: \"service:db\"\n  db:\n    image: x\n");
+  ASSERT_TRUE(db1.ok() && db2.ok());
+  EXPECT_NE(ServiceConfigHashes(*db1).at("app"), ServiceConfigHashes(*db2).at("app"));
+  EXPECT_EQ(ServiceConfigHashes(*db1).at("db"), hashes.at("db"));
+
+  ExpectRefused("services:\n  app:\n    image: x\n    network_mode: \"service:nope\"\n", "nope");
+  ExpectRefused("services:\n  app:\n    image: x\n    network_mode: \"service:db\"\n    ports: [\"127.0.0.1:8080:80\"]\n"
+                "  db:\n    image: x\n",
+                "network_mode 'service:db' shares another container's network: `ports` belongs to that container");
+  ExpectRefused("services:\n  app:\n    image: x\n    network_mode: \"container:\"\n", "'' is not a container name");
+  ExpectRefused("services:\n  app:\n    image: x\n    network_mode: \"service:db\"\n    hostname: h\n  db:\n    image: x\n",
+                "`hostname` belongs to that container");
 }
 
 TEST_F(ComposeCompatTest, PlatformAndPullPolicy) {

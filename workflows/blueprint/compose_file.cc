@@ -152,6 +152,7 @@ void Services(ComposeReader& r, const Entry* top, const std::set<std::string>& n
   CheckContainerNames(r, *b);
   ApplyLinks(b);
   ResolveVolumesFrom(b);
+  ResolveNetworkModes(b);
   for (const std::vector<std::string>& cycle : DependencyCycles(b->services)) {
     const ServiceDef* s = b->FindService(cycle.front());
     std::string names;

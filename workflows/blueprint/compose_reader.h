@@ -202,6 +202,8 @@ void CheckContainerNames(ComposeReader& r, const Blueprint& b);
 void ApplyLinks(Blueprint* b);
 // volumes_from into engine_host["VolumesFrom"], a service by its first container's name.
 void ResolveVolumesFrom(Blueprint* b);
+// network_mode service:X -> engine_host["NetworkMode"] = "container:<X's first container>".
+void ResolveNetworkModes(Blueprint* b);
 
 // Cycles in depends_on, each as "a -> b -> a", found in file order; unknown names skipped.
 std::vector<std::vector<std::string>> DependencyCycles(const std::vector<ServiceDef>& services);

@@ -96,13 +96,24 @@ void VolumesFrom(ServiceParse& p, const Entry& e) {
   }
 }
 
-// host, none or bridge (Docker's default bridge). The forms service:X and container:X share
-// another container's network stack, which must then be on the same host: not yet.
+// host, none or bridge (Docker's default bridge); service:X and container:NAME share another
+// container's network stack. service:X starts after X and joins its first container (the
+// name is resolved at the end of the load: ResolveNetworkModes); container:NAME names a
+// container Berth did not make, as it stands.
 void NetworkMode(ServiceParse& p, const Entry& e) {
   std::string m = p.r.String(e.value, e.where).value_or("");
-  if (m.rfind("service:", 0) == 0 || m.rfind("container:", 0) == 0) {
-    p.r.Error(e.where, "network_mode '" + m + "' (another container's network) is not supported yet: "
-                       "put both services on one network instead");
+  for (const char* kind : {"service:", "container:"}) {
+    if (m.rfind(kind, 0) != 0) continue;
+    std::string target = m.substr(std::strlen(kind));
+    if (!ValidObjectName(target)) {
+      p.r.Error(e.where, "network_mode '" + m + "': '" + target + "' is not a " +
+                             (kind[0] == 's' ? "service" : "container") + " name");
+      return;
+    }
+    p.def.network_mode = m;
+    if (kind[0] == 's') StartsAfter(p, target, e.where);
+    else p.def.engine_host["NetworkMode"] = nlohmann::json(m).dump();
+    p.network_mode_where = e.where;
     return;
   }
   if (m != "host" && m != "none" && m != "bridge") {
@@ -189,6 +200,18 @@ void FinishService(ServiceParse& p, const Entry& service) {
     p.r.Error(p.network_mode_where, "network_mode and networks cannot both be set (Compose refuses this too)");
   if (!p.def.network_mode.empty() && !p.def.links.empty())
     p.r.Error(p.network_mode_where, "links need a network: they cannot be used with network_mode");
+  if (p.def.network_mode.rfind("service:", 0) == 0 || p.def.network_mode.rfind("container:", 0) == 0) {
+    // The engine refuses these beside another container's network stack (its own rules).
+    std::string clash = !p.def.ports.empty()                ? "ports"
+                        : !p.def.hostname.empty()           ? "hostname"
+                        : p.def.engine_host.count("Dns")     ? "dns"
+                        : p.def.engine_host.count("ExtraHosts") ? "extra_hosts"
+                        : p.def.engine_config.count("MacAddress") ? "mac_address"
+                                                                : "";
+    if (!clash.empty())
+      p.r.Error(p.network_mode_where, "network_mode '" + p.def.network_mode + "' shares another container's network: `" +
+                                          clash + "` belongs to that container, not this one (the engine refuses both)");
+  }
   if (p.def.network_mode == "host" && !p.def.ports.empty())
     p.r.Warn(p.network_mode_where, "with network_mode: host the container uses the host's ports; `ports` are not published");
   if (p.scale) {

@@ -110,14 +110,20 @@ void RenameMounts(const std::map<std::string, std::string>& renamed, Blueprint* 
 
 std::set<std::string> TopNetworks(ComposeReader& r, const Entry* top, const std::string& app,
                                   Blueprint* b) {
-  b->networks = {NetworkDef{"default", app + "_default", "", "", {}}};
+  auto make = [](const std::string& name, const std::string& docker_name) {
+    NetworkDef n;
+    n.name = name;
+    n.docker_name = docker_name;
+    return n;
+  };
+  b->networks = {make("default", app + "_default")};
   std::set<std::string> names = {"default"};
   if (top == nullptr) return names;
   for (const Entry& n : r.Map(top->value, top->where, true).value_or(std::vector<Entry>())) {
     if (!ValidObjectName(n.key)) {
       r.Error(n.key_where, "network name " + std::string(kObjectNameRule));
     }
-    if (n.key != "default") b->networks.push_back({n.key, app + "_" + n.key, "", "", {}});
+    if (n.key != "default") b->networks.push_back(make(n.key, app + "_" + n.key));
     NetworkDef* net = n.key == "default" ? &b->networks.front() : &b->networks.back();
     Naming naming;
     const Entry* configured = nullptr;  // a key that makes no sense on an external network

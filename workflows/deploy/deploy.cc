@@ -46,8 +46,8 @@ Result<std::shared_ptr<const DeployInput>> ParseDeploy(const std::string& text) 
   in->levels = in->bp.Levels();
   for (size_t l = 0; l < in->levels.size(); ++l)
     for (const auto& s : in->levels[l]) in->level_of[s] = int(l);
+  for (const auto& [name, hash] : ServiceConfigHashes(in->bp)) in->config[name] = hash;
   for (const auto& s : in->bp.services) {
-    in->config[s.name] = ServiceConfigHash(s);
     Blueprint one;
     one.file = in->bp.file;
     one.name = in->bp.name;

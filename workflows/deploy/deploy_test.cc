@@ -312,6 +312,29 @@ TEST_F(DeployTest, NetworkOptionsReachTheEngineAndAChangeSaysHowToApplyIt) {
   EXPECT_NE(again.error.find("`berth down` and then `berth up`"), std::string::npos) << again.error;
 }
 
+// network_mode service:X: the container shares the network stack of X's first container,
+// starts after it, and is made again whenever X is (a new X is a new network stack).
+TEST_F(DeployTest, AServiceOnAnothersNetworkIsMadeAgainWithIt) {
+  auto text = [](const std::string& db_cmd) {
+    return "name: shop\nservices:\n  db:\n    image: berth/busybox:test\n    command: [\"sleep\", \"" + db_cmd +
+           "\"]\n  side:\n    image: berth/busybox:test\n    network_mode: \"service:db\"\n";
+  };
+  auto s = Up(text("100"));
+  ASSERT_EQ(s.status, engine::RunStatus::kCompleted) << s.error;
+  {
+    std::lock_guard<std::mutex> g(docker_.mu);
+    const auto& side = docker_.containers.at("shop-side-1");
+    EXPECT_EQ(side.spec.extra_host_config.at("NetworkMode"), R"("container:shop-db-1")");
+    EXPECT_TRUE(side.spec.network.empty()) << "it joins no app network";
+  }
+  EXPECT_LT(At("start shop-db-1"), At("create shop-side-1"));
+  ASSERT_EQ(Up(text("100")).status, engine::RunStatus::kCompleted);
+  EXPECT_EQ(docker_.Count("remove shop-side-1"), 0) << "unchanged: kept";
+  ASSERT_EQ(Up(text("200")).status, engine::RunStatus::kCompleted);
+  EXPECT_EQ(docker_.Count("remove shop-side-1"), 1) << "db was made again, so side is too";
+  EXPECT_EQ(docker_.Count("create shop-side-1"), 2);
+}
+
 // CI, 2026-12-01: dockerd 20.10 kept two replicas' state locks after they exited, and every
 // graceful stop of them timed out for 26 minutes. A stop without an answer is followed at
 // once by a removal by force, and a retried removal never stops gracefully again.
