@@ -47,6 +47,7 @@ void ApplyLinks(Blueprint* b) {
     return n;
   };
   for (const ServiceDef& s : b->services) {
+    if (!s.network_mode.empty()) continue;  // network_mode bridge: Docker's own links (LegacyLinks)
     for (const std::string& link : s.links) {
       std::string target = link.substr(0, link.find(':')), alias = link.substr(link.find(':') + 1);
       ServiceDef* t = nullptr;
@@ -60,6 +61,27 @@ void ApplyLinks(Blueprint* b) {
           tn.aliases.push_back(alias);
       }
     }
+  }
+}
+
+void LegacyLinks(ComposeReader& r, Blueprint* b) {
+  for (ServiceDef& s : b->services) {
+    if (s.network_mode != "bridge" || s.links.empty()) continue;
+    nlohmann::json links = nlohmann::json::array();
+    for (const std::string& link : s.links) {
+      std::string target = link.substr(0, link.find(':')), alias = link.substr(link.find(':') + 1);
+      const ServiceDef* t = b->FindService(target);
+      if (t == nullptr) continue;  // reported with depends_on
+      if (t->network_mode != "bridge") {
+        r.Error(Where{"services." + s.name + ".links", s.line, s.col},
+                "link to " + target + ": on network_mode bridge, links are Docker's own, to a container on "
+                "the default bridge too; give " + target + " network_mode: bridge, or drop this one's network_mode");
+        continue;
+      }
+      std::string name = t->container_name.empty() ? b->name + "-" + t->name + "-1" : t->container_name;
+      links.push_back(name + ":" + alias);
+    }
+    if (!links.empty()) s.engine_host["Links"] = links.dump();
   }
 }
 

@@ -314,6 +314,17 @@ TEST_F(ComposeCompatTest, NetworkModeOfTheHostsOwn) {
   EXPECT_EQ(b->services[0].network_mode, "none");
   EXPECT_EQ(b->services[0].engine_host.at("NetworkMode"), R"("none")");
   ExpectRefused("services:\n  web:\n    image: x\n    network_mode: host\n    networks: [default]\n", "network_mode and networks cannot both be set");
+  // compose-v2 fixture TestNetworkLinks: on the default bridge, links are Docker's own.
+  auto legacy = Load("services:\n  one:\n    image: x\n    network_mode: bridge\n"
+                     "  two:\n    image: x\n    network_mode: bridge\n    links: [one, \"one:db\"]\n");
+  ASSERT_TRUE(legacy.ok()) << legacy.status().ToString();
+  EXPECT_EQ(legacy->FindService("two")->engine_host.at("Links"), R"(["cc-one-1:one","cc-one-1:db"])");
+  EXPECT_EQ(legacy->FindService("two")->depends_on, (std::vector<std::string>{"one"}));
+  EXPECT_TRUE(legacy->FindService("one")->networks.empty()) << "no app network for the linked service";
+  ExpectRefused("services:\n  one:\n    image: x\n  two:\n    image: x\n    network_mode: bridge\n    links: [one]\n",
+                "give one network_mode: bridge");
+  ExpectRefused("services:\n  one:\n    image: x\n  two:\n    image: x\n    network_mode: host\n    links: [one]\n",
+                "links need a network: they cannot be used with network_mode host");
   (void)Load("services:\n  web:\n    image: x\n    network_mode: host\n    ports: [\"8080:80\"]\n");
   bool warned = false;
   for (const Diagnostic& d : diags_) warned = warned || d.message.find("`ports` are not published") != std::string::npos;

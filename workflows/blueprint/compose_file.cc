@@ -151,6 +151,7 @@ void Services(ComposeReader& r, const Entry* top, const std::set<std::string>& n
   }
   CheckContainerNames(r, *b);
   ApplyLinks(b);
+  LegacyLinks(r, b);
   ResolveVolumesFrom(b);
   ResolveNetworkModes(b);
   for (const std::vector<std::string>& cycle : DependencyCycles(b->services)) {

@@ -202,6 +202,9 @@ void CheckContainerNames(ComposeReader& r, const Blueprint& b);
 void ApplyLinks(Blueprint* b);
 // volumes_from into engine_host["VolumesFrom"], a service by its first container's name.
 void ResolveVolumesFrom(Blueprint* b);
+// Links of a service on network_mode bridge: Docker's legacy links (HostConfig.Links), to
+// the linked service's first container, which must be on the default bridge too.
+void LegacyLinks(ComposeReader& r, Blueprint* b);
 // network_mode service:X -> engine_host["NetworkMode"] = "container:<X's first container>".
 void ResolveNetworkModes(Blueprint* b);
 

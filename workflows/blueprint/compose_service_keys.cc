@@ -198,8 +198,8 @@ void FinishService(ServiceParse& p, const Entry& service) {
     p.r.Error(service.key_where, "pull_policy: build needs `build`");
   if (!p.def.network_mode.empty() && !p.def.networks.empty())
     p.r.Error(p.network_mode_where, "network_mode and networks cannot both be set (Compose refuses this too)");
-  if (!p.def.network_mode.empty() && !p.def.links.empty())
-    p.r.Error(p.network_mode_where, "links need a network: they cannot be used with network_mode");
+  if (!p.def.network_mode.empty() && p.def.network_mode != "bridge" && !p.def.links.empty())
+    p.r.Error(p.network_mode_where, "links need a network: they cannot be used with network_mode " + p.def.network_mode);
   if (p.def.network_mode.rfind("service:", 0) == 0 || p.def.network_mode.rfind("container:", 0) == 0) {
     // The engine refuses these beside another container's network stack (its own rules).
     std::string clash = !p.def.ports.empty()                ? "ports"
