@@ -6,7 +6,7 @@
 # ulimits, mem_limit, cpus, shm_size, dns_search, tty), an anonymous volume (removed by
 # down) and a bind mount with engine options (ro,z), port ranges (a container range, a host
 # range for one port), an external network, network driver_opts and internal,
-# network_mode service:X (one network namespace), and build
+# network_mode service:X (one network namespace), links on network_mode bridge, and build
 # target and labels. With
 # BERTH_TEST_SERVER=1 (ctest deploy.compose.served) every command goes through a server.
 BERTH=${1:?usage: deploy_compose.sh path/to/berth}
@@ -98,6 +98,17 @@ services:
     command: ["sleep", "3600"]
     init: true
     network_mode: "service:reader"
+  legacy:
+    image: berth/busybox:test
+    command: ["sleep", "3600"]
+    init: true
+    network_mode: bridge
+    links: ["isolated2:old"]
+  isolated2:
+    image: berth/busybox:test
+    command: ["sleep", "3600"]
+    init: true
+    network_mode: bridge
   debug:
     image: berth/busybox:test
     command: ["sleep", "3600"]
@@ -112,7 +123,7 @@ EOF
 
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "up"; }
 got=$(app_containers $A | tr '\n' ' ')
-[ "$got" = "compat-built-1 running compat-db running compat-isolated-1 running compat-reader-1 running compat-sidecar-1 running compat-web-1 running " ] || fail "containers: $got (want compat-built-1, compat-db, compat-isolated-1, compat-reader-1, compat-sidecar-1 and compat-web-1, no debug)"
+[ "$got" = "compat-built-1 running compat-db running compat-isolated-1 running compat-isolated2-1 running compat-legacy-1 running compat-reader-1 running compat-sidecar-1 running compat-web-1 running " ] || fail "containers: $got (want compat-built-1, compat-db, compat-isolated-1, compat-reader-1, compat-sidecar-1 and compat-web-1, no debug)"
 ok "container_name: compat-db; the debug service (profile debug) was left out"
 
 docker inspect compat-web-1 >"$work/web.json"
@@ -173,11 +184,14 @@ ok "build: target stage 'first' built, build.labels on the image, .dockerignore'
 [ "$(docker inspect compat-isolated-1 --format '{{.HostConfig.NetworkMode}}')" = none ] ||
   fail "network_mode: none not set on compat-isolated-1"
 ok "network_mode: none, and the container joined no app network"
-[ "$(docker inspect compat-sidecar-1 --format '{{.HostConfig.NetworkMode}}')" = container:compat-reader-1 ] ||
+# The engine stores the container's id in place of the name it was given.
+[ "$(docker inspect compat-sidecar-1 --format '{{.HostConfig.NetworkMode}}')" = "container:$(docker inspect compat-reader-1 --format '{{.Id}}')" ] ||
   fail "network_mode service:reader: compat-sidecar-1 is not on compat-reader-1's network stack"
 netns() { docker exec "$1" readlink /proc/1/ns/net; }
 [ "$(netns compat-sidecar-1)" = "$(netns compat-reader-1)" ] || fail "compat-sidecar-1 and compat-reader-1 have different network namespaces"
 ok "network_mode service:reader: compat-sidecar-1 shares compat-reader-1's network namespace"
+docker exec compat-legacy-1 grep -qw old /etc/hosts || fail "links on network_mode bridge: compat-legacy-1 has no 'old' in /etc/hosts"
+ok "links on network_mode bridge: Docker's own link, isolated2 as 'old' in compat-legacy-1's /etc/hosts"
 
 # The read-only root and the capabilities hold inside the running container.
 docker exec compat-web-1 sh -c 'touch /x' 2>/dev/null && fail "read_only: / is writable"
@@ -200,7 +214,7 @@ ok "in the container: / read-only, /tmp and the anonymous volume writable, ./con
 # The profile enabled: the same file adds the debug service, the others are kept.
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A --profile debug >"$work/up2.log" 2>&1 || { cat "$work/up2.log"; fail "up --profile debug"; }
 got=$(app_containers $A | tr '\n' ' ')
-[ "$got" = "compat-built-1 running compat-db running compat-debug-1 running compat-isolated-1 running compat-reader-1 running compat-sidecar-1 running compat-web-1 running " ] || fail "with --profile debug: $got"
+[ "$got" = "compat-built-1 running compat-db running compat-debug-1 running compat-isolated-1 running compat-isolated2-1 running compat-legacy-1 running compat-reader-1 running compat-sidecar-1 running compat-web-1 running " ] || fail "with --profile debug: $got"
 grep -q "0 removed" "$work/up2.log" || { cat "$work/up2.log"; fail "enabling a profile replaced containers"; }
 ok "--profile debug: debug added, web and db kept"
 
@@ -208,7 +222,7 @@ ok "--profile debug: debug added, web and db kept"
 "$BERTH" config "$work/app/compose.yaml" -p $A -o json | python3 -c '
 import json, sys
 b = json.load(sys.stdin)
-assert [s["name"] for s in b["services"]] == ["web", "db", "reader", "built", "isolated", "sidecar"], b["services"]
+assert [s["name"] for s in b["services"]] == ["web", "db", "reader", "built", "isolated", "sidecar", "legacy", "isolated2"], b["services"]
 assert b["services"][1]["container_name"] == "compat-db"
 assert b["services"][3]["build"]["options"]["target"] == "first"
 assert b["services"][0]["environment"]["INTERPOLATED"] == "from-dotenv"' || fail "berth config output"
