@@ -81,6 +81,7 @@ services:
     init: true
     volumes_from: ["db:ro"]
     networks: [default, back]
+    ipc: shareable
   built:
     build:
       context: ./built
@@ -98,6 +99,7 @@ services:
     command: ["sleep", "3600"]
     init: true
     network_mode: "service:reader"
+    ipc: "service:reader"
   legacy:
     image: berth/busybox:test
     command: ["sleep", "3600"]
@@ -187,9 +189,10 @@ ok "network_mode: none, and the container joined no app network"
 # The engine stores the container's id in place of the name it was given.
 [ "$(docker inspect compat-sidecar-1 --format '{{.HostConfig.NetworkMode}}')" = "container:$(docker inspect compat-reader-1 --format '{{.Id}}')" ] ||
   fail "network_mode service:reader: compat-sidecar-1 is not on compat-reader-1's network stack"
-netns() { docker exec "$1" readlink /proc/1/ns/net; }
-[ "$(netns compat-sidecar-1)" = "$(netns compat-reader-1)" ] || fail "compat-sidecar-1 and compat-reader-1 have different network namespaces"
-ok "network_mode service:reader: compat-sidecar-1 shares compat-reader-1's network namespace"
+ns() { docker exec "$1" readlink "/proc/1/ns/$2"; }
+[ "$(ns compat-sidecar-1 net)" = "$(ns compat-reader-1 net)" ] || fail "compat-sidecar-1 and compat-reader-1 have different network namespaces"
+[ "$(ns compat-sidecar-1 ipc)" = "$(ns compat-reader-1 ipc)" ] || fail "ipc service:reader: compat-sidecar-1 has its own IPC namespace"
+ok "network_mode and ipc service:reader: compat-sidecar-1 shares compat-reader-1's network and IPC namespaces"
 docker exec compat-legacy-1 grep -qw old /etc/hosts || fail "links on network_mode bridge: compat-legacy-1 has no 'old' in /etc/hosts"
 ok "links on network_mode bridge: Docker's own link, isolated2 as 'old' in compat-legacy-1's /etc/hosts"
 

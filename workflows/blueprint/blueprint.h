@@ -127,6 +127,9 @@ struct ServiceDef {
   // Compose `network_mode` (host, none, bridge, service:X, container:NAME): the container
   // joins no app network; with service:X it shares the network stack of X's first container.
   std::string network_mode;
+  // Services whose first container's namespaces this one joins (network_mode, ipc or pid
+  // `service:X`): it starts after them and is made again whenever they are.
+  std::vector<std::string> shares;
   std::string platform;     // Compose `platform` ("linux/amd64"): the create call's platform
   std::string pull_policy;  // Compose `pull_policy`; "" and "missing" alike (docs/blueprints.md)
 };
@@ -199,8 +202,8 @@ nlohmann::json ToJson(const ServiceDef& s);
 // hashes mean a container made for one definition fits the other.
 std::string ServiceConfigHash(const ServiceDef& s);
 // Every service's config hash as a deploy uses it: ServiceConfigHash, except that a service
-// on another's network stack (network_mode service:X) folds in X's, so it is made again
-// whenever X is (a new X is a new network stack).
+// sharing another's namespaces (`shares`: network_mode, ipc or pid service:X) folds in X's,
+// so it is made again whenever X is (a new X is a new network stack, IPC or PID namespace).
 std::map<std::string, std::string> ServiceConfigHashes(const Blueprint& b);
 
 // App names: [a-z0-9][a-z0-9_-]{0,62}. Compose's default from a directory name lowercases

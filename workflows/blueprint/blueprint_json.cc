@@ -140,7 +140,7 @@ class JsonIn {
            Get(v, "profiles", path, &s->profiles) &&
            Get(v, "engine_host", path, &s->engine_host) &&
            Get(v, "engine_config", path, &s->engine_config) && Get(v, "links", path, &s->links) &&
-           Get(v, "network_mode", path, &s->network_mode) &&
+           Get(v, "network_mode", path, &s->network_mode) && Get(v, "shares", path, &s->shares) &&
            Get(v, "platform", path, &s->platform) && Get(v, "pull_policy", path, &s->pull_policy);
   }
   bool As(const json& v, const std::string& path, Blueprint* b) {
@@ -258,6 +258,7 @@ json ToJson(const ServiceDef& s) {
   if (!s.engine_config.empty()) j["engine_config"] = s.engine_config;
   if (!s.links.empty()) j["links"] = s.links;
   if (!s.network_mode.empty()) j["network_mode"] = s.network_mode;
+  if (!s.shares.empty()) j["shares"] = s.shares;
   if (!s.platform.empty()) j["platform"] = s.platform;
   if (!s.pull_policy.empty()) j["pull_policy"] = s.pull_policy;
   return j;
@@ -314,11 +315,9 @@ std::map<std::string, std::string> ServiceConfigHashes(const Blueprint& b) {
     for (const std::string& name : level) {
       const ServiceDef& s = *b.FindService(name);
       std::string h = ServiceConfigHash(s);
-      if (s.network_mode.rfind("service:", 0) == 0) {
-        auto x = out.find(s.network_mode.substr(8));
-        if (x != out.end())
+      for (const std::string& shared : s.shares)
+        if (auto x = out.find(shared); x != out.end())
           h = eventlog::DigestHex(eventlog::HashRecord(h + "+" + x->second)).substr(0, 12);
-      }
       out[name] = h;
     }
   }

@@ -106,13 +106,36 @@ void ResolveVolumesFrom(Blueprint* b) {
   }
 }
 
-void ResolveNetworkModes(Blueprint* b) {
+void ResolveSharedNamespaces(ComposeReader& r, Blueprint* b) {
+  auto first = [&](const ServiceDef& t) {
+    return t.container_name.empty() ? b->name + "-" + t.name + "-1" : t.container_name;
+  };
   for (ServiceDef& s : b->services) {
-    if (s.network_mode.rfind("service:", 0) != 0) continue;
-    const ServiceDef* t = b->FindService(s.network_mode.substr(8));
-    if (t == nullptr) continue;  // reported as a dependency on an unknown service
-    std::string name = t->container_name.empty() ? b->name + "-" + t->name + "-1" : t->container_name;
-    s.engine_host["NetworkMode"] = nlohmann::json("container:" + name).dump();
+    if (s.network_mode.rfind("service:", 0) == 0) {
+      const ServiceDef* t = b->FindService(s.network_mode.substr(8));
+      if (t == nullptr) continue;  // reported as a dependency on an unknown service
+      s.engine_host["NetworkMode"] = nlohmann::json("container:" + first(*t)).dump();
+      s.shares.push_back(t->name);
+    }
+    for (const char* key : {"IpcMode", "PidMode"}) {
+      auto it = s.engine_host.find(key);
+      if (it == s.engine_host.end()) continue;
+      std::string mode = nlohmann::json::parse(it->second, nullptr, false).is_string()
+                             ? nlohmann::json::parse(it->second).get<std::string>()
+                             : "";
+      if (mode.rfind("service:", 0) != 0) continue;
+      std::string target = mode.substr(8);
+      Where w{std::string("services.") + s.name + (key[0] == 'I' ? ".ipc" : ".pid"), s.line, s.col};
+      const ServiceDef* t = b->FindService(target);
+      if (t == nullptr) {
+        r.Error(w, "'" + mode + "': there is no service " + target + " in this file");
+        continue;
+      }
+      it->second = nlohmann::json("container:" + first(*t)).dump();
+      if (std::find(s.depends_on.begin(), s.depends_on.end(), target) == s.depends_on.end())
+        s.depends_on.push_back(target);
+      if (std::find(s.shares.begin(), s.shares.end(), target) == s.shares.end()) s.shares.push_back(target);
+    }
   }
 }
 

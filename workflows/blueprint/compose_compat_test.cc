@@ -152,7 +152,7 @@ services:
   EXPECT_NE(m.find(":5:16: error: services.web.mem_limit: 'lots' is not a size"), std::string::npos) << m;
   EXPECT_NE(m.find("'-1' is not a number of CPUs"), std::string::npos) << m;
   EXPECT_NE(m.find("tmpfs 'run': the path must be absolute"), std::string::npos) << m;
-  EXPECT_NE(m.find("'service:db' is not supported here"), std::string::npos) << m;
+  EXPECT_NE(m.find("'service:db': there is no service db in this file"), std::string::npos) << m;
 }
 
 TEST_F(ComposeCompatTest, ExternalAndNamedNetworksAndVolumesKeepTheirNames) {
@@ -372,6 +372,21 @@ services:
   EXPECT_NE(ServiceConfigHashes(*db1).at("app"), ServiceConfigHashes(*db2).at("app"));
   EXPECT_EQ(ServiceConfigHashes(*db1).at("db"), hashes.at("db"));
 
+  EXPECT_EQ(b->FindService("app")->shares, (std::vector<std::string>{"db"}));
+
+  // compose-v1 fixtures ipc-mode and pid-mode: the IPC and PID namespaces too.
+  auto ns = Load("services:\n  shared:\n    image: x\n    ipc: shareable\n"
+                 "  user:\n    image: x\n    ipc: \"service:shared\"\n    pid: \"service:shared\"\n"
+                 "  ext:\n    image: x\n    ipc: \"container:someone\"\n    pid: \"container:someone\"\n");
+  ASSERT_TRUE(ns.ok()) << ns.status().ToString();
+  const ServiceDef& user = *ns->FindService("user");
+  EXPECT_EQ(user.engine_host.at("IpcMode"), R"("container:cc-shared-1")");
+  EXPECT_EQ(user.engine_host.at("PidMode"), R"("container:cc-shared-1")");
+  EXPECT_EQ(user.depends_on, (std::vector<std::string>{"shared"}));
+  EXPECT_EQ(user.shares, (std::vector<std::string>{"shared"}));
+  EXPECT_EQ(ns->FindService("ext")->engine_host.at("IpcMode"), R"("container:someone")");
+  ExpectRefused("services:\n  a:\n    image: x\n    ipc: \"service:nope\"\n", "'service:nope': there is no service nope");
+  ExpectRefused("services:\n  a:\n    image: x\n    ipc: \"container:${BERTH_CC_MODE}\"\n", "(an unset variable?)");
   ExpectRefused("services:\n  app:\n    image: x\n    network_mode: \"service:nope\"\n", "nope");
   ExpectRefused("services:\n  app:\n    image: x\n    network_mode: \"service:db\"\n    ports: [\"127.0.0.1:8080:80\"]\n"
                 "  db:\n    image: x\n",

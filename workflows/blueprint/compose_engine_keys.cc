@@ -3,6 +3,7 @@
 // of its field, which the deploy's create step puts into the body unchanged.
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -82,6 +83,27 @@ std::function<std::optional<json>(ComposeReader&, const Entry&)> Mode(std::set<s
       return std::nullopt;
     }
     return json(*s);
+  };
+}
+
+// A mode of the host's own, or another container's namespace: container:NAME as written,
+// service:X resolved at the end of the load (ResolveSharedNamespaces).
+std::function<std::optional<json>(ComposeReader&, const Entry&)> SharedMode(std::set<std::string> ok) {
+  auto own = Mode(ok);
+  return [own](ComposeReader& r, const Entry& e) -> std::optional<json> {
+    std::optional<std::string> s = r.String(e.value, e.where);
+    if (!s) return std::nullopt;
+    for (const char* kind : {"service:", "container:"}) {
+      if (s->rfind(kind, 0) != 0) continue;
+      std::string target = s->substr(std::strlen(kind));
+      if (!ValidObjectName(target)) {
+        r.Error(e.where, "'" + *s + "': '" + target + "' is not a " + (kind[0] == 's' ? "service" : "container") +
+                             " name" + (target.empty() ? " (an unset variable?)" : ""));
+        return std::nullopt;
+      }
+      return json(*s);
+    }
+    return own(r, e);
   };
 }
 
@@ -222,8 +244,8 @@ const std::map<std::string, Key>& Keys() {
       {"oom_score_adj", {Part::kHost, "OomScoreAdj", Int(-1000, 1000)}},
       {"oom_kill_disable", {Part::kHost, "OomKillDisable", Flag}},
       {"group_add", {Part::kHost, "GroupAdd", Groups}},
-      {"pid", {Part::kHost, "PidMode", Mode({"host"})}},
-      {"ipc", {Part::kHost, "IpcMode", Mode({"host", "private", "shareable", "none"})}},
+      {"pid", {Part::kHost, "PidMode", SharedMode({"host"})}},
+      {"ipc", {Part::kHost, "IpcMode", SharedMode({"host", "private", "shareable", "none"})}},
       {"uts", {Part::kHost, "UTSMode", Mode({"host"})}},
       {"userns_mode", {Part::kHost, "UsernsMode", Mode({"host"})}},
       {"cgroup", {Part::kHost, "CgroupnsMode", Mode({"host", "private"})}},

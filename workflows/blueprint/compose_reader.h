@@ -205,8 +205,9 @@ void ResolveVolumesFrom(Blueprint* b);
 // Links of a service on network_mode bridge: Docker's legacy links (HostConfig.Links), to
 // the linked service's first container, which must be on the default bridge too.
 void LegacyLinks(ComposeReader& r, Blueprint* b);
-// network_mode service:X -> engine_host["NetworkMode"] = "container:<X's first container>".
-void ResolveNetworkModes(Blueprint* b);
+// network_mode, ipc and pid `service:X` -> "container:<X's first container>" in engine_host,
+// X in `shares` (and, for ipc and pid, in depends_on: network_mode's was added while parsing).
+void ResolveSharedNamespaces(ComposeReader& r, Blueprint* b);
 
 // Cycles in depends_on, each as "a -> b -> a", found in file order; unknown names skipped.
 std::vector<std::vector<std::string>> DependencyCycles(const std::vector<ServiceDef>& services);
