@@ -6,7 +6,8 @@
 # ulimits, mem_limit, cpus, shm_size, dns_search, tty), an anonymous volume (removed by
 # down) and a bind mount with engine options (ro,z), port ranges (a container range, a host
 # range for one port), an external network, network driver_opts and internal,
-# network_mode service:X (one network namespace), links on network_mode bridge, and build
+# network_mode service:X (one network namespace), links on network_mode bridge, configs and
+# secrets, and build
 # target and labels. With
 # BERTH_TEST_SERVER=1 (ctest deploy.compose.served) every command goes through a server.
 BERTH=${1:?usage: deploy_compose.sh path/to/berth}
@@ -75,6 +76,8 @@ services:
     init: true
     networks: [default, ext]
     volumes: ["/shared"]
+    configs: [appconf]
+    secrets: [{source: token, target: api-token}]
   reader:
     image: berth/busybox:test
     command: ["sleep", "3600"]
@@ -121,7 +124,12 @@ networks:
   default:
     driver_opts: {com.docker.network.driver.mtu: "1400"}
   back: {internal: true}
+configs:
+  appconf: {file: ./conf/app.conf}
+secrets:
+  token: {file: ./token.txt}
 EOF
+echo s3cret >"$work/app/token.txt"
 
 berth_bounded 300 --data-dir "$D" up "$work/app/compose.yaml" -p $A >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "up"; }
 got=$(app_containers $A | tr '\n' ' ')
@@ -170,6 +178,10 @@ ok "compat-web-1: env_file, .env, caps, read_only+tmpfs, extra_hosts, ulimits, l
 docker inspect compat-db --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' | grep -qw compat-ext ||
   fail "compat-db did not join the external network compat-ext"
 ok "external network: compat-db joined compat-ext (made by the test, not by Berth)"
+[ "$(docker exec compat-db cat /appconf)" = from-the-host ] || fail "configs: /appconf in compat-db is not conf/app.conf"
+[ "$(docker exec compat-db cat /run/secrets/api-token)" = s3cret ] || fail "secrets: /run/secrets/api-token in compat-db is not token.txt"
+docker exec compat-db sh -c 'echo x >> /run/secrets/api-token' 2>/dev/null && fail "secrets: the secret is writable in compat-db"
+ok "configs and secrets: read-only mounts of their files (/appconf, /run/secrets/api-token)"
 [ "$(docker network inspect compat_default --format '{{index .Options "com.docker.network.driver.mtu"}}')" = 1400 ] ||
   fail "networks.default.driver_opts: compat_default has no mtu 1400"
 [ "$(docker network inspect compat_back --format '{{.Internal}}')" = true ] || fail "networks.back.internal: compat_back is not internal"

@@ -124,6 +124,15 @@ struct ServiceDef {
     std::string mode;  // "", "ro" or "rw"
   };
   std::vector<VolumesFrom> volumes_from;
+  // Compose `configs` / `secrets` while loading. Resolved at the end of the load into
+  // read-only bind mounts of their files (`volumes`); not recorded.
+  struct FileRef {
+    bool secret = false;
+    std::string source, target;  // target made absolute (/<name>, /run/secrets/<name>)
+    std::string path;            // where it was written, for messages
+    int line = 0, col = 0;
+  };
+  std::vector<FileRef> file_refs;
   // Compose `network_mode` (host, none, bridge, service:X, container:NAME): the container
   // joins no app network; with service:X it shares the network stack of X's first container.
   std::string network_mode;

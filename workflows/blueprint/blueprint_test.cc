@@ -452,13 +452,13 @@ services:
     colour: blue
     x-note: ignored
     expose: ["3000"]
-secrets: {}
+include: [other.yaml]
 whatever: 1
 x-anchors: {a: 1}
 )";
   std::vector<Diagnostic> e = Errors(yaml), w = Warnings(yaml);
   ASSERT_EQ(e.size(), 2u);
-  EXPECT_EQ(e[0].ToString(), "shop.yaml:9:1: error: secrets: unsupported Compose key 'secrets'");
+  EXPECT_EQ(e[0].ToString(), "shop.yaml:9:1: error: include: unsupported Compose key 'include'");
   EXPECT_EQ(e[1].ToString(),
             "shop.yaml:5:5: error: services.web.storage_opt: unsupported Compose key 'storage_opt'");
   ASSERT_EQ(w.size(), 2u);

@@ -22,6 +22,8 @@ struct TopLevel {
   const Entry* networks = nullptr;
   const Entry* volumes = nullptr;
   const Entry* berth = nullptr;
+  const Entry* configs = nullptr;
+  const Entry* secrets = nullptr;
 };
 
 std::string AppName(ComposeReader& r, const std::string& project, const Entry* name) {
@@ -307,18 +309,25 @@ void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptio
       top.volumes = &e;
     else if (e.key == "x-berth")
       top.berth = &e;
+    else if (e.key == "configs")
+      top.configs = &e;
+    else if (e.key == "secrets")
+      top.secrets = &e;
     else if (e.key != "version" && top_services_v1 != nullptr && e.value.IsMap() &&
              (e.value["image"] || e.value["build"] || e.value["extends"]))
       *top_services_v1 += (top_services_v1->empty() ? "" : ", ") + e.key;  // v1: no warning
     else if (e.key != "version")
-      r.OtherKey(e, {"secrets", "configs", "include", "models"});
+      r.OtherKey(e, {"include", "models"});
   }
   b->name = AppName(r, options.project, top.name);
   std::map<std::string, std::string> renamed;  // "<app>_<key>" -> a volume's own name
   std::set<std::string> volumes = TopVolumes(r, top.volumes, b->name, b, &renamed);
   std::set<std::string> networks = TopNetworks(r, top.networks, b->name, b);
   TopBerth(r, top.berth, b);
+  const std::map<std::string, TopFile> configs = TopFiles(r, top.configs, false);
+  const std::map<std::string, TopFile> secrets = TopFiles(r, top.secrets, true);
   Services(r, top.services, networks, volumes, options, v1, b);
+  ResolveFileRefs(r, configs, secrets, b);
   RenameMounts(renamed, b);
   CheckAddresses(r, *b);
 }

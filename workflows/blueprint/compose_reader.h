@@ -202,6 +202,15 @@ void CheckContainerNames(ComposeReader& r, const Blueprint& b);
 void ApplyLinks(Blueprint* b);
 // volumes_from into engine_host["VolumesFrom"], a service by its first container's name.
 void ResolveVolumesFrom(Blueprint* b);
+// Compose `configs` / `secrets` (compose_files.cc): the top-level declarations (name -> the
+// file), a service's references, and their resolution into read-only bind mounts.
+struct TopFile {
+  std::string path;  // absolute; "" when it had none (reported)
+  Where where;
+};
+std::map<std::string, TopFile> TopFiles(ComposeReader& r, const Entry* top, bool secret);
+void ResolveFileRefs(ComposeReader& r, const std::map<std::string, TopFile>& configs,
+                     const std::map<std::string, TopFile>& secrets, Blueprint* b);
 // Links of a service on network_mode bridge: Docker's legacy links (HostConfig.Links), to
 // the linked service's first container, which must be on the default bridge too.
 void LegacyLinks(ComposeReader& r, Blueprint* b);

@@ -35,6 +35,7 @@ void Profiles(ServiceParse& p, const Entry& e);
 void Scale(ServiceParse& p, const Entry& e);
 // deploy.resources (called by the `deploy` key's parser).
 void Resources(ServiceParse& p, const Entry& e);
+void FileRefs(ServiceParse& p, const Entry& e);  // a service's `configs` / `secrets` (compose_files.cc)
 // The checks and merges that need the whole service: env_file under environment, scale
 // against deploy.replicas, network_mode against networks and links, pull_policy: build.
 void FinishService(ServiceParse& p, const Entry& service);
