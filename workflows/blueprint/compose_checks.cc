@@ -39,6 +39,12 @@ std::string Joined(const std::vector<std::string>& v, const char* sep) {
 }
 
 // Each link's alias becomes an alias of the linked service on the networks both join.
+// A service's first container: its container_name, else the name Berth gives replica 1
+// (workflows/deploy/names.h: APP-SERVICE-1).
+std::string FirstContainer(const Blueprint& b, const ServiceDef& t) {
+  return t.container_name.empty() ? b.name + "-" + t.name + "-1" : t.container_name;
+}
+
 void ApplyLinks(Blueprint* b) {
   auto joined = [](const ServiceDef& s) {
     std::vector<std::string> n;
@@ -78,8 +84,7 @@ void LegacyLinks(ComposeReader& r, Blueprint* b) {
                 "the default bridge too; give " + target + " network_mode: bridge, or drop this one's network_mode");
         continue;
       }
-      std::string name = t->container_name.empty() ? b->name + "-" + t->name + "-1" : t->container_name;
-      links.push_back(name + ":" + alias);
+      links.push_back(FirstContainer(*b, *t) + ":" + alias);
     }
     if (!links.empty()) s.engine_host["Links"] = links.dump();
   }
@@ -97,7 +102,7 @@ void ResolveVolumesFrom(Blueprint* b) {
       if (!v.container) {
         const ServiceDef* t = b->FindService(v.name);
         if (t == nullptr) continue;
-        name = t->container_name.empty() ? b->name + "-" + v.name + "-1" : t->container_name;
+        name = FirstContainer(*b, *t);
       }
       from.push_back(v.mode.empty() ? name : name + ":" + v.mode);
     }
@@ -107,14 +112,11 @@ void ResolveVolumesFrom(Blueprint* b) {
 }
 
 void ResolveSharedNamespaces(ComposeReader& r, Blueprint* b) {
-  auto first = [&](const ServiceDef& t) {
-    return t.container_name.empty() ? b->name + "-" + t.name + "-1" : t.container_name;
-  };
   for (ServiceDef& s : b->services) {
     if (s.network_mode.rfind("service:", 0) == 0) {
       const ServiceDef* t = b->FindService(s.network_mode.substr(8));
       if (t == nullptr) continue;  // reported as a dependency on an unknown service
-      s.engine_host["NetworkMode"] = nlohmann::json("container:" + first(*t)).dump();
+      s.engine_host["NetworkMode"] = nlohmann::json("container:" + FirstContainer(*b, *t)).dump();
       s.shares.push_back(t->name);
     }
     for (const char* key : {"IpcMode", "PidMode"}) {
@@ -131,7 +133,7 @@ void ResolveSharedNamespaces(ComposeReader& r, Blueprint* b) {
         r.Error(w, "'" + mode + "': there is no service " + target + " in this file");
         continue;
       }
-      it->second = nlohmann::json("container:" + first(*t)).dump();
+      it->second = nlohmann::json("container:" + FirstContainer(*b, *t)).dump();
       if (std::find(s.depends_on.begin(), s.depends_on.end(), target) == s.depends_on.end())
         s.depends_on.push_back(target);
       if (std::find(s.shares.begin(), s.shares.end(), target) == s.shares.end()) s.shares.push_back(target);

@@ -200,6 +200,8 @@ std::string Joined(const std::vector<std::string>& v, const char* sep);
 void CheckContainerNames(ComposeReader& r, const Blueprint& b);
 // Each link's alias becomes an alias of the linked service on the networks both join.
 void ApplyLinks(Blueprint* b);
+// A service's first container: its container_name, else APP-SERVICE-1.
+std::string FirstContainer(const Blueprint& b, const ServiceDef& t);
 // volumes_from into engine_host["VolumesFrom"], a service by its first container's name.
 void ResolveVolumesFrom(Blueprint* b);
 // Compose `configs` / `secrets` (compose_files.cc): the top-level declarations (name -> the
