@@ -337,6 +337,11 @@ TEST_F(ComposeCompatTest, EmptyValuesFromUnsetVariablesTakeTheDefault) {
   EXPECT_EQ(modes->services[0].platform, "");
   EXPECT_FALSE(modes->services[0].engine_host.count("IpcMode"));
   EXPECT_FALSE(modes->services[0].engine_host.count("PidMode"));
+  // compose-v2 fixtures simple-build-test/compose-interpolate, TestConfigInterpolate.
+  std::filesystem::create_directories(dir_.path() / "ctx");
+  auto build = Load("services:\n  web:\n    build:\n      context: ctx\n      dockerfile: ${BERTH_CC_MODE}\n");
+  ASSERT_TRUE(build.ok()) << build.status().ToString();
+  EXPECT_EQ(build->services[0].build->dockerfile, "Dockerfile");
   ExpectRefused("services:\n  web:\n    image: x\n    labels: " + std::string(3000, '[') + std::string(3000, ']') + "\n", "nests too deeply");
 }
 

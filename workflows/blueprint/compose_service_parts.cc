@@ -228,6 +228,7 @@ std::optional<BuildDef> ParseBuild(ComposeReader& r, const Entry& e) {
         context = r.String(k.value, k.where).value_or(".");
       } else if (k.key == "dockerfile") {
         b.dockerfile = r.String(k.value, k.where).value_or("Dockerfile");
+        if (b.dockerfile.empty()) b.dockerfile = "Dockerfile";  // "" (an unset variable): the default, as in Compose
       } else if (k.key == "args") {
         b.args = r.KeyValues(k.value, k.where, Bare::kFromEnvOrOmit).value_or(b.args);
       } else if (BuildOption(r, k, &b)) {
