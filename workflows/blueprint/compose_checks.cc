@@ -122,9 +122,9 @@ void ResolveSharedNamespaces(ComposeReader& r, Blueprint* b) {
     for (const char* key : {"IpcMode", "PidMode"}) {
       auto it = s.engine_host.find(key);
       if (it == s.engine_host.end()) continue;
-      std::string mode = nlohmann::json::parse(it->second, nullptr, false).is_string()
-                             ? nlohmann::json::parse(it->second).get<std::string>()
-                             : "";
+      const nlohmann::json value = nlohmann::json::parse(it->second, nullptr, false);
+      if (!value.is_string()) continue;
+      const std::string mode = value.get<std::string>();
       if (mode.rfind("service:", 0) != 0) continue;
       std::string target = mode.substr(8);
       Where w{std::string("services.") + s.name + (key[0] == 'I' ? ".ipc" : ".pid"), s.line, s.col};
