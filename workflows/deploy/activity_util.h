@@ -1,6 +1,7 @@
 // Internal to workflows/deploy: what every Docker activity shares.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -47,15 +48,16 @@ int64_t Int(const json& in, const char* key);
 // The one service of a "blueprint" field holding a single-service blueprint.
 Result<ServiceDef> OneService(const json& in);
 
-// Every network of app `app` named exactly `name`, the one containers join first: most
+// The networks of app `app` by name, each name's in the order containers join them: most
 // containers attached, then made first, then lowest id. Docker 20.10 lets two networks
 // share a name (a create whose answer was lost lands beside the retry's; see
-// network_activities.cc), so a name alone can be ambiguous.
-Result<std::vector<docker::NetworkInfo>> AppNetworksNamed(docker::DockerClient& d, const std::string& app,
-                                                          const std::string& name);
-// What a container of `app` joins for network `name`: the id of the first of
-// AppNetworksNamed, or `name` itself when Berth made none (an external network).
-Result<std::string> NetworkToJoin(docker::DockerClient& d, const std::string& app, const std::string& name);
+// network_activities.cc), so a name alone can be ambiguous. One listing, plus an inspect
+// of each network whose name is shared.
+using AppNetworkMap = std::map<std::string, std::vector<docker::NetworkInfo>>;
+Result<AppNetworkMap> AppNetworks(docker::DockerClient& d, const std::string& app);
+// What a container joins for network `name`: the id of the first of `nets`'s networks of
+// that name, or `name` itself when Berth made none (an external network).
+std::string JoinTarget(const AppNetworkMap& nets, const std::string& name);
 
 // "(stderr tail)" for messages.
 std::string Tail(const std::string& text, size_t max = 400);

@@ -141,17 +141,15 @@ docker::ContainerSpec SpecFor(const ServiceDef& s, const json& in, const std::st
   return c;
 }
 
-// Joins the networks after the first (each by id: NetworkToJoin); "already attached"
-// counts as done.
-Status ConnectRest(DockerClient& d, const std::string& app, const std::string& container, const json& nets) {
+// Joins the networks after the first (each by id: JoinTarget); "already attached" counts
+// as done.
+Status ConnectRest(DockerClient& d, const AppNetworkMap& app_nets, const std::string& container, const json& nets) {
   for (size_t i = 1; i < nets.size(); ++i) {
     docker::EndpointSpec ep;
     ep.ipv4_address = Str(nets[i], "ipv4_address");
     ep.aliases = nets[i].at("aliases").get<std::vector<std::string>>();
     std::string net = nets[i].at("docker_name").get<std::string>();
-    auto join = NetworkToJoin(d, app, net);
-    if (!join.ok()) return join.status();
-    Status s = d.ConnectNetwork(*join, container, ep);
+    Status s = d.ConnectNetwork(JoinTarget(app_nets, net), container, ep);
     if (!s.ok()) {
       auto info = d.InspectContainer(container);
       if (info.ok() && info->networks.count(net)) continue;
@@ -170,10 +168,12 @@ class Create final : public DockerActivity {
     auto s = OneService(in);
     if (!s.ok()) return s.status();
     docker::ContainerSpec spec = SpecFor(*s, in, ctx.idempotency_key, ctx.workflow_id);
+    Result<AppNetworkMap> app_nets = AppNetworkMap();  // one listing for every network joined
+    if (!in.at("networks").empty()) app_nets = AppNetworks(d, Str(in, "app"));
+    if (!app_nets.ok()) return app_nets.status();
     if (!spec.network.empty()) {
-      auto join = NetworkToJoin(d, Str(in, "app"), spec.network);
-      if (!join.ok()) return join.status();
-      if (*join != spec.network) spec.network_id = *join;
+      std::string join = JoinTarget(*app_nets, spec.network);
+      if (join != spec.network) spec.network_id = join;
     }
     Result<std::string> id = d.CreateContainer(spec);
     if (!id.ok() && id.status().code() == Code::kConflict) {
@@ -196,7 +196,7 @@ class Create final : public DockerActivity {
         return NotFound("image " + Str(in, "image_ref") + " is gone from the engine");
       return id.status();
     }
-    if (Status c = ConnectRest(d, Str(in, "app"), *id, in.at("networks")); !c.ok()) return c;
+    if (Status c = ConnectRest(d, *app_nets, *id, in.at("networks")); !c.ok()) return c;
     return *id;
   }
 
@@ -205,7 +205,9 @@ class Create final : public DockerActivity {
     if (!list.ok()) return list.status();
     if (list->empty()) return std::optional<std::string>();
     std::string id = list->front().id;
-    if (Status c = ConnectRest(d, Str(in, "app"), id, in.at("networks")); !c.ok()) return c;
+    auto app_nets = AppNetworks(d, Str(in, "app"));
+    if (!app_nets.ok()) return app_nets.status();
+    if (Status c = ConnectRest(d, *app_nets, id, in.at("networks")); !c.ok()) return c;
     return std::optional<std::string>(id);
   }
 };

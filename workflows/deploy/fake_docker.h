@@ -204,14 +204,9 @@ class FakeDocker final : public docker::DockerClient {
   Result<std::string> CreateNetwork(const docker::NetworkSpec& spec) override {
     std::lock_guard<std::mutex> g(mu);
     if (FindNetworks(spec.name).size()) return Status(Code::kConflict, "exists");
-    docker::NetworkInfo n;
-    n.id = "n" + std::to_string(next_id++);
-    n.name = spec.name;
-    n.labels = spec.labels;
+    docker::NetworkInfo& n = AddNetworkLocked(spec.name, spec.labels);
     n.options = spec.options;
     n.internal = spec.internal;
-    n.created = Stamp(clock_ms++);
-    networks[n.id] = n;
     calls.push_back("network " + spec.name);
     return n.id;
   }
@@ -219,13 +214,15 @@ class FakeDocker final : public docker::DockerClient {
   // 20.10 (names are not unique there); its id.
   std::string AddNetworkLikeALateCreate(const std::string& name, const docker::Labels& labels) {
     std::lock_guard<std::mutex> g(mu);
+    return AddNetworkLocked(name, labels).id;
+  }
+  docker::NetworkInfo& AddNetworkLocked(const std::string& name, const docker::Labels& labels) {
     docker::NetworkInfo n;
     n.id = "n" + std::to_string(next_id++);
     n.name = name;
     n.labels = labels;
     n.created = Stamp(clock_ms++);
-    networks[n.id] = n;
-    return n.id;
+    return networks[n.id] = n;
   }
   // The networks named `name` (under mu).
   std::vector<docker::NetworkInfo*> FindNetworks(const std::string& name) {

@@ -7,7 +7,7 @@
 // resumed step looks, finds nothing and creates again: two networks then share the name,
 // and every later reference by name fails with "network X is ambiguous" (seen in CI: a
 // kill -9 in the middle of `docker.network`, then a start failing for good). So names are
-// never trusted alone: containers join a network by the id AppNetworksNamed puts first,
+// never trusted alone: containers join a network by the id AppNetworks puts first,
 // the network step removes the empty spares it finds, and the undeploy removes every
 // network of the name by id.
 #include <algorithm>
@@ -36,48 +36,53 @@ std::string CreatedKey(const std::string& created) {
 
 }  // namespace
 
-Result<std::vector<docker::NetworkInfo>> AppNetworksNamed(DockerClient& d, const std::string& app,
-                                                          const std::string& name) {
+Result<AppNetworkMap> AppNetworks(DockerClient& d, const std::string& app) {
   auto list = d.ListNetworks({{kLabelApp, app}});
   if (!list.ok()) return list.status().WithContext("listing the networks of " + app);
-  std::vector<docker::NetworkInfo> out;
-  for (auto& n : *list)
-    if (n.name == name) out.push_back(std::move(n));
-  if (out.size() < 2) return out;
-  // A listing leaves out the containers (API 1.28 on): inspect each, by id.
-  std::vector<docker::NetworkInfo> full;
-  for (const auto& n : out) {
-    auto info = d.InspectNetwork(n.id);
-    if (info.ok()) {
-      full.push_back(std::move(*info));
-      continue;
+  AppNetworkMap out;
+  for (auto& n : *list) out[n.name].push_back(std::move(n));
+  for (auto& [name, nets] : out) {
+    if (nets.size() < 2) continue;
+    // A listing leaves out the containers (API 1.28 on): inspect each, by id.
+    std::vector<docker::NetworkInfo> full;
+    for (const auto& n : nets) {
+      auto info = d.InspectNetwork(n.id);
+      if (info.ok()) {
+        full.push_back(std::move(*info));
+        continue;
+      }
+      if (info.status().code() != Code::kNotFound)
+        return info.status().WithContext("inspecting network " + name + " (" + n.id + ")");
     }
-    if (info.status().code() != Code::kNotFound)
-      return info.status().WithContext("inspecting network " + name + " (" + n.id + ")");
+    std::sort(full.begin(), full.end(), [](const docker::NetworkInfo& a, const docker::NetworkInfo& b) {
+      if (a.containers.size() != b.containers.size()) return a.containers.size() > b.containers.size();
+      std::string ka = CreatedKey(a.created), kb = CreatedKey(b.created);
+      return ka != kb ? ka < kb : a.id < b.id;
+    });
+    nets = std::move(full);
   }
-  std::sort(full.begin(), full.end(), [](const docker::NetworkInfo& a, const docker::NetworkInfo& b) {
-    if (a.containers.size() != b.containers.size()) return a.containers.size() > b.containers.size();
-    std::string ka = CreatedKey(a.created), kb = CreatedKey(b.created);
-    return ka != kb ? ka < kb : a.id < b.id;
-  });
-  return full;
+  return out;
 }
 
-Result<std::string> NetworkToJoin(DockerClient& d, const std::string& app, const std::string& name) {
-  auto mine = AppNetworksNamed(d, app, name);
-  if (!mine.ok()) return mine.status();
-  return mine->empty() ? name : mine->front().id;  // none: external (or gone: Docker says so)
+std::string JoinTarget(const AppNetworkMap& nets, const std::string& name) {
+  auto it = nets.find(name);
+  return it == nets.end() || it->second.empty() ? name : it->second.front().id;  // none: external
 }
 
 namespace {
 
 using engine::ActivityContext;
 
+// The step input's driver options (`driver_opts`, present only when set).
+std::map<std::string, std::string> Options(const json& in) {
+  return in.contains("options") ? in["options"].get<std::map<std::string, std::string>>()
+                                : std::map<std::string, std::string>();
+}
+
 // An existing network keeps the options it was made with (the engine cannot change them):
 // a blueprint that now asks for others is told how to get them, as Compose does.
 Status SameSettings(const json& in, const std::string& name, DockerClient& d, const std::string& id) {
-  std::map<std::string, std::string> want;
-  if (in.contains("options")) want = in["options"].get<std::map<std::string, std::string>>();
+  const std::map<std::string, std::string> want = Options(in);
   bool internal = in.value("internal", false);
   if (want.empty() && !internal) return Status::Ok();  // nothing asked: whatever it has
   auto info = d.InspectNetwork(id);
@@ -110,15 +115,16 @@ class Network final : public DockerActivity {
                                          name + ") or drop `external` to let Berth make it");
     }
     for (int round = 0; round < 2; ++round) {
-      auto mine = AppNetworksNamed(d, app, name);
-      if (!mine.ok()) return mine.status();
-      if (!mine->empty()) {
+      auto all = AppNetworks(d, app);
+      if (!all.ok()) return all.status();
+      if (auto mine = all->find(name); mine != all->end() && !mine->second.empty()) {
+        const std::vector<docker::NetworkInfo>& nets = mine->second;
         // Spares from lost creates: nothing joined them (containers join the first), so
         // they go; one that fails to go is left to the undeploy, which removes them all.
-        for (size_t i = 1; i < mine->size(); ++i)
-          if ((*mine)[i].containers.empty()) (void)d.RemoveNetwork((*mine)[i].id);
-        if (Status same = SameSettings(in, name, d, mine->front().id); !same.ok()) return same;
-        return mine->front().id;
+        for (size_t i = 1; i < nets.size(); ++i)
+          if (nets[i].containers.empty()) (void)d.RemoveNetwork(nets[i].id);
+        if (Status same = SameSettings(in, name, d, nets.front().id); !same.ok()) return same;
+        return nets.front().id;
       }
       auto info = d.InspectNetwork(name);
       if (info.ok()) {
@@ -131,7 +137,7 @@ class Network final : public DockerActivity {
       spec.name = name;
       spec.subnet = Str(in, "subnet");
       spec.gateway = Str(in, "gateway");
-      if (in.contains("options")) spec.options = in["options"].get<std::map<std::string, std::string>>();
+      spec.options = Options(in);
       spec.internal = in.value("internal", false);
       spec.attachable = in.value("attachable", false);
       spec.labels = {{kLabelApp, app},
