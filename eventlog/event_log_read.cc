@@ -161,19 +161,21 @@ uint64_t Mix(uint64_t h, uint64_t n) {
   return z ^ (z >> 31);
 }
 
-// The term of an index key "<name>\0<8-byte number>" pointing at event `seq`; false when
+// An index key "<name>\0<8-byte number>": the hash of the name and the number; false when
 // the key has another shape.
-bool KeyTerm(std::string_view key, uint64_t seq, uint64_t* term) {
+bool SplitKey(std::string_view key, uint64_t* name_hash, uint64_t* number) {
   if (key.size() < 9 || key[key.size() - 9] != '\0') return false;
-  *term = Mix(Mix(Print(key.substr(0, key.size() - 9)), SeqFromKey(key.substr(key.size() - 8))), seq);
+  *name_hash = Print(key.substr(0, key.size() - 9));
+  *number = SeqFromKey(key.substr(key.size() - 8));
   return true;
 }
 }  // namespace
 
+// by_workflow: "<workflow>\0<workflow seq>" -> seq. by_subject: "<subject>\0<seq>".
 void RocksEventLog::AddEventSums(const Event& e, IndexSums* s) {
   s->workflow += Mix(Mix(Print(e.workflow_id), e.workflow_seq), e.seq);
   ++s->workflow_entries;
-  for (const auto& subject : e.subjects) s->subjects += Mix(Mix(Print(subject), e.seq), e.seq);
+  for (const auto& subject : e.subjects) s->subjects += Mix(Print(subject), e.seq);
   s->subject_entries += e.subjects.size();
 }
 
@@ -181,20 +183,25 @@ Status RocksEventLog::IndexSumsLocked(const rocksdb::ReadOptions& base, IndexSum
   rocksdb::ReadOptions ro = base;
   ro.fill_cache = false;
   ro.readahead_size = 2 << 20;
-  uint64_t term = 0;
+  uint64_t name = 0, number = 0;
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kCfByWorkflow]));
     for (it->SeekToFirst(); it->Valid(); it->Next(), ++out->workflow_entries) {
-      if (!KeyTerm(it->key().ToStringView(), SeqFromKey(it->value().ToStringView()), &term)) out->malformed = true;
-      out->workflow += term;
+      if (!SplitKey(it->key().ToStringView(), &name, &number)) {
+        out->malformed = true;
+        continue;
+      }
+      out->workflow += Mix(Mix(name, number), SeqFromKey(it->value().ToStringView()));
     }
     if (Status s = FromRocks(it->status(), "scanning the workflow index"); !s.ok()) return s;
   }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_[kCfBySubject]));
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++out->subject_entries) {
-    std::string_view key = it->key().ToStringView();
-    if (!KeyTerm(key, key.size() >= 8 ? SeqFromKey(key.substr(key.size() - 8)) : 0, &term)) out->malformed = true;
-    out->subjects += term;
+    if (!SplitKey(it->key().ToStringView(), &name, &number)) {
+      out->malformed = true;
+      continue;
+    }
+    out->subjects += Mix(name, number);
   }
   return FromRocks(it->status(), "scanning the subject index");
 }
