@@ -1,6 +1,7 @@
 // Whole-file rules of the Compose keys that span services: which profiles are enabled,
 // container_name uniqueness, and links as aliases of the linked service.
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -38,13 +39,25 @@ std::string Joined(const std::vector<std::string>& v, const char* sep) {
   return out;
 }
 
-// Each link's alias becomes an alias of the linked service on the networks both join.
 // A service's first container: its container_name, else the name Berth gives replica 1
 // (workflows/deploy/names.h: APP-SERVICE-1).
 std::string FirstContainer(const Blueprint& b, const ServiceDef& t) {
   return t.container_name.empty() ? b.name + "-" + t.name + "-1" : t.container_name;
 }
 
+std::optional<OtherContainer> ParseOtherContainer(const std::string& mode) {
+  for (const char* kind : {"service:", "container:"})
+    if (mode.rfind(kind, 0) == 0) return OtherContainer{kind[0] == 's', mode.substr(std::strlen(kind))};
+  return std::nullopt;
+}
+
+std::string OtherContainerError(const std::string& mode, const OtherContainer& o) {
+  if (ValidObjectName(o.name)) return "";
+  return "'" + mode + "': '" + o.name + "' is not a " + (o.service ? "service" : "container") + " name" +
+         (o.name.empty() ? " (an unset variable?)" : "");
+}
+
+// Each link's alias becomes an alias of the linked service on the networks both join.
 void ApplyLinks(Blueprint* b) {
   auto joined = [](const ServiceDef& s) {
     std::vector<std::string> n;
@@ -111,32 +124,19 @@ void ResolveVolumesFrom(Blueprint* b) {
   }
 }
 
-void ResolveSharedNamespaces(ComposeReader& r, Blueprint* b) {
+void ResolveSharedNamespaces(Blueprint* b) {
   for (ServiceDef& s : b->services) {
-    if (s.network_mode.rfind("service:", 0) == 0) {
-      const ServiceDef* t = b->FindService(s.network_mode.substr(8));
-      if (t == nullptr) continue;  // reported as a dependency on an unknown service
-      s.engine_host["NetworkMode"] = nlohmann::json("container:" + FirstContainer(*b, *t)).dump();
-      s.shares.push_back(t->name);
-    }
-    for (const char* key : {"IpcMode", "PidMode"}) {
+    for (const char* key : {"NetworkMode", "IpcMode", "PidMode"}) {
       auto it = s.engine_host.find(key);
       if (it == s.engine_host.end()) continue;
       const nlohmann::json value = nlohmann::json::parse(it->second, nullptr, false);
       if (!value.is_string()) continue;
-      const std::string mode = value.get<std::string>();
-      if (mode.rfind("service:", 0) != 0) continue;
-      std::string target = mode.substr(8);
-      Where w{std::string("services.") + s.name + (key[0] == 'I' ? ".ipc" : ".pid"), s.line, s.col};
-      const ServiceDef* t = b->FindService(target);
-      if (t == nullptr) {
-        r.Error(w, "'" + mode + "': there is no service " + target + " in this file");
-        continue;
-      }
+      auto other = ParseOtherContainer(value.get<std::string>());
+      if (!other || !other->service) continue;
+      const ServiceDef* t = b->FindService(other->name);
+      if (t == nullptr) continue;  // reported as a dependency on an unknown service
       it->second = nlohmann::json("container:" + FirstContainer(*b, *t)).dump();
-      if (std::find(s.depends_on.begin(), s.depends_on.end(), target) == s.depends_on.end())
-        s.depends_on.push_back(target);
-      if (std::find(s.shares.begin(), s.shares.end(), target) == s.shares.end()) s.shares.push_back(target);
+      if (std::find(s.shares.begin(), s.shares.end(), t->name) == s.shares.end()) s.shares.push_back(t->name);
     }
   }
 }

@@ -3,7 +3,6 @@
 // of its field, which the deploy's create step puts into the body unchanged.
 #include <cctype>
 #include <cmath>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -93,17 +92,13 @@ std::function<std::optional<json>(ComposeReader&, const Entry&)> SharedMode(std:
   return [own](ComposeReader& r, const Entry& e) -> std::optional<json> {
     std::optional<std::string> s = r.String(e.value, e.where);
     if (!s) return std::nullopt;
-    for (const char* kind : {"service:", "container:"}) {
-      if (s->rfind(kind, 0) != 0) continue;
-      std::string target = s->substr(std::strlen(kind));
-      if (!ValidObjectName(target)) {
-        r.Error(e.where, "'" + *s + "': '" + target + "' is not a " + (kind[0] == 's' ? "service" : "container") +
-                             " name" + (target.empty() ? " (an unset variable?)" : ""));
-        return std::nullopt;
-      }
-      return json(*s);
+    auto other = ParseOtherContainer(*s);
+    if (!other) return own(r, e);
+    if (std::string bad = OtherContainerError(*s, *other); !bad.empty()) {
+      r.Error(e.where, bad);
+      return std::nullopt;
     }
-    return own(r, e);
+    return json(*s);
   };
 }
 

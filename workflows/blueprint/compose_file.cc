@@ -155,7 +155,7 @@ void Services(ComposeReader& r, const Entry* top, const std::set<std::string>& n
   ApplyLinks(b);
   LegacyLinks(r, b);
   ResolveVolumesFrom(b);
-  ResolveSharedNamespaces(r, b);
+  ResolveSharedNamespaces(b);
   for (const std::vector<std::string>& cycle : DependencyCycles(b->services)) {
     const ServiceDef* s = b->FindService(cycle.front());
     std::string names;

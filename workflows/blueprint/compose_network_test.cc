@@ -129,7 +129,7 @@ services:
   EXPECT_EQ(user.depends_on, (std::vector<std::string>{"shared"}));
   EXPECT_EQ(user.shares, (std::vector<std::string>{"shared"}));
   EXPECT_EQ(ns->FindService("ext")->engine_host.at("IpcMode"), R"("container:someone")");
-  ExpectRefused("services:\n  a:\n    image: x\n    ipc: \"service:nope\"\n", "'service:nope': there is no service nope");
+  ExpectRefused("services:\n  a:\n    image: x\n    ipc: \"service:nope\"\n", "services.a.ipc: depends on unknown service 'nope'");
   ExpectRefused("services:\n  a:\n    image: x\n    ipc: \"container:${BERTH_CC_MODE}\"\n", "(an unset variable?)");
   ExpectRefused("services:\n  app:\n    image: x\n    network_mode: \"service:nope\"\n", "nope");
   ExpectRefused("services:\n  app:\n    image: x\n    network_mode: \"service:db\"\n    ports: [\"127.0.0.1:8080:80\"]\n"

@@ -147,6 +147,17 @@ bool ValidObjectName(const std::string& s);
 // The app name Compose derives from a directory name.
 std::string AppNameFromDirectory(const std::string& dir);
 
+// A mode naming another container's namespace: `service:X` or `container:NAME`. nullopt
+// for any other mode; else whether it names a service, and the name ("" or invalid: the
+// caller reports it with OtherContainerError).
+struct OtherContainer {
+  bool service = false;
+  std::string name;
+};
+std::optional<OtherContainer> ParseOtherContainer(const std::string& mode);
+// "'service:' ... is not a service name", or "" when the name is valid.
+std::string OtherContainerError(const std::string& mode, const OtherContainer& o);
+
 // The rule ValidObjectName checks, for messages.
 inline constexpr const char* kObjectNameRule = "must match [a-zA-Z0-9][a-zA-Z0-9_.-]*";
 
@@ -217,8 +228,8 @@ void ResolveFileRefs(ComposeReader& r, const std::map<std::string, TopFile>& con
 // the linked service's first container, which must be on the default bridge too.
 void LegacyLinks(ComposeReader& r, Blueprint* b);
 // network_mode, ipc and pid `service:X` -> "container:<X's first container>" in engine_host,
-// X in `shares` (and, for ipc and pid, in depends_on: network_mode's was added while parsing).
-void ResolveSharedNamespaces(ComposeReader& r, Blueprint* b);
+// and X in `shares` (X is in depends_on already: FinishService).
+void ResolveSharedNamespaces(Blueprint* b);
 
 // Cycles in depends_on, each as "a -> b -> a", found in file order; unknown names skipped.
 std::vector<std::vector<std::string>> DependencyCycles(const std::vector<ServiceDef>& services);

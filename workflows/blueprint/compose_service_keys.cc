@@ -97,22 +97,17 @@ void VolumesFrom(ServiceParse& p, const Entry& e) {
 }
 
 // host, none or bridge (Docker's default bridge); service:X and container:NAME share another
-// container's network stack. service:X starts after X and joins its first container (the
-// name is resolved at the end of the load: ResolveNetworkModes); container:NAME names a
-// container Berth did not make, as it stands.
+// container's network stack (service:X as ipc and pid do: FinishService, then
+// ResolveSharedNamespaces at the end of the load).
 void NetworkMode(ServiceParse& p, const Entry& e) {
   std::string m = p.r.String(e.value, e.where).value_or("");
-  for (const char* kind : {"service:", "container:"}) {
-    if (m.rfind(kind, 0) != 0) continue;
-    std::string target = m.substr(std::strlen(kind));
-    if (!ValidObjectName(target)) {
-      p.r.Error(e.where, "network_mode '" + m + "': '" + target + "' is not a " +
-                             (kind[0] == 's' ? "service" : "container") + " name");
+  if (auto other = ParseOtherContainer(m)) {
+    if (std::string bad = OtherContainerError(m, *other); !bad.empty()) {
+      p.r.Error(e.where, "network_mode " + bad);
       return;
     }
     p.def.network_mode = m;
-    if (kind[0] == 's') StartsAfter(p, target, e.where);
-    else p.def.engine_host["NetworkMode"] = nlohmann::json(m).dump();
+    p.def.engine_host["NetworkMode"] = nlohmann::json(m).dump();
     p.network_mode_where = e.where;
     return;
   }
@@ -193,6 +188,18 @@ void Scale(ServiceParse& p, const Entry& e) {
 }
 
 void FinishService(ServiceParse& p, const Entry& service) {
+  // service:X in network_mode, ipc or pid: X's first container's namespace, so X starts first.
+  const std::pair<const char*, const char*> shared[] = {{"network_mode", "NetworkMode"}, {"ipc", "IpcMode"}, {"pid", "PidMode"}};
+  for (const auto& [key, field] : shared) {
+    auto it = p.def.engine_host.find(field);
+    if (it == p.def.engine_host.end()) continue;
+    const nlohmann::json value = nlohmann::json::parse(it->second, nullptr, false);
+    auto other = value.is_string() ? ParseOtherContainer(value.get<std::string>()) : std::nullopt;
+    if (!other || !other->service) continue;
+    Where w = std::string(key) == "network_mode" ? p.network_mode_where
+                                                 : Where{"services." + p.def.name + "." + key, p.def.line, p.def.col};
+    StartsAfter(p, other->name, w);
+  }
   for (const auto& [k, v] : p.env_file) p.def.environment.emplace(k, v);  // environment wins
   if (p.def.pull_policy == "build" && !p.def.build)
     p.r.Error(service.key_where, "pull_policy: build needs `build`");
