@@ -66,6 +66,7 @@ std::string Tail(const std::string& text, size_t max = 400);
 
 namespace berth::workflows::internal {
 void RegisterContainerActivities(engine::Registry* r, const DockerProvider& d);
+void RegisterCreateActivity(engine::Registry* r, const DockerProvider& d);
 void RegisterImageActivities(engine::Registry* r, const DockerProvider& d);
 void RegisterNetworkActivities(engine::Registry* r, const DockerProvider& d);
 }  // namespace berth::workflows::internal

@@ -250,6 +250,7 @@ void RegisterImageActivities(engine::Registry* r, const DockerProvider& d) {
 
 void RegisterDockerActivities(engine::Registry* r, DockerProvider docker) {
   internal::RegisterContainerActivities(r, docker);
+  internal::RegisterCreateActivity(r, docker);
   internal::RegisterImageActivities(r, docker);
   internal::RegisterNetworkActivities(r, docker);
 }
