@@ -46,6 +46,10 @@ struct ActivityContext {
   // next recovery). The engine starts no retry of the step, and no undo, until Run returns.
   std::shared_ptr<const std::atomic<bool>> abandoned;
   std::shared_ptr<const std::atomic<bool>> stopping;
+  // For Reconcile: why the step is in doubt. The code of the failure that ended the last
+  // attempt (kUnknownOutcome, kTimeout), or kOk when a restart found the attempt unfinished
+  // (the process died in it).
+  Code in_doubt = Code::kOk;
   bool Abandoned() const {
     return (abandoned && abandoned->load(std::memory_order_relaxed)) ||
            (stopping && stopping->load(std::memory_order_relaxed));

@@ -68,7 +68,8 @@ class Instance : public std::enable_shared_from_this<Instance> {
   void SendFront();
   void OnDurable(const Status& s, uint64_t seq);
   void OnRefused(const Status& s);
-  void RunActivity(const std::string& step, bool reconcile_first);
+  // after_restart: the attempt was found unfinished by recovery (ActivityContext::in_doubt).
+  void RunActivity(const std::string& step, bool reconcile_first, bool after_restart = false);
   void OnReturned(const std::string& step, uint32_t attempt, Outcome out);
   void OnActivityDone(const std::string& step, uint32_t attempt, Outcome out);
   void ArmAt(int64_t at_us, std::function<void()> fn);

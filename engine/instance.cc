@@ -324,7 +324,7 @@ void Instance::CancelChild(const std::string& child) {
 void Instance::Resume() {
   for (const auto& [name, st] : state_.steps) {
     if (st.phase == StepState::kRunning) {
-      RunActivity(name, /*reconcile_first=*/true);  // in doubt: look before redoing
+      RunActivity(name, /*reconcile_first=*/true, /*after_restart=*/true);  // in doubt: look first
     } else if (st.phase == StepState::kRetryWait) {
       ArmAt(st.retry_at_us, [this, step = name, code = st.error_code] {
         StartAttempt(step, ReconcileAfter(code));

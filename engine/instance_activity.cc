@@ -7,7 +7,7 @@
 
 namespace berth::engine {
 
-void Instance::RunActivity(const std::string& step, bool reconcile_first) {
+void Instance::RunActivity(const std::string& step, bool reconcile_first, bool after_restart) {
   const StepState& st = state_.steps.at(step);
   Activity* act = engine_->registry->FindActivity(st.activity);
   uint32_t attempt = st.attempt;
@@ -24,6 +24,7 @@ void Instance::RunActivity(const std::string& step, bool reconcile_first) {
   inflight_[step] = Inflight{attempt, abandoned, false};
   ActivityContext ctx{state_.id, step,      state_.id + "/" + step, st.input, attempt, 0,
                       abandoned,  engine_->stopping_flag};
+  if (reconcile_first && !after_restart) ctx.in_doubt = Code(st.error_code);
   RetryPolicy policy = act->retry_policy();
   int64_t timeout_ms = policy.attempt_timeout_ms;
   int64_t cap = engine_->options.attempt_timeout_cap_ms;

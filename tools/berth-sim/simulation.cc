@@ -171,7 +171,12 @@ Simulation::Simulation(uint64_t seed, const RunOptions& options)
       sched_rng_(rng_.Split(4)),
       scenario_rng_(rng_.Split(5)),
       id_rng_(rng_.Split(6)) {
-  wf::RegisterDeploy(&registry_, [this] { return Result<docker::DockerClient*>(&docker_); });
+  // The activities' waits (the create fence) pass in simulated time; the fence is Berth's
+  // default, longer than any late create the simulated daemon carries out.
+  wf::DockerActivityOptions activity_options;
+  if (simulated_) activity_options.sleep = [this](int64_t ms) { clock_.AdvanceBy(ms * 1000); };
+  wf::RegisterDeploy(&registry_, [this] { return Result<docker::DockerClient*>(&docker_); },
+                     activity_options);
   log_.OnDeath([this](SimLog::CrashKind) { docker_.SetCallerAlive(false); });
   result_.seed = seed;
   result_.simulated = simulated_;

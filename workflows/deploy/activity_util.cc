@@ -1,6 +1,10 @@
 #include "workflows/deploy/activity_util.h"
 
+#include <chrono>
+#include <thread>
+
 #include "eventlog/event_codec.h"
+#include "workflows/deploy/names.h"
 
 namespace berth::workflows {
 
@@ -72,6 +76,29 @@ Result<ServiceDef> OneService(const json& in) {
   if (!b.ok()) return b.status();
   if (b->services.size() != 1) return InvalidArgument("input blueprint must hold one service");
   return b->services[0];
+}
+
+Adopt WatchForKey(docker::DockerClient& d, const engine::ActivityContext& ctx,
+                  const std::string& key, const DockerActivityOptions& options, bool whole_fence) {
+  const int64_t poll_ms = std::max<int64_t>(options.fence_poll_ms, 1);
+  // Counted in polls, not read from a clock: the wait is the same in simulated time.
+  const int64_t polls = std::max<int64_t>(options.create_fence_ms / poll_ms, 0);
+  for (int64_t i = 0;; ++i) {
+    auto list = d.ListContainers({{kLabelKey, key}});
+    if (!list.ok())
+      return Status(Code::kUnknownOutcome, "looking for the container of " + key + ": " +
+                                               list.status().message());
+    if (!list->empty() && (!whole_fence || i >= polls))
+      return std::optional<std::string>(list->front().id);
+    if (i >= polls) return std::optional<std::string>();
+    // Given up (a cancel, a shutdown): kCancelled ends the step at once. A create step that
+    // ends so is in doubt, and its undo watches in turn (plan.cc).
+    if (ctx.Abandoned())
+      return Status(Code::kCancelled,
+                    "given up while a create of " + key + " may still land (the create fence)");
+    if (options.sleep) options.sleep(poll_ms);
+    else std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+  }
 }
 
 std::string Tail(const std::string& text, size_t max) {

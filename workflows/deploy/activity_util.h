@@ -59,14 +59,25 @@ Result<AppNetworkMap> AppNetworks(docker::DockerClient& d, const std::string& ap
 // that name, or `name` itself when Berth made none (an external network).
 std::string JoinTarget(const AppNetworkMap& nets, const std::string& name);
 
+// The create fence (docker_activities.h): the id of the container labelled berth.key=`key`,
+// looked for until `options.create_fence_ms` has passed; nullopt when none landed by then.
+// Found early, it is returned at once, unless `whole_fence`: then the whole fence is
+// waited out first (another attempt's create may still be on its way; while the found
+// container holds the name the daemon refuses it). A listing that fails is kUnknownOutcome
+// (still in doubt: the next attempt looks again); the attempt given up meanwhile, kCancelled.
+Adopt WatchForKey(docker::DockerClient& d, const engine::ActivityContext& ctx,
+                  const std::string& key, const DockerActivityOptions& options, bool whole_fence);
+
 // "(stderr tail)" for messages.
 std::string Tail(const std::string& text, size_t max = 400);
 
 }  // namespace berth::workflows::internal
 
 namespace berth::workflows::internal {
-void RegisterContainerActivities(engine::Registry* r, const DockerProvider& d);
-void RegisterCreateActivity(engine::Registry* r, const DockerProvider& d);
+void RegisterContainerActivities(engine::Registry* r, const DockerProvider& d,
+                                 const DockerActivityOptions& options);
+void RegisterCreateActivity(engine::Registry* r, const DockerProvider& d,
+                            const DockerActivityOptions& options);
 void RegisterImageActivities(engine::Registry* r, const DockerProvider& d);
 void RegisterNetworkActivities(engine::Registry* r, const DockerProvider& d);
 }  // namespace berth::workflows::internal

@@ -221,7 +221,8 @@ class Healthy final : public DockerActivity {
 
 class Remove final : public DockerActivity {
  public:
-  explicit Remove(DockerProvider d) : DockerActivity("docker.remove", std::move(d)) {}
+  Remove(DockerProvider d, DockerActivityOptions options)
+      : DockerActivity("docker.remove", std::move(d)), options_(std::move(options)) {}
 
  protected:
   Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
@@ -236,8 +237,16 @@ class Remove final : public DockerActivity {
       // Only the container that step made (by its berth.key), never one merely named alike.
       auto list = d.ListContainers({{kLabelKey, key}});
       if (!list.ok()) return retried(list.status());
-      if (list->empty()) return std::string("gone");
-      name = list->front().id;
+      if (list->empty() && in.value("settle", false)) {
+        // The create ended in doubt: what it sent may still land (the create fence).
+        Adopt late = WatchForKey(d, ctx, key, options_, /*whole_fence=*/false);
+        if (!late.ok()) return late.status();
+        if (!late->has_value()) return std::string("gone");
+        name = **late;
+      } else {
+        if (list->empty()) return std::string("gone");
+        name = list->front().id;
+      }
     }
     // The first attempt stops the container gracefully. A stop that got no answer in time
     // (the engine may hold the container's state lock after an exit: docs/deploy.md,
@@ -259,16 +268,20 @@ class Remove final : public DockerActivity {
     if (!rm.ok()) return retried(rm).WithContext("removing " + name);
     return std::string("removed");
   }
+
+ private:
+  const DockerActivityOptions options_;
 };
 
 }  // namespace
 
-void RegisterContainerActivities(engine::Registry* r, const DockerProvider& d) {
+void RegisterContainerActivities(engine::Registry* r, const DockerProvider& d,
+                                 const DockerActivityOptions& options) {
   r->Add(std::make_unique<Observe>(d));
   r->Add(std::make_unique<Start>(d));
   r->Add(std::make_unique<Exec>(d));
   r->Add(std::make_unique<Healthy>(d));
-  r->Add(std::make_unique<Remove>(d));
+  r->Add(std::make_unique<Remove>(d, options));
 }
 
 }  // namespace berth::workflows::internal

@@ -121,7 +121,8 @@ Status ConnectRest(DockerClient& d, const AppNetworkMap& app_nets, const std::st
 
 class Create final : public DockerActivity {
  public:
-  explicit Create(DockerProvider d) : DockerActivity("docker.create", std::move(d)) {}
+  Create(DockerProvider d, DockerActivityOptions options)
+      : DockerActivity("docker.create", std::move(d)), options_(std::move(options)) {}
 
  protected:
   Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
@@ -160,20 +161,34 @@ class Create final : public DockerActivity {
     return *id;
   }
 
+  // Called when an attempt is in doubt. Its create may still be inside the daemon: nothing
+  // found is believed only after the create fence (docker_activities.h). Otherwise the
+  // retry makes a container, the deploy goes on, a replace or an undeploy frees the name,
+  // and the old request lands as a container nobody declares (berth-sim found this). After
+  // an answer that never came (rather than a restart), the step may have sent more than one
+  // create (an attempt that ran without reconciling after an unreachable engine): what is
+  // found is adopted only once the fence has passed, so that no later removal frees the
+  // name while one of them is still on its way.
   Adopt Find(const ActivityContext& ctx, const json& in, DockerClient& d) override {
-    auto list = d.ListContainers({{kLabelKey, ctx.idempotency_key}});
-    if (!list.ok()) return list.status();
-    if (list->empty()) return std::optional<std::string>();
-    std::string id = list->front().id;
+    bool whole = ctx.in_doubt == Code::kUnknownOutcome || ctx.in_doubt == Code::kTimeout;
+    Adopt found = WatchForKey(d, ctx, ctx.idempotency_key, options_, whole);
+    if (!found.ok() || !found->has_value()) return found;
+    std::string id = **found;
     auto app_nets = AppNetworks(d, Str(in, "app"));
     if (!app_nets.ok()) return app_nets.status();
     if (Status c = ConnectRest(d, *app_nets, id, in.at("networks")); !c.ok()) return c;
     return std::optional<std::string>(id);
   }
+
+ private:
+  const DockerActivityOptions options_;
 };
 
 }  // namespace
 
-void RegisterCreateActivity(engine::Registry* r, const DockerProvider& d) { r->Add(std::make_unique<Create>(d)); }
+void RegisterCreateActivity(engine::Registry* r, const DockerProvider& d,
+                            const DockerActivityOptions& options) {
+  r->Add(std::make_unique<Create>(d, options));
+}
 
 }  // namespace berth::workflows::internal

@@ -289,11 +289,11 @@ class UndeployWorkflow final : public engine::Workflow {
 std::unique_ptr<engine::Workflow> MakeDeployWorkflow() { return std::make_unique<DeployWorkflow>(); }
 std::unique_ptr<engine::Workflow> MakeUndeployWorkflow() { return std::make_unique<UndeployWorkflow>(); }
 
-void RegisterDeploy(engine::Registry* r, DockerProvider docker) {
+void RegisterDeploy(engine::Registry* r, DockerProvider docker, const DockerActivityOptions& options) {
   r->Add(MakeDeployWorkflow());
   r->Add(MakeUndeployWorkflow());
   RegisterRestart(r, docker);
-  RegisterDockerActivities(r, std::move(docker));
+  RegisterDockerActivities(r, std::move(docker), options);
 }
 
 }  // namespace berth::workflows

@@ -37,6 +37,7 @@ std::unique_ptr<engine::Workflow> MakeDeployWorkflow();
 std::unique_ptr<engine::Workflow> MakeUndeployWorkflow();
 
 // Registers deploy, undeploy and the docker.* activities.
-void RegisterDeploy(engine::Registry* r, DockerProvider docker);
+void RegisterDeploy(engine::Registry* r, DockerProvider docker,
+                    const DockerActivityOptions& options = {});
 
 }  // namespace berth::workflows

@@ -39,7 +39,15 @@ services:
 class DeployTest : public ::testing::Test {
  protected:
   DeployTest() : dir_("deploy") {
-    RegisterDeploy(&registry_, [this] { return Result<docker::DockerClient*>(&docker_); });
+    // A short create fence (docker_activities.h); tests may act at each of its waits.
+    DockerActivityOptions options;
+    options.create_fence_ms = 300;
+    options.fence_poll_ms = 20;
+    options.sleep = [this](int64_t ms) {
+      if (on_fence_wait_) on_fence_wait_();
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    };
+    RegisterDeploy(&registry_, [this] { return Result<docker::DockerClient*>(&docker_); }, options);
     Open();
   }
   ~DeployTest() override { Close(); }
@@ -93,6 +101,7 @@ class DeployTest : public ::testing::Test {
   }
 
   testing::FakeDocker docker_;
+  std::function<void()> on_fence_wait_;  // called at each wait of the create fence
   berth::testing::ScratchDir dir_;
   engine::Registry registry_;
   std::unique_ptr<eventlog::EventLog> log_;

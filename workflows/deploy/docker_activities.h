@@ -13,8 +13,12 @@
 //   docker.start           {name} -> "started"
 //   docker.exec            {name, what, commands, marker} -> "ok"
 //   docker.healthy         {name, timeout_ms} -> "running" | "healthy"
-//   docker.remove          {name, timeout_s} -> "removed" | "gone"
 //   docker.inspect-state   {id} -> {state: running|exited|created|gone, exit_code} (restart.cc)
+//
+//   docker.remove          {name, timeout_s, key?, settle?} -> "removed" | "gone"
+//                          key: only the container that create step made; settle: that
+//                          create's answer never came, so "gone" is said only after the
+//                          create fence (below)
 //
 // Each one's Reconcile finds what an earlier attempt did by the berth.key label (create,
 // network, install containers), a marker file inside the container (exec), or the
@@ -37,7 +41,23 @@ namespace berth::workflows {
 // Gives the client to use, or why there is none (e.g. a malformed DOCKER_HOST).
 using DockerProvider = std::function<Result<docker::DockerClient*>()>;
 
-void RegisterDockerActivities(engine::Registry* r, DockerProvider docker);
+// The create fence. Docker's create has no deadline: a request whose caller gave up (its
+// call timed out, or the process was killed) can still be carried out by the daemon
+// afterwards. Reconcile by berth.key cannot see a request still inside the daemon, so
+// "that create made nothing" is believed only after watching for `create_fence_ms`: the
+// retry of a create in doubt, and the undo of one that ended in doubt, look again until
+// then (and adopt or remove what lands). Past the fence, a late create is assumed never to
+// land; if one does, the name it wants is normally held by the retry's container and the
+// daemon refuses it. Paid only when a create is in doubt. docs/deploy.md, "The create fence".
+struct DockerActivityOptions {
+  int64_t create_fence_ms = 10'000;
+  int64_t fence_poll_ms = 500;
+  // How a waiting activity sleeps; empty: this thread sleeps. The simulator moves its clock.
+  std::function<void(int64_t ms)> sleep;
+};
+
+void RegisterDockerActivities(engine::Registry* r, DockerProvider docker,
+                              const DockerActivityOptions& options = {});
 
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(const std::string& data);

@@ -62,6 +62,17 @@ class FakeDocker final : public docker::DockerClient {
   // more calls answer "already in progress" before the container is gone.
   std::map<std::string, int> removing;
   std::atomic<bool> hold_starts{false};  // starts wait while set (a deploy caught mid-way)
+  // Creates the daemon takes in but answers only after the caller gave up (kUnknownOutcome):
+  // the next create of each name here is held, and lands at LandHeldCreates (a name taken by
+  // then makes it fail, and nobody hears) or, with land_held_on_remove, as soon as a removal
+  // frees the name.
+  std::set<std::string> hold_create;
+  std::vector<docker::ContainerSpec> held_creates;
+  bool land_held_on_remove = false;
+  void LandHeldCreates() {
+    std::lock_guard<std::mutex> g(mu);
+    LandHeldLocked();
+  }
   std::vector<std::string> calls;
   int next_id = 1;
 
@@ -69,6 +80,14 @@ class FakeDocker final : public docker::DockerClient {
 
   Result<std::string> CreateContainer(const docker::ContainerSpec& spec) override {
     std::lock_guard<std::mutex> g(mu);
+    if (hold_create.erase(spec.name)) {
+      held_creates.push_back(spec);
+      return Status(Code::kUnknownOutcome, "POST /containers/create?name=" + spec.name +
+                                               ": Timeout was reached (request was sent)");
+    }
+    return CreateLocked(spec, "");
+  }
+  Result<std::string> CreateLocked(const docker::ContainerSpec& spec, const std::string& note) {
     std::string name = spec.name.empty() ? "scratch-" + std::to_string(next_id) : spec.name;
     if (containers.count(name)) return Status(Code::kConflict, "name " + name + " in use");
     const Image* im = FindImage(spec.image);
@@ -77,8 +96,13 @@ class FakeDocker final : public docker::DockerClient {
     c.spec.name = name;
     for (const auto& [k, v] : im->labels) c.spec.labels.emplace(k, v);
     containers[name] = c;
-    calls.push_back("create " + name);
+    calls.push_back("create " + name + note);
     return c.id;
+  }
+  void LandHeldLocked() {
+    auto held = std::move(held_creates);
+    held_creates.clear();
+    for (const auto& spec : held) (void)CreateLocked(spec, " (late)");
   }
   Status StartContainer(const std::string& id) override {
     while (hold_starts.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -140,6 +164,7 @@ class FakeDocker final : public docker::DockerClient {
       if (Status f = remove_fault(*c); !f.ok()) return f;
     calls.push_back("remove " + c->spec.name);
     containers.erase(c->spec.name);
+    if (land_held_on_remove) LandHeldLocked();
     return Status::Ok();
   }
   Result<int> WaitContainer(const std::string&, int64_t) override { return Status(Code::kUnsupported, "fake"); }

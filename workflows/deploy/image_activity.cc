@@ -248,9 +248,10 @@ void RegisterImageActivities(engine::Registry* r, const DockerProvider& d) {
 
 }  // namespace internal
 
-void RegisterDockerActivities(engine::Registry* r, DockerProvider docker) {
-  internal::RegisterContainerActivities(r, docker);
-  internal::RegisterCreateActivity(r, docker);
+void RegisterDockerActivities(engine::Registry* r, DockerProvider docker,
+                              const DockerActivityOptions& options) {
+  internal::RegisterContainerActivities(r, docker, options);
+  internal::RegisterCreateActivity(r, docker, options);
   internal::RegisterImageActivities(r, docker);
   internal::RegisterNetworkActivities(r, docker);
 }

@@ -122,14 +122,22 @@ void Plan::Chain::Step(const std::string& step, const std::string& activity,
   if (blocked_) return;
   const StepState* st = plan_->Find(step);
   if (activity == "docker.create") create_step_ = step;
-  if (activity == "docker.create" && st) created_ = true;
+  if (activity == "docker.create" && st) {
+    created_ = true;
+    // Ended without an answer (timed out, answer lost, or cut by a cancel while in doubt):
+    // the daemon may still carry the create out, so the undo watches for it.
+    in_doubt_ = st->phase == StepState::kFailed &&
+                (st->error_code == int32_t(Code::kUnknownOutcome) ||
+                 st->error_code == int32_t(Code::kTimeout) ||
+                 st->error_code == int32_t(Code::kCancelled));
+  }
   if (st && (st->phase == StepState::kRunning || st->phase == StepState::kRetryWait)) running_ = true;
   if (!plan_->Need(step, activity, input, subjects)) blocked_ = true;
 }
 
 Plan::Chain::~Chain() {
   if (plan_->failed_ && created_ && blocked_ && !running_)
-    plan_->undo_.push_back({container_, plan_->s_.id + "/" + create_step_, subjects_});
+    plan_->undo_.push_back({container_, plan_->s_.id + "/" + create_step_, subjects_, in_doubt_});
 }
 
 std::vector<engine::Command> Plan::Finish() {
@@ -141,6 +149,7 @@ std::vector<engine::Command> Plan::Finish() {
     const StepState* st = Find(step);
     if (!st) {
       json in = {{"name", u.container}, {"key", u.key}, {"timeout_s", 0}};
+      if (u.settle) in["settle"] = true;  // absent otherwise: inputs recorded before it match
       out.push_back(engine::ScheduleActivity{step, "docker.remove", in.dump(), u.subjects});
       waiting = true;
     }

@@ -76,7 +76,7 @@ class Plan {
     Plan* plan_;
     std::string container_, create_step_;
     std::vector<std::string> subjects_;
-    bool blocked_ = false, created_ = false, running_ = false;
+    bool blocked_ = false, created_ = false, running_ = false, in_doubt_ = false;
   };
 
  private:
@@ -89,6 +89,7 @@ class Plan {
   struct Undo {
     std::string container, key;
     std::vector<std::string> subjects;
+    bool settle = false;  // the create ended in doubt: its request may still land
   };
   std::vector<Undo> undo_;
 };
