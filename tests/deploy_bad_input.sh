@@ -85,6 +85,11 @@ ok "Docker unreachable: $(head -1 "$work/err")"
 DOCKER_HOST=unix://$work/no-such.sock expect 3 'cannot reach the Docker engine' -- ps
 DOCKER_HOST=unix://$work/no-such.sock expect 2 'broken.yaml:[0-9]+:[0-9]+' -- up "$work/broken.yaml" -p $A
 ok "a bad blueprint is exit 2 even with no engine: it is checked first"
+# A file of networks alone is valid Compose (`config` shows it), and `up` has nothing to do.
+printf 'networks:\n  backend: {}\n' > "$work/no-services.yaml"
+expect 0 'no `services`' -- config -q "$work/no-services.yaml"
+DOCKER_HOST=unix://$work/no-such.sock expect 2 'nothing to deploy: no service is declared' -- up "$work/no-services.yaml" -p $A
+ok "a file with no services: config warns, up refuses before any engine call"
 
 # A port taken by a listener of our own on 127.0.0.1.
 python3 -c '

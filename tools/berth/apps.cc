@@ -237,6 +237,11 @@ int FailEngine(const Status& s) {
 int Up(const Globals& g, const UpArgs& a) {
   wf::Blueprint b;
   if (int rc = LoadOrExplain(a, &b); rc != 0) return rc;
+  if (b.services.empty()) {  // `berth config` shows such a file; a deploy of it would do nothing
+    std::cerr << "berth: " << a.file << ": nothing to deploy: no service is declared (or enabled"
+              << " by --profile); `berth down " << b.name << "` removes an app\n";
+    return kExitBadBlueprint;
+  }
   json input = {{"app", b.name}, {"blueprint", wf::ToJson(b)}, {"cache", !a.no_cache},
                 {"by", WhoAmI()}};
   return RunApp(g, "deploy", b.name, input, a.detach);

@@ -105,12 +105,24 @@ TEST(BlueprintTest, InvalidUtf8IsAnErrorWithItsPlace) {
   EXPECT_NE(compose::InvalidUtf8Offset("\xed\xa0\x80"), std::string::npos);  // surrogate
 }
 
-TEST(BlueprintTest, EmptyFileAndNoServicesAreErrors) {
+TEST(BlueprintTest, AnEmptyFileIsAnErrorAndNoServicesAWarning) {
   EXPECT_NE(OneError("").find("the file is empty"), std::string::npos);
   EXPECT_NE(OneError("# nothing\n").find("the file is empty"), std::string::npos);
-  EXPECT_NE(OneError("name: x\n").find("no `services`"), std::string::npos);
-  EXPECT_NE(OneError("services: {}\n").find("no services defined"), std::string::npos);
+  // Compose takes files of networks and volumes alone (compose-v1 fixtures no-services,
+  // volumes); `berth up` refuses them (tools/berth/apps.cc).
+  for (const char* text : {"name: x\n", "services: {}\n", "networks:\n  foo: {}\n"}) {
+    std::vector<Diagnostic> d;
+    auto b = ParseBlueprint(text, "x.yaml", "/tmp", "x", &d);
+    ASSERT_TRUE(b.ok()) << text << b.status().ToString();
+    EXPECT_TRUE(b->services.empty());
+    ASSERT_EQ(d.size(), 1u) << text;
+    EXPECT_EQ(d[0].severity, Diagnostic::kWarning);
+    EXPECT_NE(d[0].message.find("nothing to run"), std::string::npos) << d[0].message;
+  }
   EXPECT_NE(OneError("services:\n  web:\n").find("needs `image` or `build`"), std::string::npos);
+  // No `services` and a service-like map: the v1 format (compose-v1 fixture
+  // override-yaml-files' override file has neither image nor build).
+  EXPECT_NE(OneError("version: '2'\ndb:\n  environment: [A=1]\n").find("Compose v1 format"), std::string::npos);
 }
 
 TEST(BlueprintTest, MissingFileIsNotFound) {

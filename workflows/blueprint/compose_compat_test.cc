@@ -79,7 +79,13 @@ services:
     image: x
     profiles: [data]
 )", "depends on service 'db', which is only in profile(s) data: enable one with --profile");
-  ExpectRefused("services:\n  a:\n    image: x\n    profiles: [p]\n", "none is enabled");
+  // Every service in a disabled profile: valid Compose (compose-v2 fixture TestRunEnvFile),
+  // warned about; `berth up` refuses a blueprint with no services.
+  auto none = Load("services:\n  a:\n    image: x\n    profiles: [p]\n");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->services.empty());
+  ASSERT_EQ(diags_.size(), 1u);
+  EXPECT_NE(diags_[0].message.find("none is enabled: pass --profile NAME"), std::string::npos);
 }
 
 
@@ -342,7 +348,39 @@ TEST_F(ComposeCompatTest, EmptyValuesFromUnsetVariablesTakeTheDefault) {
   auto build = Load("services:\n  web:\n    build:\n      context: ctx\n      dockerfile: ${BERTH_CC_MODE}\n");
   ASSERT_TRUE(build.ok()) << build.status().ToString();
   EXPECT_EQ(build->services[0].build->dockerfile, "Dockerfile");
+  // compose-v2 fixtures TestUpContainerNameConflict, TestUpSwitchVolumes: an empty
+  // container_name is Berth's name, an empty `name:` the key's.
+  auto names = Load("services:\n  a:\n    image: x\n    container_name: ${BERTH_CC_MODE}\n"
+                    "    volumes: [v:/v]\n  b:\n    image: x\n    container_name: \"\"\n"
+                    "volumes:\n  v:\n    external: true\n    name: ${BERTH_CC_MODE}\n");
+  ASSERT_TRUE(names.ok()) << names.status().ToString();
+  EXPECT_EQ(names->services[0].container_name, "");
+  EXPECT_EQ(names->services[1].container_name, "");
+  EXPECT_EQ(names->services[0].volumes[0].source, "v");
   ExpectRefused("services:\n  web:\n    image: x\n    labels: " + std::string(3000, '[') + std::string(3000, ']') + "\n", "nests too deeply");
+}
+
+TEST_F(ComposeCompatTest, LongVolumeSyntaxOptionsBecomeEngineOptions) {
+  // compose-v1 fixture v3-full: `volume: {nocopy: true}`; `bind:` likewise.
+  std::filesystem::create_directories(dir_.path() / "data");
+  auto b = Load(R"(
+services:
+  web:
+    image: x
+    volumes:
+      - {type: volume, source: v, target: /v, volume: {nocopy: true}}
+      - {type: bind, source: ./data, target: /d, consistency: cached,
+         bind: {propagation: rslave, selinux: z, create_host_path: true}}
+volumes:
+  v:
+)");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->services[0].volumes[0].options, "nocopy");
+  EXPECT_EQ(b->services[0].volumes[1].options, "rslave,z");
+  ExpectRefused("services:\n  web:\n    image: x\n    volumes:\n      - {type: bind, source: /tmp, target: /t, bind: {propagation: sideways}}\n",
+                "propagation 'sideways' is not one Docker knows");
+  ExpectRefused("services:\n  web:\n    image: x\n    volumes:\n      - {type: volume, source: v, target: /t, volume: {subpath: a}}\nvolumes:\n  v:\n",
+                "subpath");
 }
 
 }  // namespace

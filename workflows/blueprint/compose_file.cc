@@ -114,13 +114,15 @@ void Services(ComposeReader& r, const Entry* top, const std::set<std::string>& n
       r.Error(Where{}, "this is the Compose v1 format (services at the top level: " + v1_services +
                            "); Berth reads the Compose Specification: put them under `services:`");
     } else {
-      r.Error(Where{}, "no `services`: a Compose file needs at least one service");
+      // Compose takes a file of networks and volumes alone; `berth up` refuses it (apps.cc).
+      r.Warn(Where{}, "no `services`: the file declares no containers, so `berth up` has nothing to run");
     }
     return;
   }
   auto entries = r.Map(top->value, top->where, true);
   if (!entries) return;
-  if (entries->empty()) r.Error(top->key_where, "no services defined");
+  if (entries->empty())
+    r.Warn(top->key_where, "no services defined: `berth up` has nothing to run");
   std::vector<std::vector<Where>> depends_where;
   const std::set<std::string> active = ActiveProfiles(r, options);
   std::map<std::string, std::vector<std::string>> disabled;  // service -> its profiles
@@ -138,7 +140,7 @@ void Services(ComposeReader& r, const Entry* top, const std::set<std::string>& n
     b->services.push_back(std::move(def));
   }
   if (!entries->empty() && b->services.empty() && !disabled.empty())
-    r.Error(top->key_where, "every service is in a profile and none is enabled: pass --profile NAME");
+    r.Warn(top->key_where, "every service is in a profile and none is enabled: pass --profile NAME");
   for (size_t i = 0; i < b->services.size(); ++i) {
     const ServiceDef& s = b->services[i];
     for (size_t j = 0; j < s.depends_on.size(); ++j) {
@@ -314,8 +316,10 @@ void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptio
     else if (e.key == "secrets")
       top.secrets = &e;
     else if (e.key != "version" && top_services_v1 != nullptr && e.value.IsMap() &&
-             (e.value["image"] || e.value["build"] || e.value["extends"]))
-      *top_services_v1 += (top_services_v1->empty() ? "" : ", ") + e.key;  // v1: no warning
+             e.key.rfind("x-", 0) != 0 && e.key != "include" && e.key != "models")
+      // No `services`, and a map under a key Compose does not define: a v1 service (an
+      // override file's may have neither image nor build). No warning: the error says it.
+      *top_services_v1 += (top_services_v1->empty() ? "" : ", ") + e.key;
     else if (e.key != "version")
       r.OtherKey(e, {"include", "models"});
   }

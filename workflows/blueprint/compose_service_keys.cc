@@ -143,7 +143,8 @@ void PullPolicy(ServiceParse& p, const Entry& e) {
 
 void ContainerName(ServiceParse& p, const Entry& e) {
   std::string n = p.r.String(e.value, e.where).value_or("");
-  if (!ValidObjectName(n))
+  // "" (what an unset variable gives): the default name, as in Compose.
+  if (!n.empty() && !ValidObjectName(n))
     p.r.Error(e.where, "container_name '" + n + "' must match [a-zA-Z0-9][a-zA-Z0-9_.-]*");
   p.def.container_name = n;
 }

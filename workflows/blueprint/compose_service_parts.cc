@@ -55,8 +55,8 @@ bool BuildOption(ComposeReader& r, const Entry& k, BuildDef* b) {
 const std::set<std::string> kUnsupportedServiceNetworkKeys = {
     "ipv6_address", "link_local_ips", "priority",      "mac_address",
     "driver_opts",  "gw_priority",    "interface_name"};
-const std::set<std::string> kUnsupportedVolumeKeys = {"bind", "volume", "tmpfs", "image",
-                                                      "consistency"};
+const std::set<std::string> kUnsupportedVolumeKeys = {"tmpfs", "image"};
+const std::set<std::string> kUnsupportedMountOptionKeys = {"subpath", "recursive"};
 
 bool OneOf(const std::string& s, std::initializer_list<const char*> options) {
   for (const char* o : options) {
@@ -64,6 +64,8 @@ bool OneOf(const std::string& s, std::initializer_list<const char*> options) {
   }
   return false;
 }
+
+void AddOption(VolumeMount* m, const std::string& o) { m->options += (m->options.empty() ? "" : ",") + o; }
 
 std::optional<PortDef> LongPort(ComposeReader& r, const YAML::Node& n, const Where& at) {
   auto entries = r.Map(n, at);
@@ -157,8 +159,7 @@ std::optional<VolumeMount> ShortVolume(ComposeReader& r, const std::string& s, c
                            "private", "rprivate", "consistent", "cached", "delegated"})) {
         // SELinux relabelling, no copy-up, propagation: the engine's; the last three are
         // Docker Desktop's and mean nothing on Linux (Compose passes them, dockerd ignores).
-        if (!OneOf(o, {"consistent", "cached", "delegated"}))
-          m.options += (m.options.empty() ? "" : ",") + o;
+        if (!OneOf(o, {"consistent", "cached", "delegated"})) AddOption(&m, o);
       } else {
         r.Error(at, "volume option '" + o + "' is not one Docker knows (ro, rw, z, Z, "
                     "nocopy, [r]shared, [r]slave, [r]private)");
@@ -172,6 +173,31 @@ std::optional<VolumeMount> ShortVolume(ComposeReader& r, const std::string& s, c
   }
   if (!ok) return std::nullopt;
   return m;
+}
+
+// The long syntax's `volume:` and `bind:` maps: the same engine options as the short
+// syntax's third field.
+void MountOptions(ComposeReader& r, const Entry& opts, VolumeMount* m) {
+  for (const Entry& e : r.Map(opts.value, opts.where, true).value_or(std::vector<Entry>())) {
+    if (opts.key == "volume" && e.key == "nocopy") {
+      if (r.Bool(e.value, e.where).value_or(false)) AddOption(m, "nocopy");
+    } else if (opts.key == "bind" && e.key == "propagation") {
+      std::string p = r.String(e.value, e.where).value_or("");
+      if (OneOf(p, {"shared", "rshared", "slave", "rslave", "private", "rprivate"})) AddOption(m, p);
+      else if (!p.empty())
+        r.Error(e.where, "propagation '" + p + "' is not one Docker knows ([r]shared, [r]slave, [r]private)");
+    } else if (opts.key == "bind" && e.key == "selinux") {
+      std::string z = r.String(e.value, e.where).value_or("");
+      if (z == "z" || z == "Z") AddOption(m, z);
+      else if (!z.empty()) r.Error(e.where, "selinux '" + z + "' must be z (shared) or Z (private)");
+    } else if (opts.key == "bind" && e.key == "create_host_path") {
+      // The engine's binds (the short syntax's) make a missing host path; false is not kept.
+      if (!r.Bool(e.value, e.where).value_or(true))
+        r.Warn(e.where, "create_host_path: false is not done: the engine makes a missing host path");
+    } else {
+      r.OtherKey(e, kUnsupportedMountOptionKeys);
+    }
+  }
 }
 
 std::optional<VolumeMount> LongVolume(ComposeReader& r, const YAML::Node& n, const Where& at,
@@ -194,6 +220,10 @@ std::optional<VolumeMount> LongVolume(ComposeReader& r, const YAML::Node& n, con
       m.target = r.String(e.value, e.where).value_or("/");
     } else if (e.key == "read_only") {
       m.read_only = r.Bool(e.value, e.where).value_or(false);
+    } else if (e.key == "volume" || e.key == "bind") {
+      MountOptions(r, e, &m);
+    } else if (e.key == "consistency") {
+      (void)r.String(e.value, e.where);  // Docker Desktop's; nothing on Linux (as in the short syntax)
     } else {
       r.OtherKey(e, kUnsupportedVolumeKeys);
     }

@@ -19,8 +19,8 @@ struct Naming {
 // Handles `external` and `name`; false for any other key.
 bool NamingKey(ComposeReader& r, const Entry& k, Naming* n) {
   if (k.key == "name") {
-    n->name = r.String(k.value, k.where).value_or("");
-    if (!ValidObjectName(n->name)) r.Error(k.where, "name '" + n->name + "' " + kObjectNameRule);
+    n->name = r.String(k.value, k.where).value_or("");  // "": the default (an unset variable)
+    if (!n->name.empty() && !ValidObjectName(n->name)) r.Error(k.where, "name '" + n->name + "' " + kObjectNameRule);
     return true;
   }
   if (k.key != "external") return false;
