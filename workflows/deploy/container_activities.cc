@@ -240,6 +240,11 @@ class Remove final : public DockerActivity {
       if (list->empty() && in.value("settle", false)) {
         // The create ended in doubt: what it sent may still land (the create fence).
         Adopt late = WatchForKey(d, ctx, key, options_, /*whole_fence=*/false);
+        // A listing that failed is retried as such (kUnavailable): the next attempt then
+        // runs and watches again. As kUnknownOutcome it would reconcile first, and after a
+        // cancel an attempt that reconciles starts given up, so it would stop watching.
+        if (!late.ok() && late.status().code() == Code::kUnknownOutcome)
+          return Status(Code::kUnavailable, late.status().message());
         if (!late.ok()) return late.status();
         if (!late->has_value()) return std::string("gone");
         name = **late;
