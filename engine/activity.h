@@ -18,6 +18,11 @@
 
 namespace berth::engine {
 
+// True when a failure with this code leaves the step in doubt: the effect may have happened
+// (kUnknownOutcome: sent, no answer; kTimeout: the attempt was given up while it ran). The
+// next attempt reconciles first.
+inline bool LeavesInDoubt(Code c) { return c == Code::kUnknownOutcome || c == Code::kTimeout; }
+
 struct RetryPolicy {
   uint32_t attempts_max = 5;
   int64_t backoff_initial_ms = 100;
@@ -47,8 +52,8 @@ struct ActivityContext {
   std::shared_ptr<const std::atomic<bool>> abandoned;
   std::shared_ptr<const std::atomic<bool>> stopping;
   // For Reconcile: why the step is in doubt. The code of the failure that ended the last
-  // attempt (kUnknownOutcome, kTimeout), or kOk when a restart found the attempt unfinished
-  // (the process died in it).
+  // attempt (LeavesInDoubt), or kOk when a restart found the attempt unfinished (the
+  // process died in it).
   Code in_doubt = Code::kOk;
   bool Abandoned() const {
     return (abandoned && abandoned->load(std::memory_order_relaxed)) ||

@@ -17,9 +17,7 @@
 namespace berth::engine {
 
 // After a failure with this code the next attempt reconciles first (the effect may be done).
-inline bool ReconcileAfter(int32_t code) {
-  return code == int32_t(Code::kTimeout) || code == int32_t(Code::kUnknownOutcome);
-}
+inline bool ReconcileAfter(int32_t code) { return LeavesInDoubt(Code(code)); }
 
 // One running workflow. Everything below runs on `lane()` unless said otherwise.
 class Instance : public std::enable_shared_from_this<Instance> {

@@ -170,8 +170,7 @@ class Create final : public DockerActivity {
   // found is adopted only once the fence has passed, so that no later removal frees the
   // name while one of them is still on its way.
   Adopt Find(const ActivityContext& ctx, const json& in, DockerClient& d) override {
-    bool whole = ctx.in_doubt == Code::kUnknownOutcome || ctx.in_doubt == Code::kTimeout;
-    Adopt found = WatchForKey(d, ctx, ctx.idempotency_key, options_, whole);
+    Adopt found = WatchForKey(d, ctx, ctx.idempotency_key, options_, engine::LeavesInDoubt(ctx.in_doubt));
     if (!found.ok() || !found->has_value()) return found;
     std::string id = **found;
     auto app_nets = AppNetworks(d, Str(in, "app"));

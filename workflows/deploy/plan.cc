@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/activity.h"
 #include "workflows/deploy/names.h"
 
 namespace berth::workflows {
@@ -126,10 +127,8 @@ void Plan::Chain::Step(const std::string& step, const std::string& activity,
     created_ = true;
     // Ended without an answer (timed out, answer lost, or cut by a cancel while in doubt):
     // the daemon may still carry the create out, so the undo watches for it.
-    in_doubt_ = st->phase == StepState::kFailed &&
-                (st->error_code == int32_t(Code::kUnknownOutcome) ||
-                 st->error_code == int32_t(Code::kTimeout) ||
-                 st->error_code == int32_t(Code::kCancelled));
+    Code code = Code(st->error_code);
+    in_doubt_ = st->phase == StepState::kFailed && (engine::LeavesInDoubt(code) || code == Code::kCancelled);
   }
   if (st && (st->phase == StepState::kRunning || st->phase == StepState::kRetryWait)) running_ = true;
   if (!plan_->Need(step, activity, input, subjects)) blocked_ = true;
