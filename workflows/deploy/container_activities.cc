@@ -233,25 +233,24 @@ class Remove final : public DockerActivity {
     auto retried = [](const Status& s) {
       return s.code() == Code::kFailed ? Status(Code::kUnavailable, s.message()) : s;
     };
-    if (std::string key = Str(in, "key"); !key.empty()) {
+    if (std::string key = Str(in, "key"); !key.empty() && in.value("settle", false)) {
+      // The container that create step made, and the create ended in doubt: what it sent
+      // may still land, so it is watched for (the create fence; its first look is a listing
+      // like the one below). A listing that failed is retried as such (kUnavailable): the
+      // next attempt runs and watches again. As kUnknownOutcome it would reconcile first,
+      // and after a cancel an attempt that reconciles starts given up and stops watching.
+      Adopt late = WatchForKey(d, ctx, key, options_, /*whole_fence=*/false);
+      if (!late.ok() && late.status().code() == Code::kUnknownOutcome)
+        return Status(Code::kUnavailable, late.status().message());
+      if (!late.ok()) return late.status();
+      if (!late->has_value()) return std::string("gone");
+      name = **late;
+    } else if (!key.empty()) {
       // Only the container that step made (by its berth.key), never one merely named alike.
       auto list = d.ListContainers({{kLabelKey, key}});
       if (!list.ok()) return retried(list.status());
-      if (list->empty() && in.value("settle", false)) {
-        // The create ended in doubt: what it sent may still land (the create fence).
-        Adopt late = WatchForKey(d, ctx, key, options_, /*whole_fence=*/false);
-        // A listing that failed is retried as such (kUnavailable): the next attempt then
-        // runs and watches again. As kUnknownOutcome it would reconcile first, and after a
-        // cancel an attempt that reconciles starts given up, so it would stop watching.
-        if (!late.ok() && late.status().code() == Code::kUnknownOutcome)
-          return Status(Code::kUnavailable, late.status().message());
-        if (!late.ok()) return late.status();
-        if (!late->has_value()) return std::string("gone");
-        name = **late;
-      } else {
-        if (list->empty()) return std::string("gone");
-        name = list->front().id;
-      }
+      if (list->empty()) return std::string("gone");
+      name = list->front().id;
     }
     // The first attempt stops the container gracefully. A stop that got no answer in time
     // (the engine may hold the container's state lock after an exit: docs/deploy.md,
