@@ -105,6 +105,9 @@ void CheckAddresses(ComposeReader& r, const Blueprint& b) {
   }
 }
 
+// Top-level keys Compose defines and Berth does not implement (an error, not a warning).
+const std::set<std::string> kUnsupportedTopKeys = {"include", "models"};
+
 void Services(ComposeReader& r, const Entry* top, const std::set<std::string>& networks,
               const std::set<std::string>& volumes, const LoadOptions& options,
               const std::string& v1_services, Blueprint* b) {
@@ -316,12 +319,12 @@ void ParseComposeFile(ComposeReader& r, const std::string& text, const LoadOptio
     else if (e.key == "secrets")
       top.secrets = &e;
     else if (e.key != "version" && top_services_v1 != nullptr && e.value.IsMap() &&
-             e.key.rfind("x-", 0) != 0 && e.key != "include" && e.key != "models")
+             e.key.rfind("x-", 0) != 0 && !kUnsupportedTopKeys.count(e.key))
       // No `services`, and a map under a key Compose does not define: a v1 service (an
       // override file's may have neither image nor build). No warning: the error says it.
       *top_services_v1 += (top_services_v1->empty() ? "" : ", ") + e.key;
     else if (e.key != "version")
-      r.OtherKey(e, {"include", "models"});
+      r.OtherKey(e, kUnsupportedTopKeys);
   }
   b->name = AppName(r, options.project, top.name);
   std::map<std::string, std::string> renamed;  // "<app>_<key>" -> a volume's own name

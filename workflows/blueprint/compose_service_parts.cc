@@ -65,6 +65,11 @@ bool OneOf(const std::string& s, std::initializer_list<const char*> options) {
   return false;
 }
 
+// Mount propagation modes, the engine's (short syntax option, long syntax bind.propagation).
+bool IsPropagation(const std::string& o) {
+  return OneOf(o, {"shared", "rshared", "slave", "rslave", "private", "rprivate"});
+}
+
 void AddOption(VolumeMount* m, const std::string& o) { m->options += (m->options.empty() ? "" : ",") + o; }
 
 std::optional<PortDef> LongPort(ComposeReader& r, const YAML::Node& n, const Where& at) {
@@ -155,8 +160,7 @@ std::optional<VolumeMount> ShortVolume(ComposeReader& r, const std::string& s, c
       std::string o = options.substr(start, comma - start);
       if (o == "ro" || o == "rw") {
         m.read_only = o == "ro";
-      } else if (OneOf(o, {"z", "Z", "nocopy", "shared", "rshared", "slave", "rslave",
-                           "private", "rprivate", "consistent", "cached", "delegated"})) {
+      } else if (IsPropagation(o) || OneOf(o, {"z", "Z", "nocopy", "consistent", "cached", "delegated"})) {
         // SELinux relabelling, no copy-up, propagation: the engine's; the last three are
         // Docker Desktop's and mean nothing on Linux (Compose passes them, dockerd ignores).
         if (!OneOf(o, {"consistent", "cached", "delegated"})) AddOption(&m, o);
@@ -183,7 +187,7 @@ void MountOptions(ComposeReader& r, const Entry& opts, VolumeMount* m) {
       if (r.Bool(e.value, e.where).value_or(false)) AddOption(m, "nocopy");
     } else if (opts.key == "bind" && e.key == "propagation") {
       std::string p = r.String(e.value, e.where).value_or("");
-      if (OneOf(p, {"shared", "rshared", "slave", "rslave", "private", "rprivate"})) AddOption(m, p);
+      if (IsPropagation(p)) AddOption(m, p);
       else if (!p.empty())
         r.Error(e.where, "propagation '" + p + "' is not one Docker knows ([r]shared, [r]slave, [r]private)");
     } else if (opts.key == "bind" && e.key == "selinux") {
