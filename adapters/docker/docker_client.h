@@ -41,6 +41,8 @@ class DockerClient {
   // The engine's version and the API version used for every other call. The first call
   // (of any kind) negotiates it; later ones reuse the answer.
   virtual Result<EngineVersion> Version() = 0;
+  // GET /info: the engine's name, CPUs and memory (for placement). Default: kUnsupported.
+  virtual Result<EngineInfo> Info() { return Status(Code::kUnsupported, "this client has no /info"); }
 
   // ---- Containers -------------------------------------------------------------------------
 

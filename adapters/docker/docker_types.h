@@ -31,6 +31,14 @@ struct EngineVersion {
   std::string arch;            // "amd64"
 };
 
+// What GET /info reports that placement needs: the engine's capacity and its name.
+struct EngineInfo {
+  std::string name;        // the daemon's host name
+  int64_t cpus = 0;        // NCPU
+  int64_t memory = 0;      // MemTotal, bytes
+  int64_t containers = 0;  // every container the daemon holds
+};
+
 // One container port: exposed always; published on the host when `publish` is true.
 struct PortSpec {
   int container_port = 0;

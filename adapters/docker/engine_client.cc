@@ -55,6 +55,20 @@ HttpRequest EngineClient::Request(std::string method, std::string target, std::s
   return r;
 }
 
+Result<EngineInfo> EngineClient::Info() {
+  Result<HttpResponse> r = Call(Request("GET", "/info"));
+  if (!r.ok()) return r.status().WithContext("GET /info");
+  if (r->status >= 300) return ApiError(r->status, r->body, "GET /info");
+  Result<json> j = ParseJson(r->body, "GET /info");
+  if (!j.ok()) return j.status();
+  EngineInfo info;
+  info.name = StringField(*j, "Name");
+  info.cpus = IntField(*j, "NCPU");
+  info.memory = IntField(*j, "MemTotal");
+  info.containers = IntField(*j, "Containers");
+  return info;
+}
+
 Result<EngineVersion> EngineClient::Version() {
   {
     std::lock_guard<std::mutex> lock(mu_);

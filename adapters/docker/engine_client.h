@@ -39,6 +39,7 @@ class EngineClient final : public DockerClient {
   const Endpoint& endpoint() const { return transport_.endpoint(); }
 
   Result<EngineVersion> Version() override;
+  Result<EngineInfo> Info() override;
 
   Result<std::string> CreateContainer(const ContainerSpec& spec) override;
   Status StartContainer(const std::string& id) override;

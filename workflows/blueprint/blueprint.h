@@ -108,6 +108,7 @@ struct ServiceDef {
   std::vector<std::string> install;    // run once per image key, then committed
   std::vector<std::string> customize;  // run in every container after it starts
   std::string dns;                     // x-berth.dns (recorded; DNS registration comes later)
+  std::string placement;               // x-berth.placement: a chain's JSON text ("" none)
   std::vector<std::string> profiles;   // Compose `profiles`: only loaded when one is enabled
   // Fields of the engine's create body from Compose keys that map onto it as they stand
   // (cap_add -> HostConfig.CapAdd, tty -> Config.Tty, ...): field name -> its JSON text.
@@ -161,6 +162,7 @@ struct Blueprint {
   std::vector<NetworkDef> networks;  // "default" first, then top-level `networks`
   std::vector<std::string> volumes;  // docker names of top-level `volumes` ("<app>_<name>",
                                      // or the `name:` of a named or external one)
+  std::string placement;  // top-level x-berth.placement: a chain's JSON text ("" none)
 
   const ServiceDef* FindService(const std::string& name) const;
   // Services grouped by depends_on depth: level 0 depends on nothing, level k only on

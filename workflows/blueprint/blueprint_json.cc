@@ -141,13 +141,14 @@ class JsonIn {
            Get(v, "engine_host", path, &s->engine_host) &&
            Get(v, "engine_config", path, &s->engine_config) && Get(v, "links", path, &s->links) &&
            Get(v, "network_mode", path, &s->network_mode) && Get(v, "shares", path, &s->shares) &&
-           Get(v, "platform", path, &s->platform) && Get(v, "pull_policy", path, &s->pull_policy);
+           Get(v, "platform", path, &s->platform) && Get(v, "pull_policy", path, &s->pull_policy) &&
+           Get(v, "placement", path, &s->placement);
   }
   bool As(const json& v, const std::string& path, Blueprint* b) {
     return Object(v, path) && Require(v, "name", path) && Require(v, "services", path) &&
            Get(v, "file", path, &b->file) && Get(v, "name", path, &b->name) &&
            Get(v, "services", path, &b->services) && Get(v, "networks", path, &b->networks) &&
-           Get(v, "volumes", path, &b->volumes);
+           Get(v, "volumes", path, &b->volumes) && Get(v, "placement", path, &b->placement);
   }
 
   bool Fail(const std::string& path, const std::string& message) {
@@ -253,6 +254,7 @@ json ToJson(const ServiceDef& s) {
   // ServiceConfigHash, of a service that does not use them stays what it was, and a
   // redeploy does not replace containers that still fit.
   if (!s.container_name.empty()) j["container_name"] = s.container_name;
+  if (!s.placement.empty()) j["placement"] = s.placement;
   if (!s.profiles.empty()) j["profiles"] = s.profiles;
   if (!s.engine_host.empty()) j["engine_host"] = s.engine_host;
   if (!s.engine_config.empty()) j["engine_config"] = s.engine_config;
@@ -280,11 +282,13 @@ json ToJson(const Blueprint& b) {
     if (n.internal) networks.back()["internal"] = true;
     if (n.attachable) networks.back()["attachable"] = true;
   }
-  return {{"file", b.file},
-          {"name", b.name},
-          {"services", services},
-          {"networks", networks},
-          {"volumes", b.volumes}};
+  json out = {{"file", b.file},
+              {"name", b.name},
+              {"services", services},
+              {"networks", networks},
+              {"volumes", b.volumes}};
+  if (!b.placement.empty()) out["placement"] = b.placement;
+  return out;
 }
 
 Result<Blueprint> BlueprintFromJson(const json& j) {

@@ -173,9 +173,10 @@ services:
       install: ["mkdir -p /srv/www", "echo hi > /srv/www/index.html"]
       customize: echo $BERTH_INSTANCE > /srv/www/id
       dns: web
-      placement: {max_per_host: 1}
+      placement: [{max-containers: 1}, {affinity: "NOT TYPE"}]
 x-berth:
   hosts: [local]
+  placement: [breadth-first]
 )";
   Blueprint b = Good(yaml);
   const ServiceDef& s = b.services[0];
@@ -183,9 +184,31 @@ x-berth:
   EXPECT_EQ(s.customize, std::vector<std::string>{"echo $BERTH_INSTANCE > /srv/www/id"});
   EXPECT_EQ(s.dns, "web");
   std::vector<Diagnostic> w = Warnings(yaml);
-  ASSERT_EQ(w.size(), 2u);
-  EXPECT_EQ(w[0].message, "x-berth.hosts: not used yet (ignored)");
-  EXPECT_EQ(w[1].message, "services.web.x-berth.placement: not used yet (ignored)");
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].message, "x-berth.hosts: not used yet (ignored): the cloud's hosts are `berth host add`'s");
+  // A bad placement entry is an error at its line:col, from the strategy code itself.
+  auto e = Errors("services:\n  web:\n    image: x\n    x-berth:\n      placement: [spread, \"NOT TYPE\"]\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].ToString().substr(0, 14), "shop.yaml:5:27") << e[0].ToString();
+  EXPECT_NE(e[0].message.find("unknown placement strategy 'NOT TYPE'"), std::string::npos) << e[0].message;
+}
+
+TEST(BlueprintTest, PlacementIsRecordedAsAChain) {
+  Blueprint b = Good(R"(
+services:
+  web:
+    image: x
+    x-berth:
+      placement: [{max-containers: 2}, {labels: {zone: a}}, {affinity: [NOT TYPE]}, spread]
+x-berth:
+  placement: [breadth-first, {hostname: "^node-"}]
+)");
+  EXPECT_EQ(b.placement, R"(["breadth-first",{"hostname":"^node-"}])");
+  EXPECT_EQ(b.services[0].placement,
+            R"([{"max-containers":2},{"labels":{"zone":"a"}},{"affinity":["NOT TYPE"]},"spread"])");
+  auto again = BlueprintFromJson(ToJson(b));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->services[0].placement, b.services[0].placement);
 }
 
 TEST(BlueprintTest, InterpolationFromTheProcessEnvironment) {

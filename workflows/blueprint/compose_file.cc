@@ -52,8 +52,10 @@ std::string AppName(ComposeReader& r, const std::string& project, const Entry* n
 void TopBerth(ComposeReader& r, const Entry* top, Blueprint* b) {
   if (top == nullptr) return;
   for (const Entry& k : r.Map(top->value, top->where, true).value_or(std::vector<Entry>())) {
-    if (k.key == "hosts" || k.key == "placement") {
-      r.Warn(k.key_where, "not used yet (ignored)");
+    if (k.key == "placement") {
+      b->placement = PlacementJson(r, k.value, k.where);
+    } else if (k.key == "hosts") {
+      r.Warn(k.key_where, "not used yet (ignored): the cloud's hosts are `berth host add`'s");
     } else if (k.key == "network") {
       for (const Entry& n : r.Map(k.value, k.where).value_or(std::vector<Entry>())) {
         if (n.key != "subnet") {

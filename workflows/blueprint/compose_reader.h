@@ -234,4 +234,8 @@ void ResolveSharedNamespaces(Blueprint* b);
 // Cycles in depends_on, each as "a -> b -> a", found in file order; unknown names skipped.
 std::vector<std::vector<std::string>> DependencyCycles(const std::vector<ServiceDef>& services);
 
+// x-berth.placement as the JSON text of a placement chain (compose_placement.cc); every
+// bad entry is reported at its line:col.
+std::string PlacementJson(ComposeReader& r, const YAML::Node& n, const Where& w);
+
 }  // namespace berth::workflows::compose

@@ -317,7 +317,7 @@ void Berth(ServiceParse& p, const Entry& e) {
       p.def.dns = p.r.String(k.value, k.where).value_or("");
       if (!ValidDnsName(p.def.dns)) p.r.Error(k.where, "'" + p.def.dns + "' is not a DNS name");
     } else if (k.key == "placement") {
-      p.r.Warn(k.key_where, "not used yet (ignored)");
+      p.def.placement = PlacementJson(p.r, k.value, k.where);
     } else {
       p.r.Warn(k.key_where, "unknown x-berth key '" + k.key + "' (ignored)");
     }

@@ -12,6 +12,14 @@ std::string Sha256Hex(const std::string& data) {
   return eventlog::DigestHex(eventlog::HashRecord(data));  // the log's own SHA-256
 }
 
+HostDockerProvider ByHost(DockerProvider local, HostDockerProvider hosts) {
+  return [local = std::move(local), hosts = std::move(hosts)](const std::string& host) -> Result<docker::DockerClient*> {
+    if (host.empty() || host == kLocalHost) return local();
+    if (hosts) return hosts(host);
+    return NotFound("host " + host + " is not in the cloud (`berth hosts` lists the hosts)");
+  };
+}
+
 namespace internal {
 
 engine::RetryPolicy DockerActivity::retry_policy() const {
@@ -31,11 +39,11 @@ namespace {
 // Parses the recorded input, gets a client, and calls `body`; a malformed recorded input
 // fails the step (kInvalidArgument), never Berth.
 template <class R, class Body>
-R WithInput(const engine::ActivityContext& ctx, const DockerProvider& docker, Body body) {
+R WithInput(const engine::ActivityContext& ctx, const HostDockerProvider& docker, Body body) {
   json in = json::parse(ctx.input, nullptr, /*allow_exceptions=*/false);
   if (in.is_discarded() || !in.is_object())
     return InvalidArgument("step " + ctx.step + ": input is not a JSON object");
-  Result<docker::DockerClient*> d = docker();
+  Result<docker::DockerClient*> d = docker(Str(in, "host"));
   if (!d.ok()) return d.status();
   try {
     return body(in, **d);

@@ -19,7 +19,7 @@ using Adopt = Result<std::optional<std::string>>;
 
 class DockerActivity : public engine::Activity {
  public:
-  DockerActivity(std::string name, DockerProvider docker)
+  DockerActivity(std::string name, HostDockerProvider docker)
       : name_(std::move(name)), docker_(std::move(docker)) {}
   std::string name() const override { return name_; }
   engine::RetryPolicy retry_policy() const override;
@@ -28,6 +28,8 @@ class DockerActivity : public engine::Activity {
   Adopt Reconcile(const engine::ActivityContext& ctx) final;
 
  protected:
+  // The client of another host than the input's (observe looks at every host).
+  Result<docker::DockerClient*> Client(const std::string& host) const { return docker_(host); }
   // The activity proper, with the parsed input and a client.
   virtual Result<std::string> Do(const engine::ActivityContext& ctx, const json& in,
                                  docker::DockerClient& d) = 0;
@@ -38,7 +40,7 @@ class DockerActivity : public engine::Activity {
 
  private:
   std::string name_;
-  DockerProvider docker_;
+  HostDockerProvider docker_;
 };
 
 // in[key] as a string / int, "" / 0 when missing.
@@ -74,10 +76,10 @@ std::string Tail(const std::string& text, size_t max = 400);
 }  // namespace berth::workflows::internal
 
 namespace berth::workflows::internal {
-void RegisterContainerActivities(engine::Registry* r, const DockerProvider& d,
+void RegisterContainerActivities(engine::Registry* r, const HostDockerProvider& d,
                                  const DockerActivityOptions& options);
-void RegisterCreateActivity(engine::Registry* r, const DockerProvider& d,
+void RegisterCreateActivity(engine::Registry* r, const HostDockerProvider& d,
                             const DockerActivityOptions& options);
-void RegisterImageActivities(engine::Registry* r, const DockerProvider& d);
-void RegisterNetworkActivities(engine::Registry* r, const DockerProvider& d);
+void RegisterImageActivities(engine::Registry* r, const HostDockerProvider& d);
+void RegisterNetworkActivities(engine::Registry* r, const HostDockerProvider& d);
 }  // namespace berth::workflows::internal

@@ -17,10 +17,45 @@ using engine::ActivityContext;
 
 class Observe final : public DockerActivity {
  public:
-  explicit Observe(DockerProvider d) : DockerActivity("docker.observe", std::move(d)) {}
+  explicit Observe(HostDockerProvider d) : DockerActivity("docker.observe", std::move(d)) {}
 
  protected:
-  Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
+  // {app} looks at the input's engine; {app, hosts: [names]} at each host of the cloud, and
+  // counts every container of Berth's there too (placement's view of the hosts).
+  Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
+    if (!in.contains("hosts")) return ObserveOne(in, d, "");
+    json out = {{"containers", json::array()}, {"networks", json::array()}, {"hosts", json::object()}};
+    for (const auto& h : in.at("hosts")) {
+      std::string host = h.get<std::string>();
+      auto client = Client(host);
+      if (!client.ok()) return client.status();
+      auto one = ObserveOne(in, **client, host);
+      if (!one.ok()) return one.status().WithContext("host " + host);
+      json j = json::parse(*one);
+      for (auto& c : j["containers"]) out["containers"].push_back(std::move(c));
+      for (auto& n : j["networks"]) out["networks"].push_back(json{{"name", n}, {"host", host}});
+      auto all = (*client)->ListContainers({{kLabelApp, ""}});
+      if (!all.ok()) return all.status().WithContext("host " + host + ": listing Berth's containers");
+      json census = {{"containers", all->size()}, {"apps", json::object()}, {"services", json::object()},
+                     {"cpus_reserved", 0.0}, {"memory_reserved", 0}};
+      double cpus = 0;
+      int64_t mem = 0;
+      for (const auto& c : *all) {
+        std::string a = docker::LabelValue(c.labels, kLabelApp), s = docker::LabelValue(c.labels, kLabelService);
+        census["apps"][a] = census["apps"].value(a, 0) + 1;
+        census["services"][a + "/" + s] = census["services"].value(a + "/" + s, 0) + 1;
+        cpus += std::atof(docker::LabelValue(c.labels, kLabelCpus).c_str());
+        mem += std::atoll(docker::LabelValue(c.labels, kLabelMemory).c_str());
+      }
+      census["cpus_reserved"] = cpus;
+      census["memory_reserved"] = mem;
+      out["hosts"][host] = std::move(census);
+    }
+    return out.dump();
+  }
+
+ private:
+  static Result<std::string> ObserveOne(const json& in, DockerClient& d, const std::string& host) {
     std::string app = Str(in, "app");
     auto list = d.ListContainers({{kLabelApp, app}});
     if (!list.ok()) return list.status().WithContext("listing the containers of " + app);
@@ -38,6 +73,7 @@ class Observe final : public DockerActivity {
                             {"stop_timeout", std::atoi(label(kLabelStopTimeout).c_str())},
                             {"running", c.state.running},
                             {"status", c.state.status}});
+      if (!host.empty()) containers.back()["host"] = host;
     }
     auto nets = d.ListNetworks({{kLabelApp, app}});
     if (!nets.ok()) return nets.status().WithContext("listing the networks of " + app);
@@ -52,7 +88,7 @@ class Observe final : public DockerActivity {
 
 class Start final : public DockerActivity {
  public:
-  explicit Start(DockerProvider d) : DockerActivity("docker.start", std::move(d)) {}
+  explicit Start(HostDockerProvider d) : DockerActivity("docker.start", std::move(d)) {}
 
  protected:
   Result<std::string> Do(const ActivityContext&, const json& in, DockerClient& d) override {
@@ -94,7 +130,7 @@ void StopCommand(DockerClient& d, const std::string& container, const json& in) 
 
 class Exec final : public DockerActivity {
  public:
-  explicit Exec(DockerProvider d) : DockerActivity("docker.exec", std::move(d)) {}
+  explicit Exec(HostDockerProvider d) : DockerActivity("docker.exec", std::move(d)) {}
 
  protected:
   Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
@@ -179,7 +215,7 @@ class Exec final : public DockerActivity {
 
 class Healthy final : public DockerActivity {
  public:
-  explicit Healthy(DockerProvider d) : DockerActivity("docker.healthy", std::move(d)) {}
+  explicit Healthy(HostDockerProvider d) : DockerActivity("docker.healthy", std::move(d)) {}
 
  protected:
   Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
@@ -221,7 +257,7 @@ class Healthy final : public DockerActivity {
 
 class Remove final : public DockerActivity {
  public:
-  Remove(DockerProvider d, DockerActivityOptions options)
+  Remove(HostDockerProvider d, DockerActivityOptions options)
       : DockerActivity("docker.remove", std::move(d)), options_(std::move(options)) {}
 
  protected:
@@ -279,7 +315,7 @@ class Remove final : public DockerActivity {
 
 }  // namespace
 
-void RegisterContainerActivities(engine::Registry* r, const DockerProvider& d,
+void RegisterContainerActivities(engine::Registry* r, const HostDockerProvider& d,
                                  const DockerActivityOptions& options) {
   r->Add(std::make_unique<Observe>(d));
   r->Add(std::make_unique<Start>(d));

@@ -49,7 +49,8 @@ docker::ContainerSpec SpecFor(const ServiceDef& s, const json& in, const std::st
   c.labels[kLabelConfig] = Str(in, "config");
   c.labels[kLabelLevel] = std::to_string(Int(in, "level"));
   c.labels[kLabelStopTimeout] = std::to_string(StopTimeoutS(s));
-  c.labels[kLabelHost] = kLocalHost;
+  c.labels[kLabelHost] = Str(in, "host").empty() ? kLocalHost : Str(in, "host");
+  if (Int(in, "reserve_memory") > 0) c.labels[kLabelMemory] = std::to_string(Int(in, "reserve_memory"));
   c.labels["berth.image"] = Str(in, "image_ref");
   for (const auto& p : s.ports) {
     docker::PortSpec ps;
@@ -121,7 +122,7 @@ Status ConnectRest(DockerClient& d, const AppNetworkMap& app_nets, const std::st
 
 class Create final : public DockerActivity {
  public:
-  Create(DockerProvider d, DockerActivityOptions options)
+  Create(HostDockerProvider d, DockerActivityOptions options)
       : DockerActivity("docker.create", std::move(d)), options_(std::move(options)) {}
 
  protected:
@@ -185,7 +186,7 @@ class Create final : public DockerActivity {
 
 }  // namespace
 
-void RegisterCreateActivity(engine::Registry* r, const DockerProvider& d,
+void RegisterCreateActivity(engine::Registry* r, const HostDockerProvider& d,
                             const DockerActivityOptions& options) {
   r->Add(std::make_unique<Create>(d, options));
 }

@@ -8,6 +8,8 @@
 #include "workflows/deploy/names.h"
 #include "workflows/deploy/plan.h"
 #include "workflows/deploy/restart.h"
+#include "workflows/hosts/hosts.h"
+#include "workflows/placement/placement.h"
 
 namespace berth::workflows {
 namespace {
@@ -25,7 +27,53 @@ struct DeployInput {
   std::map<std::string, int> level_of;
   std::map<std::string, std::string> config;  // service -> ServiceConfigHash
   std::map<std::string, json> mini;           // service -> one-service blueprint JSON
+  // The cloud, as `berth up` recorded it in the input ("cloud": {"hosts": [...]}); absent
+  // (every deploy before there were hosts, and any while none is configured): the local
+  // engine alone, and no step names a host.
+  bool multi = false;
+  std::vector<placement::Host> hosts;
+  std::map<std::string, std::shared_ptr<const placement::Chain>> chain;  // per service
 };
+
+// The chain for `svc`: the cloud's default, then the app's, then the service's.
+Result<std::shared_ptr<const placement::Chain>> ChainFor(const json& cloud, const Blueprint& bp,
+                                                          const ServiceDef& svc) {
+  auto chain = std::make_shared<placement::Chain>();
+  for (const auto& [where, text] : {std::pair<std::string, std::string>{"cloud", cloud.contains("placement") ? cloud["placement"].dump() : ""},
+                                    {"x-berth.placement", bp.placement},
+                                    {"service " + svc.name + " x-berth.placement", svc.placement}}) {
+    if (text.empty()) continue;
+    auto c = placement::Chain::Parse(json::parse(text, nullptr, false));
+    if (!c.ok()) return c.status().WithContext(where);
+    chain->Append(std::move(c).value());
+  }
+  return std::shared_ptr<const placement::Chain>(chain);
+}
+
+Status ParseCloud(const json& j, const Blueprint& bp, DeployInput* in) {
+  if (!j.contains("cloud")) return Status::Ok();
+  const json& cloud = j["cloud"];
+  if (!cloud.is_object() || !cloud.contains("hosts") || !cloud["hosts"].is_array())
+    return InvalidArgument("deploy input: \"cloud\" must be {\"hosts\": [...]}");
+  in->multi = true;
+  for (const auto& h : cloud["hosts"]) {
+    placement::Host x;
+    x.name = h.value("name", "");
+    if (x.name.empty()) return InvalidArgument("deploy input: a cloud host has no name");
+    x.labels = h.value("labels", std::map<std::string, std::string>());
+    x.cordoned = h.value("cordoned", false);
+    json facts = h.value("facts", json::object());
+    x.cpus = double(h.value("cpus", int64_t(0)) ? h.value("cpus", int64_t(0)) : facts.value("cpus", int64_t(0)));
+    x.memory = h.value("memory", int64_t(0)) ? h.value("memory", int64_t(0)) : facts.value("memory", int64_t(0));
+    in->hosts.push_back(std::move(x));
+  }
+  for (const auto& s : bp.services) {
+    auto c = ChainFor(cloud, bp, s);
+    if (!c.ok()) return c.status();
+    in->chain[s.name] = *c;
+  }
+  return Status::Ok();
+}
 
 Result<std::shared_ptr<const DeployInput>> ParseDeploy(const std::string& text) {
   thread_local std::string last_text;
@@ -41,6 +89,11 @@ Result<std::shared_ptr<const DeployInput>> ParseDeploy(const std::string& text) 
   in->bp = std::move(*bp);
   in->app = j.value("app", in->bp.name);
   in->cache = j.value("cache", true);
+  try {
+    if (Status c = ParseCloud(j, in->bp, in.get()); !c.ok()) return c;
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("deploy input: cloud: ") + e.what());
+  }
   // An empty name would be a label filter matching every app.
   if (!ValidAppName(in->app)) return InvalidArgument("deploy input: '" + in->app + "' is not an app name");
   in->levels = in->bp.Levels();
@@ -90,24 +143,40 @@ class DeployWorkflow final : public engine::Workflow {
     const DeployInput& in = **parsed;
     Plan plan(s);
     const std::vector<std::string> app_subjects = {AppSubject(in.app)};
-    if (!plan.Need("observe", "docker.observe", [&] { return json{{"app", in.app}}; }, app_subjects))
-      return plan.Finish();
+    auto oi = [&] {
+      json j{{"app", in.app}};
+      if (in.multi) {
+        json names = json::array();
+        for (const auto& h : in.hosts) names.push_back(h.name);
+        j["hosts"] = names;
+      }
+      return j;
+    };
+    if (!plan.Need("observe", "docker.observe", oi, app_subjects)) return plan.Finish();
     auto observed = ParseObserved(plan.Result("observe"));
     if (!observed.ok()) return {engine::FailWorkflow{observed.status().ToString()}};
     const Observed& obs = **observed;
 
+    // Each app network on every host of the cloud (one network per host until the hosts
+    // share one: issue 10), or on the local engine.
+    std::vector<std::string> net_hosts;
+    if (in.multi) for (const auto& h : in.hosts) net_hosts.push_back(h.name);
+    else net_hosts.push_back("");
     bool nets_done = true;
     for (const auto& n : in.bp.networks) {
-      auto ni = [&] {
-        json j{{"app", in.app}, {"docker_name", n.docker_name}, {"subnet", n.subnet}, {"gateway", n.gateway}};
-        if (n.external) j["external"] = true;  // only found, never made
-        if (!n.driver_opts.empty()) j["options"] = n.driver_opts;  // each only when set: the
-        if (n.internal) j["internal"] = true;                      // inputs of older deploys
-        if (n.attachable) j["attachable"] = true;                  // stay as they were
-        return j;
-      };
-      nets_done &= plan.Need("network/" + n.name, "docker.network", ni,
-                             {AppSubject(in.app), NetworkSubject(n.docker_name)});
+      for (const auto& host : net_hosts) {
+        auto ni = [&] {
+          json j{{"app", in.app}, {"docker_name", n.docker_name}, {"subnet", n.subnet}, {"gateway", n.gateway}};
+          if (n.external) j["external"] = true;  // only found, never made
+          if (!n.driver_opts.empty()) j["options"] = n.driver_opts;  // each only when set: the
+          if (n.internal) j["internal"] = true;                      // inputs of older deploys
+          if (n.attachable) j["attachable"] = true;                  // stay as they were
+          if (!host.empty()) j["host"] = host;
+          return j;
+        };
+        nets_done &= plan.Need("network/" + n.name + At(host), "docker.network", ni,
+                               {AppSubject(in.app), NetworkSubject(n.docker_name)});
+      }
     }
 
     Tally tally;
@@ -118,13 +187,15 @@ class DeployWorkflow final : public engine::Workflow {
       all_ready &= plan.Remove(in.app, c, &tally);
     }
 
+    View view;
+    if (in.multi) view = MakeView(in, obs);
     std::map<std::string, bool> ready;
     for (const auto& level : in.levels) {
       for (const auto& name : level) {
         const ServiceDef& svc = *in.bp.FindService(name);
         bool deps = nets_done;
         for (const auto& d : svc.depends_on) deps &= ready[d];
-        ready[name] = deps && DeployService(in, svc, obs, &plan, &tally);
+        ready[name] = deps && DeployService(in, svc, obs, &plan, &tally, in.multi ? &view : nullptr);
         all_ready &= ready[name];
       }
     }
@@ -135,20 +206,132 @@ class DeployWorkflow final : public engine::Workflow {
   }
 
  private:
+  // "" for the local engine, "@HOST" otherwise: step names of a deploy without hosts stay
+  // as they always were.
+  static std::string At(const std::string& host) { return host.empty() ? "" : "@" + host; }
+
+  // Placement's view of the cloud during one decision: the census observe recorded, less
+  // this app's containers that go for good, plus each container this deploy places.
+  struct View {
+    std::vector<placement::Host> hosts;
+    std::map<std::string, size_t> index;
+    void Put(const std::string& host, const placement::Request& r, int sign) {
+      auto it = index.find(host);
+      if (it == index.end()) return;
+      placement::Host& h = hosts[it->second];
+      h.containers += sign;
+      h.apps[r.app] += sign;
+      h.services[r.app + "/" + r.service] += sign;
+      h.memory_reserved += sign * r.memory;
+      if (sign > 0) h.names.insert(r.container);
+      else h.names.erase(r.container);
+    }
+  };
+
+  static View MakeView(const DeployInput& in, const Observed& obs) {
+    View v;
+    v.hosts = in.hosts;
+    for (size_t i = 0; i < v.hosts.size(); ++i) {
+      placement::Host& h = v.hosts[i];
+      v.index[h.name] = i;
+      auto c = obs.hosts.find(h.name);
+      if (c == obs.hosts.end()) continue;
+      h.containers = c->second.containers;
+      h.apps = c->second.apps;
+      h.services = c->second.services;
+      h.cpus_reserved = c->second.cpus_reserved;
+      h.memory_reserved = c->second.memory_reserved;
+    }
+    for (const auto& c : obs.containers) {
+      if (c.scratch) continue;
+      const ServiceDef* svc = in.bp.FindService(c.service);
+      placement::Request r{in.app, c.service, c.name};
+      if (!svc || c.index < 1 || c.index > svc->replicas) v.Put(c.host, r, -1);  // goes for good
+      else if (auto it = v.index.find(c.host); it != v.index.end()) v.hosts[it->second].names.insert(c.name);
+    }
+    return v;
+  }
+
+  static int64_t ReservedMemory(const ServiceDef& svc) {
+    auto it = svc.engine_host.find("MemoryReservation");
+    if (it == svc.engine_host.end()) return 0;
+    json j = json::parse(it->second, nullptr, false);
+    return j.is_number_integer() ? j.get<int64_t>() : 0;
+  }
+
+  // Where replica `i` of `svc` goes, and the decision to record ("" host: the local engine).
+  // A replica that exists stays on its host while that host is in the cloud and not
+  // cordoned; one this deploy already created, where its create step said; a new one where
+  // the chain places it (added to the view). nullopt: no host fits (the plan is failed).
+  static std::optional<std::pair<std::string, json>> HostOf(const DeployInput& in, const ServiceDef& svc,
+                                                             const Observed& obs, const std::string& name,
+                                                             int i, Plan* plan, View* view) {
+    if (!view) return std::pair<std::string, json>{"", json()};
+    for (const auto& c : obs.containers) {
+      if (c.name != name || c.service != svc.name || c.scratch) continue;
+      auto it = view->index.find(c.host);
+      if (it != view->index.end() && !view->hosts[it->second].cordoned)
+        return std::pair<std::string, json>{c.host, json{{"host", c.host}, {"kept_on", "the host it was on"}}};
+    }
+    const std::string sfx = "/" + svc.name + "/" + std::to_string(i);
+    placement::Request r{in.app, svc.name, name, 0, ReservedMemory(svc)};
+    if (const std::string& made = plan->InputOf("create" + sfx); !made.empty()) {
+      json j = json::parse(made, nullptr, false);
+      std::string host = j.is_object() ? j.value("host", "") : "";
+      view->Put(host, r, +1);
+      return std::pair<std::string, json>{host, json()};
+    }
+    auto d = in.chain.at(svc.name)->Place(view->hosts, r);
+    if (!d.ok()) {
+      plan->Fail("service " + svc.name + ": placement: " + d.status().message());
+      return std::nullopt;
+    }
+    view->Put(d->host, r, +1);
+    json decision = d->ToJson();
+    decision["chain"] = in.chain.at(svc.name)->Names();
+    return std::pair<std::string, json>{d->host, decision};
+  }
+
   // Schedules what service `svc` still needs; true when it is ready (every replica healthy,
   // every container it replaces removed).
   static bool DeployService(const DeployInput& in, const ServiceDef& svc, const Observed& obs,
-                            Plan* plan, Tally* tally) {
+                            Plan* plan, Tally* tally, View* view) {
     const std::string& app = in.app;
     std::vector<std::string> svc_subjects = {AppSubject(app), ServiceSubject(app, svc.name)};
-    auto ii = [&] { return json{{"app", app}, {"blueprint", in.mini.at(svc.name)}, {"cache", in.cache}}; };
-    if (!plan->Need("image/" + svc.name, "docker.image", ii, svc_subjects)) return false;
-    json image = json::parse(plan->Result("image/" + svc.name), nullptr, false);
-    if (!image.is_object()) image = json::object();
-    for (const char* k : {"id", "ref", "how"})
-      if (image.contains(k) && !image[k].is_string()) image.erase(k);
-    std::string image_id = image.value("id", ""), image_ref = image.value("ref", "");
-    tally->images[svc.name] = image.value("how", "");
+    auto replica_name = [&](int i) {
+      return svc.container_name.empty() ? ContainerName(app, svc.name, i) : svc.container_name;
+    };
+    // Where each replica goes (placement first: the image is needed on those hosts).
+    std::map<int, std::pair<std::string, json>> where;
+    for (int i = 1; i <= svc.replicas; ++i) {
+      auto h = HostOf(in, svc, obs, replica_name(i), i, plan, view);
+      if (!h) return false;
+      where[i] = std::move(*h);
+    }
+    std::set<std::string> image_hosts;
+    for (const auto& [i, w] : where) image_hosts.insert(w.first);
+    if (image_hosts.empty()) image_hosts.insert("");  // no replica: the image is still checked
+    std::map<std::string, json> images;
+    bool images_done = true;
+    for (const auto& host : image_hosts) {
+      auto ii = [&] {
+        json j{{"app", app}, {"blueprint", in.mini.at(svc.name)}, {"cache", in.cache}};
+        if (!host.empty()) j["host"] = host;
+        return j;
+      };
+      std::string step = "image/" + svc.name + At(host);
+      if (!plan->Need(step, "docker.image", ii, svc_subjects)) {
+        images_done = false;
+        continue;
+      }
+      json image = json::parse(plan->Result(step), nullptr, false);
+      if (!image.is_object()) image = json::object();
+      for (const char* k : {"id", "ref", "how"})
+        if (image.contains(k) && !image[k].is_string()) image.erase(k);
+      images[host] = std::move(image);
+    }
+    if (!images_done) return false;
+    tally->images[svc.name] = images.begin()->second.value("how", "");
     const std::string& config = in.config.at(svc.name);
 
     bool ready = true;
@@ -157,7 +340,8 @@ class DeployWorkflow final : public engine::Workflow {
     for (const auto& c : obs.containers) {
       if (c.service != svc.name || c.scratch) continue;
       bool fits = c.index >= 1 && c.index <= svc.replicas && c.config == config &&
-                  c.image_id == image_id && !c.removing && !kept.count(c.index);
+                  where[c.index].first == c.host && images.count(c.host) &&
+                  c.image_id == images[c.host].value("id", "") && !c.removing && !kept.count(c.index);
       if (fits) {
         kept[c.index] = &c;
         continue;
@@ -168,18 +352,25 @@ class DeployWorkflow final : public engine::Workflow {
       }
     }
     for (int i = 1; i <= svc.replicas; ++i) {
-      std::string name = svc.container_name.empty() ? ContainerName(app, svc.name, i)
-                                                     : svc.container_name;
+      std::string name = replica_name(i);
       if (replacing.count(name)) continue;
+      const std::string& host = where[i].first;
+      const json& image = images[host];
+      std::string image_id = image.value("id", ""), image_ref = image.value("ref", "");
       std::string sfx = "/" + svc.name + "/" + std::to_string(i);
       std::vector<std::string> subjects = {AppSubject(app), ServiceSubject(app, svc.name),
                                            ContainerSubject(name)};
-      Plan::Chain chain(plan, name);
+      if (!host.empty()) subjects.push_back(HostSubject(host));
+      Plan::Chain chain(plan, name, host);
       auto k = kept.find(i);
       if (k != kept.end() && k->second->running) {
         tally->kept++;
         continue;
       }
+      auto with_host = [&](json j) {
+        if (!host.empty()) j["host"] = host;
+        return j;
+      };
       if (k == kept.end()) {
         auto ci = [&] {
           json c = {{"app", app},         {"blueprint", in.mini.at(svc.name)},
@@ -190,13 +381,18 @@ class DeployWorkflow final : public engine::Workflow {
           if (image.value("how", "") == "install-per-container")
             c["wait_install"] = {{"entrypoint", image.value("entrypoint", json())},
                                  {"cmd", image.value("cmd", json())}};
+          if (!host.empty()) {
+            c["host"] = host;
+            c["placement"] = where[i].second;  // the decision, on record (`berth explain`)
+            if (int64_t m = ReservedMemory(svc)) c["reserve_memory"] = m;
+          }
           return c;
         };
         std::vector<std::string> cs = subjects;
         cs.push_back(ImageSubject(image_ref));
         chain.Step("create" + sfx, "docker.create", ci, cs);
       }
-      chain.Step("start" + sfx, "docker.start", [&] { return json{{"name", name}}; }, subjects);
+      chain.Step("start" + sfx, "docker.start", [&] { return with_host(json{{"name", name}}); }, subjects);
       // A kept container that is not running may have been left half-made (a failed
       // deploy whose undo gave up): its install and customize run unless their markers say
       // they did ("once"), so one stopped by a daemon restart is not customized again.
@@ -204,7 +400,7 @@ class DeployWorkflow final : public engine::Workflow {
       auto exec_in = [&](const char* what, const std::vector<std::string>& cmds) {
         json j = {{"name", name}, {"what", what}, {"commands", cmds}, {"marker", what}};
         if (kept_stopped) j["once"] = true;
-        return j;
+        return with_host(std::move(j));
       };
       if (image.value("how", "") == "install-per-container")
         chain.Step("install" + sfx, "docker.exec", [&] { return exec_in("install", svc.install); }, subjects);
@@ -212,8 +408,8 @@ class DeployWorkflow final : public engine::Workflow {
         chain.Step("customize" + sfx, "docker.exec", [&] { return exec_in("customize", svc.customize); }, subjects);
       chain.Step("healthy" + sfx, "docker.healthy",
                  [&] {
-                   return json{{"name", name}, {"timeout_ms", HealthTimeoutMs(svc)},
-                               {"want_health", svc.healthcheck.has_value()}};
+                   return with_host(json{{"name", name}, {"timeout_ms", HealthTimeoutMs(svc)},
+                                         {"want_health", svc.healthcheck.has_value()}});
                  },
                  subjects);
       if (!chain.done()) ready = false;
@@ -256,10 +452,15 @@ class UndeployWorkflow final : public engine::Workflow {
 
   std::vector<Command> Decide(const WorkflowState& s) const override {
     if (Status v = ValidateInput(s.input); !v.ok()) return {engine::FailWorkflow{v.message()}};
-    std::string app = json::parse(s.input)["app"].get<std::string>();
+    json in = json::parse(s.input);
+    std::string app = in["app"].get<std::string>();
     Plan plan(s);
-    if (!plan.Need("observe", "docker.observe", [&] { return json{{"app", app}}; }, {AppSubject(app)}))
-      return plan.Finish();
+    auto oi = [&] {
+      json j{{"app", app}};
+      if (in.contains("hosts")) j["hosts"] = in["hosts"];  // the cloud's hosts, as `berth down` found them
+      return j;
+    };
+    if (!plan.Need("observe", "docker.observe", oi, {AppSubject(app)})) return plan.Finish();
     auto observed = ParseObserved(plan.Result("observe"));
     if (!observed.ok()) return {engine::FailWorkflow{observed.status().ToString()}};
     const Observed& obs = **observed;
@@ -275,8 +476,13 @@ class UndeployWorkflow final : public engine::Workflow {
     bool nets = removed;
     if (removed) {
       for (const auto& n : obs.networks)
-        nets &= plan.Need("network-remove/" + n, "docker.network-remove",
-                          [&] { return json{{"docker_name", n}}; }, {AppSubject(app), NetworkSubject(n)});
+        nets &= plan.Need("network-remove/" + n.name + (n.host.empty() ? "" : "@" + n.host), "docker.network-remove",
+                          [&] {
+                            json j{{"docker_name", n.name}};
+                            if (!n.host.empty()) j["host"] = n.host;
+                            return j;
+                          },
+                          {AppSubject(app), NetworkSubject(n.name)});
     }
     if (plan.failed() || !nets) return plan.Finish();
     json result = {{"app", app}, {"removed", tally.removed}, {"networks", obs.networks.size()}};
@@ -289,11 +495,12 @@ class UndeployWorkflow final : public engine::Workflow {
 std::unique_ptr<engine::Workflow> MakeDeployWorkflow() { return std::make_unique<DeployWorkflow>(); }
 std::unique_ptr<engine::Workflow> MakeUndeployWorkflow() { return std::make_unique<UndeployWorkflow>(); }
 
-void RegisterDeploy(engine::Registry* r, DockerProvider docker, const DockerActivityOptions& options) {
+void RegisterDeploy(engine::Registry* r, DockerProvider docker, const DockerActivityOptions& options,
+                    HostDockerProvider hosts) {
   r->Add(MakeDeployWorkflow());
   r->Add(MakeUndeployWorkflow());
   RegisterRestart(r, docker);
-  RegisterDockerActivities(r, std::move(docker), options);
+  RegisterDockerActivities(r, ByHost(std::move(docker), std::move(hosts)), options);
 }
 
 }  // namespace berth::workflows

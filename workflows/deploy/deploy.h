@@ -37,7 +37,8 @@ std::unique_ptr<engine::Workflow> MakeDeployWorkflow();
 std::unique_ptr<engine::Workflow> MakeUndeployWorkflow();
 
 // Registers deploy, undeploy and the docker.* activities.
+// `hosts`: the clients of the cloud's other hosts (hosts.h HostClients); empty: only local.
 void RegisterDeploy(engine::Registry* r, DockerProvider docker,
-                    const DockerActivityOptions& options = {});
+                    const DockerActivityOptions& options = {}, HostDockerProvider hosts = {});
 
 }  // namespace berth::workflows

@@ -40,6 +40,12 @@ namespace berth::workflows {
 
 // Gives the client to use, or why there is none (e.g. a malformed DOCKER_HOST).
 using DockerProvider = std::function<Result<docker::DockerClient*>()>;
+// The client of host `host` of the cloud ("" or "local": the DOCKER_HOST engine). Every
+// activity input names its host in "host" (absent: local, as every input recorded before
+// there were hosts).
+using HostDockerProvider = std::function<Result<docker::DockerClient*>(const std::string& host)>;
+// `local` for "" and "local", `hosts` (when set) for any other name; kNotFound otherwise.
+HostDockerProvider ByHost(DockerProvider local, HostDockerProvider hosts);
 
 // The create fence. Docker's create has no deadline: a request whose caller gave up (its
 // call timed out, or the process was killed) can still be carried out by the daemon
@@ -56,7 +62,7 @@ struct DockerActivityOptions {
   std::function<void(int64_t ms)> sleep;
 };
 
-void RegisterDockerActivities(engine::Registry* r, DockerProvider docker,
+void RegisterDockerActivities(engine::Registry* r, HostDockerProvider docker,
                               const DockerActivityOptions& options = {});
 
 // Lowercase hex SHA-256 of `data`.

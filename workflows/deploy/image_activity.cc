@@ -190,7 +190,7 @@ Result<std::string> Install(const ActivityContext& ctx, const std::string& app, 
 
 class Image final : public DockerActivity {
  public:
-  explicit Image(DockerProvider d) : DockerActivity("docker.image", std::move(d)) {}
+  explicit Image(HostDockerProvider d) : DockerActivity("docker.image", std::move(d)) {}
 
  protected:
   Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
@@ -242,13 +242,13 @@ class Image final : public DockerActivity {
 
 }  // namespace
 
-void RegisterImageActivities(engine::Registry* r, const DockerProvider& d) {
+void RegisterImageActivities(engine::Registry* r, const HostDockerProvider& d) {
   r->Add(std::make_unique<Image>(d));
 }
 
 }  // namespace internal
 
-void RegisterDockerActivities(engine::Registry* r, DockerProvider docker,
+void RegisterDockerActivities(engine::Registry* r, HostDockerProvider docker,
                               const DockerActivityOptions& options) {
   internal::RegisterContainerActivities(r, docker, options);
   internal::RegisterCreateActivity(r, docker, options);

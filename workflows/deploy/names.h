@@ -19,12 +19,14 @@ inline constexpr const char* kLabelConfig = "berth.config";  // ServiceConfigHas
 inline constexpr const char* kLabelLevel = "berth.level";    // depends_on depth: down order
 inline constexpr const char* kLabelStopTimeout = "berth.stop-timeout";  // seconds
 inline constexpr const char* kLabelHost = "berth.host";
+inline constexpr const char* kLabelCpus = "berth.cpus";      // reserved CPUs (placement)
+inline constexpr const char* kLabelMemory = "berth.memory";  // reserved memory, bytes
 inline constexpr const char* kLabelRole = "berth.role";  // "install" on install containers
 inline constexpr const char* kLabelRestart = "berth.restart";  // Compose `restart:` (restart.h)
 inline constexpr const char* kLabelCacheKey = "berth.cache.key";  // on committed images
 inline constexpr const char* kLabelContextHash = "berth.context";  // on built images
 
-// The one host of this release: the engine DOCKER_HOST names.
+// The host name of the engine DOCKER_HOST names: the cloud while no host is configured.
 inline constexpr const char* kLocalHost = "local";
 
 inline std::string ContainerName(const std::string& app, const std::string& service, int n) {

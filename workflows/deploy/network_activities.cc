@@ -102,7 +102,7 @@ Status SameSettings(const json& in, const std::string& name, DockerClient& d, co
 
 class Network final : public DockerActivity {
  public:
-  explicit Network(DockerProvider d) : DockerActivity("docker.network", std::move(d)) {}
+  explicit Network(HostDockerProvider d) : DockerActivity("docker.network", std::move(d)) {}
 
  protected:
   Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
@@ -156,7 +156,7 @@ inline constexpr uint32_t kStaleEndpointAttempts = 4;
 
 class NetworkRemove final : public DockerActivity {
  public:
-  explicit NetworkRemove(DockerProvider d) : DockerActivity("docker.network-remove", std::move(d)) {}
+  explicit NetworkRemove(HostDockerProvider d) : DockerActivity("docker.network-remove", std::move(d)) {}
 
  protected:
   // Every Berth network of the name (the observe listed the app's by label; the input
@@ -199,7 +199,7 @@ class NetworkRemove final : public DockerActivity {
 
 }  // namespace
 
-void RegisterNetworkActivities(engine::Registry* r, const DockerProvider& d) {
+void RegisterNetworkActivities(engine::Registry* r, const HostDockerProvider& d) {
   r->Add(std::make_unique<Network>(d));
   r->Add(std::make_unique<NetworkRemove>(d));
 }

@@ -47,10 +47,21 @@ Result<Observed> ParseObservedUncached(const std::string& result) {
     std::string status = c.value("status", "");  // absent in results recorded before it
     x.removing = status == "removing" || status == "dead";
     x.scratch = c.value("scratch", false);
+    x.host = c.value("host", "");
     o.containers.push_back(std::move(x));
   }
-  for (const auto& n : j.value("networks", json::array()))
-    if (n.is_string()) o.networks.push_back(n.get<std::string>());
+  for (const auto& n : j.value("networks", json::array())) {
+    if (n.is_string()) o.networks.push_back({n.get<std::string>(), ""});
+    else if (n.is_object()) o.networks.push_back({n.value("name", ""), n.value("host", "")});
+  }
+  for (const auto& [host, c] : j.value("hosts", json::object()).items()) {
+    Observed::Census& x = o.hosts[host];
+    x.containers = c.value("containers", int64_t(0));
+    x.memory_reserved = c.value("memory_reserved", int64_t(0));
+    x.cpus_reserved = c.value("cpus_reserved", 0.0);
+    x.apps = c.value("apps", std::map<std::string, int>());
+    x.services = c.value("services", std::map<std::string, int>());
+  }
   } catch (const json::exception& e) {
     return Corruption(std::string("recorded observe result: ") + e.what());
   }
@@ -110,9 +121,19 @@ const std::string& Plan::Result(const std::string& step) const {
   return st ? st->result : kNone;
 }
 
+const std::string& Plan::InputOf(const std::string& step) const {
+  static const std::string kNone;
+  const StepState* st = Find(step);
+  return st ? st->input : kNone;
+}
+
 bool Plan::Remove(const std::string& app, const Observed::Container& c, Tally* tally) {
   tally->removed++;
-  auto in = [&] { return json{{"name", c.name}, {"timeout_s", c.stop_timeout}}; };
+  auto in = [&] {
+    json j{{"name", c.name}, {"timeout_s", c.stop_timeout}};
+    if (!c.host.empty()) j["host"] = c.host;
+    return j;
+  };
   return Need("remove/" + c.name, "docker.remove", in,
               {AppSubject(app), ServiceSubject(app, c.service), ContainerSubject(c.name)});
 }
@@ -136,7 +157,7 @@ void Plan::Chain::Step(const std::string& step, const std::string& activity,
 
 Plan::Chain::~Chain() {
   if (plan_->failed_ && created_ && blocked_ && !running_)
-    plan_->undo_.push_back({container_, plan_->s_.id + "/" + create_step_, subjects_, in_doubt_});
+    plan_->undo_.push_back({container_, plan_->s_.id + "/" + create_step_, host_, subjects_, in_doubt_});
 }
 
 std::vector<engine::Command> Plan::Finish() {
@@ -149,6 +170,7 @@ std::vector<engine::Command> Plan::Finish() {
     if (!st) {
       json in = {{"name", u.container}, {"key", u.key}, {"timeout_s", 0}};
       if (u.settle) in["settle"] = true;  // absent otherwise: inputs recorded before it match
+      if (!u.host.empty()) in["host"] = u.host;
       out.push_back(engine::ScheduleActivity{step, "docker.remove", in.dump(), u.subjects});
       waiting = true;
     }
@@ -160,6 +182,7 @@ std::vector<engine::Command> Plan::Finish() {
     std::string step = "undo-install/" + name.substr(6);
     if (Find(step)) continue;
     json in = {{"name", ""}, {"key", s_.id + "/" + name}, {"timeout_s", 0}};
+    if (size_t at = name.find('@'); at != std::string::npos) in["host"] = name.substr(at + 1);  // image/S@HOST
     out.push_back(engine::ScheduleActivity{step, "docker.remove", in.dump(), s_.steps.at(name).subjects});
     waiting = true;
   }

@@ -21,6 +21,7 @@ namespace berth::workflows {
 struct Observed {
   struct Container {
     std::string name, id, service, config, image_id;
+    std::string host;  // "" : the local engine (a deploy without hosts)
     int index = 0, level = 0, stop_timeout = 10;
     bool running = false;
     // The engine is removing it (a removal that outlived its call) or failed to ("dead"):
@@ -29,7 +30,17 @@ struct Observed {
     bool scratch = false;  // an install step's scratch container (left by a dead attempt)
   };
   std::vector<Container> containers;
-  std::vector<std::string> networks;
+  struct Network {
+    std::string name, host;
+  };
+  std::vector<Network> networks;
+  // Per host of the cloud (a deploy with hosts): every container of Berth's there.
+  struct Census {
+    int64_t containers = 0, memory_reserved = 0;
+    double cpus_reserved = 0;
+    std::map<std::string, int> apps, services;
+  };
+  std::map<std::string, Census> hosts;
 };
 // kCorruption when the recorded result is not what docker.observe writes. Parsed once per
 // thread and text (Decide reads the same recorded result on every decision).
@@ -53,10 +64,19 @@ class Plan {
   bool Need(const std::string& step, const std::string& activity, const Input& input,
             const std::vector<std::string>& subjects);
   const std::string& Result(const std::string& step) const;
+  // The recorded input of `step`, "" when it was never started.
+  const std::string& InputOf(const std::string& step) const;
   // Need() of "remove/<name>" for an observed container, honouring its stop timeout.
   bool Remove(const std::string& app, const Observed::Container& c, Tally* tally);
 
   bool failed() const { return failed_; }
+  // Fails the plan as a failed step would (nothing new; half-made containers undone), with
+  // `why` as the workflow's error. Decide calls it again each time: it must be derived from
+  // recorded state (a placement that finds no host).
+  void Fail(const std::string& why) {
+    if (!failed_ || failure_.empty()) failure_ = why;
+    failed_ = true;
+  }
   // The commands to return from Decide (see the file comment).
   std::vector<engine::Command> Finish();
 
@@ -64,7 +84,8 @@ class Plan {
   // container and a failure stops it before its last step, the container is undone.
   class Chain {
    public:
-    Chain(Plan* plan, std::string container) : plan_(plan), container_(std::move(container)) {}
+    Chain(Plan* plan, std::string container, std::string host = "")
+        : plan_(plan), container_(std::move(container)), host_(std::move(host)) {}
     // Undo removes by the create step's berth.key, never by name: a container of the same
     // name that this deploy did not make (another app's) is not touched.
     ~Chain();
@@ -74,7 +95,7 @@ class Plan {
 
    private:
     Plan* plan_;
-    std::string container_, create_step_;
+    std::string container_, host_, create_step_;
     std::vector<std::string> subjects_;
     bool blocked_ = false, created_ = false, running_ = false, in_doubt_ = false;
   };
@@ -87,7 +108,7 @@ class Plan {
   bool failed_ = false, cancelled_ = false;
   std::string failure_;
   struct Undo {
-    std::string container, key;
+    std::string container, key, host;
     std::vector<std::string> subjects;
     bool settle = false;  // the create ended in doubt: its request may still land
   };

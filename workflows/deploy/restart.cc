@@ -109,7 +109,8 @@ class RestartWorkflow final : public engine::Workflow {
 
 class InspectState final : public internal::DockerActivity {
  public:
-  explicit InspectState(DockerProvider d) : DockerActivity("docker.inspect-state", std::move(d)) {}
+  explicit InspectState(DockerProvider d)
+      : DockerActivity("docker.inspect-state", ByHost(std::move(d), {})) {}
 
  protected:
   Result<std::string> Do(const engine::ActivityContext&, const json& in, docker::DockerClient& d) override {

@@ -1,0 +1,294 @@
+#include "workflows/hosts/hosts.h"
+
+#include <algorithm>
+#include <set>
+
+#include "engine/workflow.h"
+#include "engine/workflow_state.h"
+#include "workflows/deploy/names.h"
+
+namespace berth::workflows {
+namespace {
+
+using engine::Command;
+using engine::StepState;
+using engine::WorkflowState;
+using json = nlohmann::json;
+
+struct HostOp {
+  std::string op, name;
+  hosts::HostSpec spec;  // add
+  bool force = false;    // remove
+};
+
+Result<HostOp> ParseHostOp(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("op") || !j["op"].is_string())
+    return InvalidArgument("host input must be {\"op\": add|remove|cordon|uncordon, ...}");
+  HostOp h;
+  h.op = j["op"].get<std::string>();
+  if (h.op == "add") {
+    if (!j.contains("host")) return InvalidArgument("host add: input has no \"host\"");
+    auto spec = hosts::HostSpecFromJson(j["host"]);
+    if (!spec.ok()) return spec.status();
+    if (Status v = hosts::Validate(*spec); !v.ok()) return v;
+    if (spec->name == kLocalHost)
+      return InvalidArgument("host name 'local' means the engine DOCKER_HOST names while no host is "
+                             "configured; give this host another name");
+    h.spec = *spec;
+    h.name = spec->name;
+  } else if (h.op == "remove" || h.op == "cordon" || h.op == "uncordon") {
+    if (!j.contains("name") || !j["name"].is_string())
+      return InvalidArgument("host " + h.op + ": input has no \"name\"");
+    h.name = j["name"].get<std::string>();
+    h.force = j.value("force", false);
+  } else {
+    return InvalidArgument("host: unknown op '" + h.op + "' (add, remove, cordon, uncordon)");
+  }
+  return h;
+}
+
+std::string Names(const Inventory& inv) {
+  std::string out;
+  for (const auto& h : inv.hosts) out += (out.empty() ? "" : ", ") + h.spec.name;
+  return out.empty() ? "none" : out;
+}
+
+class HostWorkflow final : public engine::Workflow {
+ public:
+  std::string type() const override { return "host"; }
+  Status ValidateInput(const std::string& input) const override { return ParseHostOp(input).status(); }
+  std::string ExclusiveKey(const std::string&) const override { return "cloud:hosts"; }
+
+  std::vector<Command> Decide(const WorkflowState& s) const override {
+    auto op = ParseHostOp(s.input);
+    if (!op.ok()) return {engine::FailWorkflow{op.status().message()}};
+    const std::vector<std::string> subjects = {HostSubject(op->name)};
+    // A step that failed for good fails the host change with its error.
+    if (!s.steps_failed.empty()) {
+      const StepState& st = s.steps.at(s.steps_failed.front());
+      return {engine::FailWorkflow{st.error}};
+    }
+    std::vector<Command> cmds;
+    auto step = [&](const std::string& name, const std::string& activity, const json& in) -> const StepState* {
+      auto it = s.steps.find(name);
+      if (it == s.steps.end()) {
+        cmds.push_back(engine::ScheduleActivity{name, activity, in.dump(), subjects});
+        return nullptr;
+      }
+      return it->second.phase == StepState::kCompleted ? &it->second : nullptr;
+    };
+    const StepState* inv_step = step("inventory", "host.inventory", json::object());
+    if (!inv_step) return cmds;
+    auto inv_json = json::parse(inv_step->result, nullptr, false);
+    auto inv = InventoryFromJson(inv_json);
+    if (!inv.ok()) return {engine::FailWorkflow{"inventory: " + inv.status().message()}};
+    const HostRecord* found = inv->Find(op->name);
+    if (op->op == "add") {
+      if (found)
+        return {engine::FailWorkflow{"host " + op->name + " exists already (endpoint " + found->spec.endpoint +
+                                     "); `berth host remove " + op->name + "` first"}};
+      for (const auto& h : inv->hosts)
+        if (h.spec.endpoint == op->spec.endpoint)
+          return {engine::FailWorkflow{"endpoint " + op->spec.endpoint + " is host " + h.spec.name +
+                                       " already; one engine is one host"}};
+      const StepState* d = step("describe", "host.describe", json{{"host", hosts::ToJson(op->spec)}});
+      if (!d) return cmds;
+      json facts = json::parse(d->result, nullptr, false);
+      return {engine::CompleteWorkflow{
+          json{{"op", "add"}, {"name", op->name}, {"host", hosts::ToJson(op->spec)}, {"facts", facts}}.dump()}};
+    }
+    if (!found)
+      return {engine::FailWorkflow{"no host " + op->name + " in the cloud (hosts: " + Names(*inv) + ")"}};
+    if (op->op == "remove" && !op->force) {
+      const StepState* c = step("census", "host.census", json{{"host", hosts::ToJson(found->spec)}});
+      if (!c) return cmds;
+      json census = json::parse(c->result, nullptr, false);
+      int64_t n = census.is_object() ? census.value("containers", int64_t(0)) : 0;
+      if (n > 0) {
+        std::string apps;
+        if (census.contains("apps") && census["apps"].is_array())
+          for (const auto& a : census["apps"]) apps += (apps.empty() ? "" : ", ") + a.get<std::string>();
+        return {engine::FailWorkflow{"host " + op->name + " holds " + std::to_string(n) + " container" +
+                                     (n == 1 ? "" : "s") + " of Berth's (apps: " + apps +
+                                     "); `berth down` those apps, or move their containers, first"}};
+      }
+    }
+    return {engine::CompleteWorkflow{json{{"op", op->op}, {"name", op->name}}.dump()}};
+  }
+};
+
+class InventoryActivity final : public engine::Activity {
+ public:
+  explicit InventoryActivity(InventorySource source) : source_(std::move(source)) {}
+  std::string name() const override { return "host.inventory"; }
+  Result<std::string> Run(const engine::ActivityContext&) override {
+    auto inv = source_();
+    if (!inv.ok()) return inv.status();
+    return ToJson(*inv).dump();
+  }
+  Result<std::optional<std::string>> Reconcile(const engine::ActivityContext&) override {
+    return std::optional<std::string>();  // reads only: run again
+  }
+
+ private:
+  InventorySource source_;
+};
+
+engine::RetryPolicy HostRetry() {
+  engine::RetryPolicy p;
+  p.attempts_max = 3;
+  p.backoff_initial_ms = 500;
+  p.backoff_max_ms = 2000;
+  return p;
+}
+
+Result<hosts::HostSpec> SpecOf(const engine::ActivityContext& ctx) {
+  json in = json::parse(ctx.input, nullptr, false);
+  if (!in.is_object() || !in.contains("host")) return InvalidArgument("step " + ctx.step + ": no host in the input");
+  return hosts::HostSpecFromJson(in["host"]);
+}
+
+class DescribeActivity final : public engine::Activity {
+ public:
+  std::string name() const override { return "host.describe"; }
+  engine::RetryPolicy retry_policy() const override { return HostRetry(); }
+  Result<std::string> Run(const engine::ActivityContext& ctx) override {
+    auto spec = SpecOf(ctx);
+    if (!spec.ok()) return spec.status();
+    auto driver = hosts::MakeDriver(spec->driver);
+    if (!driver.ok()) return driver.status();
+    auto facts = (*driver)->Describe(*spec);
+    if (!facts.ok()) return facts.status();
+    return hosts::ToJson(*facts).dump();
+  }
+  Result<std::optional<std::string>> Reconcile(const engine::ActivityContext&) override {
+    return std::optional<std::string>();
+  }
+};
+
+class CensusActivity final : public engine::Activity {
+ public:
+  std::string name() const override { return "host.census"; }
+  engine::RetryPolicy retry_policy() const override { return HostRetry(); }
+  Result<std::string> Run(const engine::ActivityContext& ctx) override {
+    auto spec = SpecOf(ctx);
+    if (!spec.ok()) return spec.status();
+    docker::EngineClientOptions o;
+    o.call_timeout_ms = 10'000;
+    auto client = hosts::ClientFor(*spec, o);
+    if (!client.ok()) return client.status();
+    auto list = (*client)->ListContainers({{kLabelApp, ""}});
+    if (!list.ok())
+      return list.status().WithContext("counting Berth's containers on host " + spec->name + " (" +
+                                       spec->endpoint + "; a host whose engine is gone for good: "
+                                       "`berth host remove --force`)");
+    std::set<std::string> apps;
+    for (const auto& c : *list) apps.insert(docker::LabelValue(c.labels, kLabelApp));
+    return json{{"containers", list->size()}, {"apps", apps}}.dump();
+  }
+  Result<std::optional<std::string>> Reconcile(const engine::ActivityContext&) override {
+    return std::optional<std::string>();
+  }
+};
+
+}  // namespace
+
+const HostRecord* Inventory::Find(const std::string& name) const {
+  for (const auto& h : hosts)
+    if (h.spec.name == name) return &h;
+  return nullptr;
+}
+
+json ToJson(const Inventory& inv) {
+  json hosts = json::array();
+  for (const auto& h : inv.hosts) {
+    json j = hosts::ToJson(h.spec);
+    j["facts"] = hosts::ToJson(h.facts);
+    j["cordoned"] = h.cordoned;
+    j["added_by"] = h.added_by;
+    j["added_us"] = h.added_us;
+    hosts.push_back(std::move(j));
+  }
+  return json{{"hosts", hosts}};
+}
+
+Result<Inventory> InventoryFromJson(const json& j) {
+  if (!j.is_object() || !j.contains("hosts") || !j["hosts"].is_array())
+    return InvalidArgument("an inventory is {\"hosts\": [...]}");
+  Inventory inv;
+  for (const auto& h : j["hosts"]) {
+    auto spec = hosts::HostSpecFromJson(h);
+    if (!spec.ok()) return spec.status();
+    HostRecord r;
+    r.spec = *spec;
+    if (h.contains("facts")) r.facts = hosts::HostFactsFromJson(h["facts"]);
+    r.cordoned = h.value("cordoned", false);
+    r.added_by = h.value("added_by", "");
+    r.added_us = h.value("added_us", int64_t(0));
+    inv.hosts.push_back(std::move(r));
+  }
+  return inv;
+}
+
+Result<Inventory> LoadInventory(const eventlog::EventLog& log) {
+  std::vector<engine::WorkflowSummary> done;
+  Status s = log.ScanProjections(engine::SummaryKey(kHostWorkflowPrefix), [&](const std::string&, const std::string& v) {
+    engine::WorkflowSummary sum;
+    if (engine::DecodeSummary(v, &sum).ok() && sum.type == "host" && sum.status == engine::RunStatus::kCompleted)
+      done.push_back(std::move(sum));
+    return true;
+  });
+  if (!s.ok()) return s;
+  std::sort(done.begin(), done.end(), [](const auto& a, const auto& b) { return a.first_seq < b.first_seq; });
+  Inventory inv;
+  for (const auto& sum : done) {
+    auto st = engine::FoldWorkflow(log, sum.id);
+    if (!st.ok()) return st.status();
+    json r = json::parse(st->result, nullptr, false);
+    if (!r.is_object()) continue;
+    std::string op = r.value("op", ""), name = r.value("name", "");
+    auto it = std::find_if(inv.hosts.begin(), inv.hosts.end(), [&](const HostRecord& h) { return h.spec.name == name; });
+    if (op == "add" && it == inv.hosts.end()) {
+      auto spec = hosts::HostSpecFromJson(r.value("host", json()));
+      if (!spec.ok()) continue;
+      HostRecord h;
+      h.spec = *spec;
+      h.facts = hosts::HostFactsFromJson(r.value("facts", json()));
+      h.added_by = sum.id;
+      h.added_us = sum.ended_us;
+      inv.hosts.push_back(std::move(h));
+    } else if (it != inv.hosts.end()) {
+      if (op == "remove") inv.hosts.erase(it);
+      else if (op == "cordon") it->cordoned = true;
+      else if (op == "uncordon") it->cordoned = false;
+    }
+  }
+  return inv;
+}
+
+void RegisterHosts(engine::Registry* r, InventorySource inventory) {
+  r->Add(std::make_unique<HostWorkflow>());
+  r->Add(std::make_unique<InventoryActivity>(std::move(inventory)));
+  r->Add(std::make_unique<DescribeActivity>());
+  r->Add(std::make_unique<CensusActivity>());
+}
+
+Result<docker::DockerClient*> HostClients::Get(const std::string& host) {
+  if (host.empty() || host == kLocalHost) return local_();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = clients_.find(host);
+  if (it != clients_.end()) return static_cast<docker::DockerClient*>(it->second.get());
+  auto inv = inventory_();
+  if (!inv.ok()) return inv.status();
+  const HostRecord* h = inv->Find(host);
+  if (!h)
+    return NotFound("host " + host + " is not in the cloud (removed?); `berth hosts` lists the hosts");
+  auto c = hosts::ClientFor(h->spec);
+  if (!c.ok()) return c.status();
+  auto* raw = c->get();
+  clients_[host] = std::move(c).value();
+  return static_cast<docker::DockerClient*>(raw);
+}
+
+}  // namespace berth::workflows

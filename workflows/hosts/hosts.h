@@ -1,0 +1,75 @@
+// The hosts of the cloud as durable objects: `berth host add|remove|cordon|uncordon` are
+// runs of the `host` workflow, and the inventory is the fold of their results in log order.
+//
+// host, input {"op": "add", "host": HostSpec JSON} | {"op": "remove", "name", "force"?}
+//             | {"op": "cordon"|"uncordon", "name"}  (+ "by": who asked):
+//   1. inventory (host.inventory): the hosts as they stand, recorded, so every decision is
+//      made from the log (an add of a name or endpoint that exists, a remove or cordon of
+//      a name that does not, fail here naming what exists).
+//   2. add: describe (host.describe): the host's engine answers, with its CPUs and memory
+//      (unreachable: retried 3 times, then the add fails saying where it looked).
+//      remove: census (host.census): how many of Berth's containers the host holds; more
+//      than none refuses the remove with the count and the apps (`force` skips the census,
+//      for a host whose engine is gone for good).
+//   Result: {"op", "name", "host": spec, "facts": HostFacts} (add), {"op", "name"} (others).
+// Host workflows run one at a time (ExclusiveKey "cloud:hosts"), so each sees the last
+// one's result. Every step names subject "host:<name>" (`berth audit --host NAME`).
+// Workflow ids start with "host-" (the inventory scan reads the summaries under it).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "adapters/docker/docker_client.h"
+#include "adapters/hosts/host_driver.h"
+#include "engine/registry.h"
+#include "eventlog/event_log.h"
+
+namespace berth::workflows {
+
+struct HostRecord {
+  hosts::HostSpec spec;
+  hosts::HostFacts facts;
+  bool cordoned = false;
+  std::string added_by;  // the workflow that added it
+  int64_t added_us = 0;
+};
+
+struct Inventory {
+  std::vector<HostRecord> hosts;  // in the order they were added
+  const HostRecord* Find(const std::string& name) const;
+};
+
+// Folds every completed host workflow. Cost: one summary row per host change, one history
+// read per completed one.
+Result<Inventory> LoadInventory(const eventlog::EventLog& log);
+nlohmann::json ToJson(const Inventory& inv);  // {"hosts": [{spec..., facts, cordoned}]}
+Result<Inventory> InventoryFromJson(const nlohmann::json& j);
+
+inline std::string HostSubject(const std::string& name) { return "host:" + name; }
+inline constexpr const char* kHostWorkflowPrefix = "host-";
+
+using InventorySource = std::function<Result<Inventory>()>;
+void RegisterHosts(engine::Registry* r, InventorySource inventory);
+
+// Docker clients by host name for the deploy's activities: "" and "local" are the engine
+// DOCKER_HOST names (the cloud when no host is configured); any other name is looked up in
+// the inventory (read again when a name is not known yet: a host added since). Thread-safe.
+class HostClients {
+ public:
+  HostClients(std::function<Result<docker::DockerClient*>()> local, InventorySource inventory)
+      : local_(std::move(local)), inventory_(std::move(inventory)) {}
+  Result<docker::DockerClient*> Get(const std::string& host);
+
+ private:
+  std::function<Result<docker::DockerClient*>()> local_;
+  InventorySource inventory_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<docker::EngineClient>> clients_;
+};
+
+}  // namespace berth::workflows
