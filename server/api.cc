@@ -222,6 +222,13 @@ ApiResponse Api::Route(const ApiRequest& r, std::string* route) const {
             "text/plain; version=0.0.4; charset=utf-8"};
   }
   if (path == "/v1/health" || path == "/v1/workflows" || path == "/v1/audit" || path == "/v1/replay") *route = path;
+  if (auto hook = hooks_.gets.find(path); hook != hooks_.gets.end()) {
+    *route = path;
+    if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
+    auto out = hook->second(q);
+    if (!out.ok()) return FromStatus(out.status());
+    return Ok(*out);
+  }
   if (path == "/v1/replay") {
     if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
     if (!Known(q, {"workflow"}, &why)) return Error(400, "invalid_argument", why);
@@ -253,8 +260,8 @@ ApiResponse Api::Route(const ApiRequest& r, std::string* route) const {
   }
   if (path == "/v1/audit") {
     if (!only_get()) return Error(405, "method_not_allowed", "use GET " + path);
-    if (!Known(q, {"app", "service", "container"}, &why)) return Error(400, "invalid_argument", why);
-    auto rows = AuditRows(*log_, q["app"], q["service"], q["container"]);
+    if (!Known(q, {"app", "service", "container", "host"}, &why)) return Error(400, "invalid_argument", why);
+    auto rows = AuditRows(*log_, q["app"], q["service"], q["container"], q["host"]);
     if (!rows.ok()) return FromStatus(rows.status());
     return Ok(*rows);
   }
@@ -367,8 +374,10 @@ ApiResponse Api::StartWorkflow(const std::string& body) const {
   if (!j.contains("type") || !j["type"].is_string() || j["type"].get<std::string>().empty())
     return Error(400, "invalid_argument", "field 'type' (a workflow type, e.g. \"synthetic\") is missing or not a string");
   if (j.contains("id") && !j["id"].is_string()) return Error(400, "invalid_argument", "field 'id' must be a string");
-  engine::StartRequest req{j["type"].get<std::string>(), j.value("id", ""),
-                           j.contains("input") ? j["input"].dump() : "{}", eventlog::Actor::kUser, true};
+  json input = j.contains("input") ? j["input"] : json::object();
+  if (hooks_.on_start)
+    if (Status s = hooks_.on_start(j["type"].get<std::string>(), &input); !s.ok()) return FromStatus(s);
+  engine::StartRequest req{j["type"].get<std::string>(), j.value("id", ""), input.dump(), eventlog::Actor::kUser, true};
   auto id = engine_->Start(req);
   if (!id.ok()) return FromStatus(id.status());
   return {201, json{{"id", *id}, {"status", "running"}}.dump() + "\n"};

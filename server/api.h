@@ -8,7 +8,10 @@
 // the log (corruption, I/O): the client rebuilds the same Status from the two fields.
 #pragma once
 
+#include <functional>
 #include <list>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,6 +51,14 @@ struct ApiResponse {
 
 class Metrics;
 
+// What the tool adds to the API without the server knowing workflows (serve.cc sets them).
+struct ApiHooks {
+  // Called on a start's input before it is recorded (the cloud's hosts go into a deploy's).
+  std::function<Status(const std::string& type, nlohmann::json* input)> on_start;
+  // More GET routes: exact path -> handler of the query parameters.
+  std::map<std::string, std::function<Result<nlohmann::json>(const std::map<std::string, std::string>&)>> gets;
+};
+
 // Rendered bodies of GET /v1/workflows/{id}/events (the whole history), each valid while the
 // workflow's event count is the one it was made at: a history only grows. Least recently
 // used first out; at most kEntries bodies and kBytes in all. Thread-safe.
@@ -76,8 +87,8 @@ class Api {
   // may be null: /metrics then answers 404; else every request is counted there.
   // `registry` may be null: GET /v1/replay then answers 503.
   Api(const eventlog::EventLog* log, engine::Engine* engine, Metrics* metrics = nullptr,
-      const engine::Registry* registry = nullptr)
-      : log_(log), engine_(engine), metrics_(metrics), registry_(registry) {}
+      const engine::Registry* registry = nullptr, ApiHooks hooks = {})
+      : log_(log), engine_(engine), metrics_(metrics), registry_(registry), hooks_(std::move(hooks)) {}
   ApiResponse Handle(const ApiRequest& request) const;
 
  private:
@@ -89,6 +100,7 @@ class Api {
   engine::Engine* engine_;
   Metrics* metrics_;
   const engine::Registry* registry_;
+  ApiHooks hooks_;
   mutable EventsBodyCache events_cache_;
 };
 

@@ -132,7 +132,7 @@ Result<json> WorkflowEvents(const eventlog::EventLog& log, const std::string& id
 }
 
 Result<json> AuditRows(const eventlog::EventLog& log, const std::string& app, const std::string& service,
-                       const std::string& container) {
+                       const std::string& container, const std::string& host) {
   if (!service.empty() && app.empty())
     return InvalidArgument("--service needs --app (service names repeat across apps)");
   std::map<std::string, std::string> who;  // workflow -> who started it
@@ -156,7 +156,7 @@ Result<json> AuditRows(const eventlog::EventLog& log, const std::string& app, co
     std::string c;
     for (const auto& s : e.subjects)
       if (s.rfind("container:", 0) == 0) c = s.substr(10);
-    if (c.empty()) return true;  // app-level steps (observe, networks, images)
+    if (c.empty() && host.empty()) return true;  // app-level steps (observe, networks, images)
     if (!container.empty() && c != container) return true;
     rows.push_back({{"seq", e.seq},
                     {"time", FormatTime(e.time_us)},
@@ -168,7 +168,8 @@ Result<json> AuditRows(const eventlog::EventLog& log, const std::string& app, co
     return true;
   };
   Status s;
-  if (!container.empty()) s = log.ScanSubject(workflows::ContainerSubject(container), visit);
+  if (!host.empty()) s = log.ScanSubject("host:" + host, visit);
+  else if (!container.empty()) s = log.ScanSubject(workflows::ContainerSubject(container), visit);
   else if (!service.empty()) s = log.ScanSubject(workflows::ServiceSubject(app, service), visit);
   else if (!app.empty()) s = log.ScanSubject(workflows::AppSubject(app), visit);
   else s = log.ScanRange(1, log.LastSeq(), visit);

@@ -47,8 +47,11 @@ Result<nlohmann::json> WorkflowEvents(const eventlog::EventLog& log, const std::
 // container, one service of an app (`service` needs `app`), one app, or all ("" each), in
 // seq order; rows with seq, time, container, workflow, by (who started the workflow:
 // actor and the input's "by"), event, what. kInvalidArgument for a service without app.
+// With `host`: every event that names host:<host> (its adds, cordons, removes, and the
+// steps of containers placed there), container "" for the host's own.
 Result<nlohmann::json> AuditRows(const eventlog::EventLog& log, const std::string& app,
-                                 const std::string& service, const std::string& container);
+                                 const std::string& service, const std::string& container,
+                                 const std::string& host = "");
 
 // `berth replay [WF] --verify` (replay/verify.h) of the log through one snapshot of it
 // (EventLog::Snapshot; the log itself where there is none), so a server appending meanwhile

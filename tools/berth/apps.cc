@@ -18,6 +18,7 @@
 #include "tools/berth/apps.h"
 #include "tools/berth/client.h"
 #include "workflows/blueprint/blueprint.h"
+#include "workflows/hosts/hosts.h"
 #include "workflows/deploy/names.h"
 
 namespace berth::tool {
@@ -136,7 +137,17 @@ int ReportApp(const Globals& g, const std::string& type, const std::string& app,
     if (result.is_object()) out["result"] = result;
     std::cout << out.dump() << "\n";
   } else if (status == "completed" && result.is_object()) {
-    if (type == "deploy")
+    if (type == "host") {
+      std::string op = result.value("op", ""), name = result.value("name", "");
+      if (op == "add") {
+        json f = result.value("facts", json::object());
+        std::cout << fmt::format("host {}: added ({} CPUs, {} MiB, Docker {}) [{}]\n", name, f.value("cpus", 0),
+                                 f.value("memory", int64_t(0)) >> 20, f.value("engine_version", ""), id);
+      } else {
+        std::cout << fmt::format("host {}: {} [{}]\n", name,
+                                 op == "remove" ? "removed" : op == "cordon" ? "cordoned" : "uncordoned", id);
+      }
+    } else if (type == "deploy")
       std::cout << fmt::format("{}: up ({} created, {} kept, {} restarted, {} removed) [{}]\n", app,
                                result.value("created", 0), result.value("kept", 0),
                                result.value("started", 0), result.value("removed", 0), id);
@@ -147,8 +158,11 @@ int ReportApp(const Globals& g, const std::string& type, const std::string& app,
                                result.value("removed", 0), result.value("networks", 0), id);
   }
   if (status != "completed") {
-    std::cerr << fmt::format("berth: {} of {} {}: {}\n  (history: berth history {})\n", type, app, status,
-                             error, id);
+    if (type == "host")
+      std::cerr << fmt::format("berth: host {} {}: {}\n  (history: berth history {})\n", app, status, error, id);
+    else
+      std::cerr << fmt::format("berth: {} of {} {}: {}\n  (history: berth history {})\n", type, app, status,
+                               error, id);
     return 1;
   }
   return 0;
@@ -177,20 +191,33 @@ int RunAppInServer(const Globals& g, const ServerClient& server, const std::stri
   return ReportApp(g, type, app, id, sum["status"].get<std::string>(), sum.value("error", ""), (*wf)["result"]);
 }
 
+}  // namespace
+
+std::string Caller() { return WhoAmI(); }
+
 int RunApp(const Globals& g, const std::string& type, const std::string& app, const json& input,
            bool detach) {
   std::string id = type + "-" + app + "-" + RandomHex(8);
+  // The local engine must answer only when it is the cloud (no host configured).
+  const bool needs_local = type == "deploy" || type == "undeploy";
   if (auto server = ServerClient::Find(g)) {
-    if (auto d = ReachableDocker(); !d.ok()) return FailEngine(d.status());
+    auto hosts = server->Get("/v1/hosts");
+    bool cloud = hosts.ok() && hosts->contains("hosts") && !(*hosts)["hosts"].empty();
+    if (needs_local && !cloud)
+      if (auto d = ReachableDocker(); !d.ok()) return FailEngine(d.status());
     return RunAppInServer(g, *server, type, app, id, input, detach);
   }
   auto ctx = Context::Open(g);
   if (!ctx.ok()) return Fail(ctx.status());
-  if (auto d = ReachableDocker(); !d.ok()) return FailEngine(d.status());
+  json with_cloud = input;
+  if (Status s = wf::AddCloud((*ctx)->log(), type, &with_cloud); !s.ok()) return Fail(s);
+  const bool cloud = with_cloud.contains("cloud") || with_cloud.contains("hosts");
+  if (needs_local && !cloud)
+    if (auto d = ReachableDocker(); !d.ok()) return FailEngine(d.status());
   StepPrinter printer(id);
   auto& eng = (*ctx)->engine([&](const eventlog::Event& e) { printer.OnEvent(server::EventJson(e)); });
   if (Status s = ResumeUnfinished(**ctx); !s.ok()) return Fail(s);
-  engine::StartRequest req{type, id, input.dump(), eventlog::Actor::kUser, !detach};
+  engine::StartRequest req{type, id, with_cloud.dump(), eventlog::Actor::kUser, !detach};
   auto started = eng.Start(req);
   if (!started.ok()) return Fail(started.status());
   if (detach) {
@@ -205,7 +232,6 @@ int RunApp(const Globals& g, const std::string& type, const std::string& app, co
   return ReportApp(g, type, app, id, engine::RunStatusName(r->status), r->error, result);
 }
 
-}  // namespace
 
 wf::LoadOptions BlueprintArgs::Options() const {
   wf::LoadOptions o;
@@ -259,12 +285,13 @@ int Audit(const Globals& g, const AuditArgs& a) {
   Result<json> rows = json();
   if (auto server = ServerClient::Find(g)) {
     std::string target = "/v1/audit?app=" + server::PercentEncode(a.app) + "&service=" +
-                         server::PercentEncode(a.service) + "&container=" + server::PercentEncode(a.container);
+                         server::PercentEncode(a.service) + "&container=" + server::PercentEncode(a.container) +
+                         "&host=" + server::PercentEncode(a.host);
     rows = server->Get(target);
   } else {
     auto ctx = Context::Open(g, /*create=*/false);
     if (!ctx.ok()) return Fail(ctx.status());
-    rows = server::AuditRows((*ctx)->log(), a.app, a.service, a.container);
+    rows = server::AuditRows((*ctx)->log(), a.app, a.service, a.container, a.host);
   }
   if (!rows.ok()) return Fail(rows.status());
   if (g.output == Output::kJson) {
@@ -272,7 +299,8 @@ int Audit(const Globals& g, const AuditArgs& a) {
     return 0;
   }
   if (rows->empty()) {
-    std::cerr << "no container changes recorded for that selection\n";
+    std::cerr << (a.host.empty() ? "no container changes recorded for that selection\n"
+                                 : "nothing recorded for host " + a.host + "\n");
     return 0;
   }
   std::cout << fmt::format("{:>7}  {:<24}  {:<18}  {:<30}  {:<20}  {}\n", "SEQ", "TIME", "CONTAINER",

@@ -3,6 +3,7 @@
 // failed, 2 bad input (a malformed blueprint, a bad argument), 3 no Docker engine answers.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -37,12 +38,19 @@ struct ConfigArgs : BlueprintArgs {
 };
 int Config(const Globals& g, const ConfigArgs& a);
 int Up(const Globals& g, const UpArgs& a);
+// Who runs this command ("user@host"), recorded as "by" in inputs.
+std::string Caller();
+// Runs a workflow of `type` (deploy, undeploy, host) with id "<type>-<what>-<hex>", through
+// the server when one holds the data directory, printing progress and the outcome; a
+// deploy's or undeploy's input gets the cloud's hosts (workflows/hosts/hosts.h AddCloud).
+int RunApp(const Globals& g, const std::string& type, const std::string& what,
+           const nlohmann::json& input, bool detach);
 int Down(const Globals& g, const std::string& app, bool detach);
 int Ps(const Globals& g, const std::string& app);
 int Images(const Globals& g);
 
 struct AuditArgs {
-  std::string app, service, container;
+  std::string app, service, container, host;
 };
 int Audit(const Globals& g, const AuditArgs& a);
 

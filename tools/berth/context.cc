@@ -18,6 +18,7 @@
 #include "server/views.h"
 #include "tools/berth/client.h"
 #include "workflows/deploy/deploy.h"
+#include "workflows/hosts/hosts.h"
 #include "workflows/synthetic/synthetic.h"
 
 namespace berth::tool {
@@ -64,10 +65,17 @@ Result<docker::DockerClient*> ReachableDocker() {
   return d;
 }
 
-void RegisterAll(engine::Registry* r, const std::string& data_dir) {
+void RegisterAll(engine::Registry* r, const std::string& data_dir, const eventlog::EventLog* log) {
   r->Add(workflows::MakeSyntheticWorkflow());
   r->Add(workflows::MakeSyntheticActivity(data_dir));
-  workflows::RegisterDeploy(r, [] { return LocalDocker(); });
+  workflows::InventorySource inventory = [log]() -> Result<workflows::Inventory> {
+    if (!log) return workflows::Inventory();
+    return workflows::LoadInventory(*log);
+  };
+  auto clients = std::make_shared<workflows::HostClients>([] { return LocalDocker(); }, inventory);
+  workflows::RegisterDeploy(r, [] { return LocalDocker(); }, {},
+                            [clients](const std::string& host) { return clients->Get(host); });
+  workflows::RegisterHosts(r, inventory);
 }
 
 namespace {
@@ -125,7 +133,7 @@ Result<std::unique_ptr<Context>> Context::Open(const Globals& g, bool create) {
   }
   ctx->log_ = std::move(log).value();
   if (Status s = MakeDataDirPrivate(g.data_dir); !s.ok()) return s;
-  RegisterAll(&ctx->registry_, g.data_dir);
+  RegisterAll(&ctx->registry_, g.data_dir, ctx->log_.get());
   return ctx;
 }
 

@@ -55,7 +55,8 @@ Result<docker::DockerClient*> LocalDocker();
 Result<docker::DockerClient*> ReachableDocker();
 
 // Registers every workflow type and activity Berth has.
-void RegisterAll(engine::Registry* r, const std::string& data_dir);
+// `log` (may be null) is where the host workflow reads the inventory from.
+void RegisterAll(engine::Registry* r, const std::string& data_dir, const eventlog::EventLog* log = nullptr);
 
 std::string FormatTime(int64_t us);  // "2026-11-25T22:58:19.123Z", "" for 0
 

@@ -13,6 +13,7 @@
 #include "server/views.h"
 #include "tools/berth/apps.h"
 #include "tools/berth/client.h"
+#include "tools/berth/hosts_cmd.h"
 #include "workflows/deploy/names.h"
 #include "workflows/deploy/restart.h"
 
@@ -68,13 +69,18 @@ class GaveUp {
 }  // namespace
 
 int Ps(const Globals& g, const std::string& app) {
-  auto d = ReachableDocker();
-  if (!d.ok()) return FailEngine(d.status());
+  auto engines = CloudEngines(g);
+  if (!engines.ok()) return FailEngine(engines.status());
   GaveUp gave_up(g);
   docker::Labels filter = {{wf::kLabelApp, app}};
-  auto list = (*d)->ListContainers(filter);
-  if (!list.ok()) return Fail(list.status());
   std::vector<json> rows;
+  for (const auto& engine : *engines) {
+  auto list = engine.client->ListContainers(filter);
+  if (!list.ok()) {
+    if (engines->size() == 1) return Fail(list.status());
+    std::cerr << "berth: host " << engine.host << ": " << list.status().message() << " (its containers are not listed)\n";
+    continue;
+  }
   for (const auto& c : *list) {
     if (Label(c, wf::kLabelRole) == "install") continue;
     std::string image = Label(c, "berth.image");
@@ -99,6 +105,7 @@ int Ps(const Globals& g, const std::string& app) {
                     {"id", c.id.substr(0, 12)},
                     {"workflow", Label(c, wf::kLabelWorkflow)}});
   }
+  }
   std::sort(rows.begin(), rows.end(), [](const json& x, const json& y) {
     return std::tie(x["app"].get_ref<const std::string&>(), x["service"].get_ref<const std::string&>(),
                     x["index"].get_ref<const int64_t&>()) <
@@ -110,16 +117,16 @@ int Ps(const Globals& g, const std::string& app) {
     return 0;
   }
   if (rows.empty()) {
-    std::cerr << (app.empty() ? std::string("no Berth containers on this engine\n")
+    std::cerr << (app.empty() ? std::string(engines->size() == 1 ? "no Berth containers on this engine\n" : "no Berth containers on the cloud's hosts\n")
                               : "no containers of app " + app + "\n");
     return 0;
   }
-  std::cout << fmt::format("{:<10} {:<10} {:<18} {:<6} {:<30} {:<19} {:<15} {}\n", "APP", "SERVICE",
+  std::cout << fmt::format("{:<10} {:<10} {:<18} {:<8} {:<30} {:<19} {:<15} {}\n", "APP", "SERVICE",
                            "CONTAINER", "HOST", "IMAGE", "STATUS", "IP", "PORTS");
   for (const auto& r : rows) {
     std::string ports;
     for (const auto& p : r["ports"]) ports += (ports.empty() ? "" : ",") + p.get<std::string>();
-    std::cout << fmt::format("{:<10} {:<10} {:<18} {:<6} {:<30} {:<19} {:<15} {}\n",
+    std::cout << fmt::format("{:<10} {:<10} {:<18} {:<8} {:<30} {:<19} {:<15} {}\n",
                              r["app"].get<std::string>(), r["service"].get<std::string>(),
                              r["container"].get<std::string>(), r["host"].get<std::string>(),
                              r["image"].get<std::string>(),

@@ -5,6 +5,7 @@
 
 #include "tools/berth/apps.h"
 #include "tools/berth/commands.h"
+#include "tools/berth/hosts_cmd.h"
 
 using namespace berth::tool;
 
@@ -128,7 +129,42 @@ int main(int argc, char** argv) {
   audit->add_option("--app", aa.app, "only this app");
   audit->add_option("--service", aa.service, "only this service (with --app)");
   audit->add_option("--container", aa.container, "only this container");
+  audit->add_option("--host", aa.host, "what concerns this host: its adds, cordons, removal, and the containers placed on it");
   audit->callback([&] { fin(); rc = Audit(g, aa); });
+
+  HostAddArgs ha;
+  bool host_force = false;
+  std::string host_name;
+  auto* host = app.add_subcommand("host", "the cloud's Docker hosts: add, remove, cordon, uncordon (each a durable workflow; `berth audit --host NAME` shows them)");
+  host->require_subcommand(1);
+  auto* hadd = host->add_subcommand("add", "add a host that exists (--endpoint): its engine must answer; its CPUs and memory are read from it");
+  hadd->add_option("name", ha.name, "host name (lowercase letters, digits, '-', '.')")->required();
+  hadd->add_option("--endpoint", ha.endpoint, "where its engine listens: unix:///PATH or tcp://HOST:PORT")->required();
+  hadd->add_option("--driver", ha.driver, "static (default): a host that exists");
+  hadd->add_option("--tls-ca", ha.tls_ca, "CA that signed the engine's certificate (tcp; with --tls-cert and --tls-key)");
+  hadd->add_option("--tls-cert", ha.tls_cert, "client certificate shown to the engine");
+  hadd->add_option("--tls-key", ha.tls_key, "its key");
+  hadd->add_option("--label", ha.labels, "KEY=VALUE, for placement (repeatable)");
+  hadd->add_option("--cpus", ha.cpus, "CPUs placement assumes (default: what the engine reports)");
+  hadd->add_option("--memory", ha.memory, "memory placement assumes, e.g. 8g (default: what the engine reports)");
+  hadd->add_flag("--detach", ha.detach, "record the change durably, print its id, exit");
+  hadd->callback([&] { fin(); rc = HostAdd(g, ha); });
+  for (const char* op : {"remove", "cordon", "uncordon"}) {
+    const std::string what = std::string(op) == "remove" ? "remove a host from the cloud (refused while it holds containers of Berth's, with their count)"
+                             : std::string(op) == "cordon" ? "place no new container on a host (those there stay)"
+                                                           : "let placement use a cordoned host again";
+    auto* c = host->add_subcommand(op, what);
+    c->add_option("name", host_name, "host name (see `berth hosts`)")->required();
+    if (std::string(op) == "remove")
+      c->add_flag("--force", host_force, "skip the count of its containers: for a host whose engine is gone for good");
+    c->callback([&, op = std::string(op)] { fin(); rc = HostChange(g, op, host_name, host_force, false); });
+  }
+  auto* hosts = app.add_subcommand("hosts", "list the cloud's hosts: endpoint, driver, labels, state, containers, capacity and reserved");
+  hosts->callback([&] { fin(); rc = Hosts(g); });
+  std::string explain_container;
+  auto* explain = app.add_subcommand("explain", "why a container is on its host: the placement decision on record (chain, chosen host, score, every rejected host and why)");
+  explain->add_option("container", explain_container, "container name (see `berth ps`)")->required();
+  explain->callback([&] { fin(); rc = Explain(g, explain_container); });
 
   auto* bench = app.add_subcommand("bench", "benchmarks, each against a baseline measured in the same run");
   bench->require_subcommand(1);

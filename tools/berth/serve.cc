@@ -19,6 +19,7 @@
 #include "tools/berth/client.h"
 #include "tools/berth/commands.h"
 #include "workflows/deploy/restart_watcher.h"
+#include "workflows/hosts/hosts.h"
 
 namespace berth::tool {
 
@@ -101,7 +102,20 @@ int Serve(const Globals& g, const ServeArgs& a) {
                                     [](const std::string& m) { std::cerr << "berth serve: " << m << std::endl; },
                                     g.data_dir + "/restart.cursor");
   watcher.Start();
-  server::Api api(&(*ctx)->log(), &(*ctx)->engine(), &metrics, &(*ctx)->registry());
+  server::ApiHooks hooks;
+  const eventlog::EventLog* log = &(*ctx)->log();
+  hooks.on_start = [log](const std::string& type, nlohmann::json* input) { return workflows::AddCloud(*log, type, input); };
+  hooks.gets["/v1/hosts"] = [log](const std::map<std::string, std::string>&) -> Result<nlohmann::json> {
+    auto inv = workflows::LoadInventory(*log);
+    if (!inv.ok()) return inv.status();
+    return workflows::ToJson(*inv);
+  };
+  hooks.gets["/v1/explain"] = [log](const std::map<std::string, std::string>& q) -> Result<nlohmann::json> {
+    auto c = q.find("container");
+    if (c == q.end() || c->second.empty()) return InvalidArgument("query parameter 'container' is required");
+    return workflows::Explain(*log, c->second);
+  };
+  server::Api api(&(*ctx)->log(), &(*ctx)->engine(), &metrics, &(*ctx)->registry(), std::move(hooks));
   o.on_refused = [&metrics](int status) { metrics.OnRequest("unauthenticated", status); };
   server::HttpServer http(o, [&api](const server::ApiRequest& r) { return api.Handle(r); });
   if (Status s = http.Start(); !s.ok()) return Fail(s);

@@ -260,8 +260,8 @@ class DeployWorkflow final : public engine::Workflow {
   }
 
   // Where replica `i` of `svc` goes, and the decision to record ("" host: the local engine).
-  // A replica that exists stays on its host while that host is in the cloud and not
-  // cordoned; one this deploy already created, where its create step said; a new one where
+  // A replica that exists stays on its host while that host is in the cloud (a cordon stops
+  // only new containers); one this deploy already created, where its create step said; a new one where
   // the chain places it (added to the view). nullopt: no host fits (the plan is failed).
   static std::optional<std::pair<std::string, json>> HostOf(const DeployInput& in, const ServiceDef& svc,
                                                              const Observed& obs, const std::string& name,
@@ -269,8 +269,7 @@ class DeployWorkflow final : public engine::Workflow {
     if (!view) return std::pair<std::string, json>{"", json()};
     for (const auto& c : obs.containers) {
       if (c.name != name || c.service != svc.name || c.scratch) continue;
-      auto it = view->index.find(c.host);
-      if (it != view->index.end() && !view->hosts[it->second].cordoned)
+      if (view->index.count(c.host))
         return std::pair<std::string, json>{c.host, json{{"host", c.host}, {"kept_on", "the host it was on"}}};
     }
     const std::string sfx = "/" + svc.name + "/" + std::to_string(i);

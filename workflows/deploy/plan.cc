@@ -54,7 +54,8 @@ Result<Observed> ParseObservedUncached(const std::string& result) {
     if (n.is_string()) o.networks.push_back({n.get<std::string>(), ""});
     else if (n.is_object()) o.networks.push_back({n.value("name", ""), n.value("host", "")});
   }
-  for (const auto& [host, c] : j.value("hosts", json::object()).items()) {
+  const json hosts = j.value("hosts", json::object());  // (items() of a temporary would dangle)
+  for (const auto& [host, c] : hosts.items()) {
     Observed::Census& x = o.hosts[host];
     x.containers = c.value("containers", int64_t(0));
     x.memory_reserved = c.value("memory_reserved", int64_t(0));

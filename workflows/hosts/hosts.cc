@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/events.h"
 #include "engine/workflow.h"
 #include "engine/workflow_state.h"
 #include "workflows/deploy/names.h"
@@ -265,6 +266,43 @@ Result<Inventory> LoadInventory(const eventlog::EventLog& log) {
     }
   }
   return inv;
+}
+
+Status AddCloud(const eventlog::EventLog& log, const std::string& type, json* input) {
+  if ((type != "deploy" && type != "undeploy") || !input->is_object()) return Status::Ok();
+  if (input->contains("cloud") || input->contains("hosts")) return Status::Ok();
+  auto inv = LoadInventory(log);
+  if (!inv.ok()) return inv.status().WithContext("reading the cloud's hosts");
+  if (inv->hosts.empty()) return Status::Ok();
+  if (type == "deploy") {
+    json cloud = ToJson(*inv);
+    for (auto& h : cloud["hosts"]) h.erase("tls");  // endpoints and files stay in the host records
+    (*input)["cloud"] = std::move(cloud);
+  } else {
+    json names = json::array();
+    for (const auto& h : inv->hosts) names.push_back(h.spec.name);
+    (*input)["hosts"] = std::move(names);
+  }
+  return Status::Ok();
+}
+
+Result<json> Explain(const eventlog::EventLog& log, const std::string& container) {
+  json found;
+  Status s = log.ScanSubject(ContainerSubject(container), [&](const eventlog::Event& e) {
+    if (e.type != engine::ev::kActivityStarted) return true;
+    engine::ActivityStartedP p;
+    if (!engine::DecodePayload(e.payload, &p).ok() || p.activity != "docker.create") return true;
+    json in = json::parse(p.input, nullptr, false);
+    if (!in.is_object() || in.value("name", "") != container) return true;
+    found = {{"container", container}, {"workflow", e.workflow_id}, {"seq", e.seq}, {"time_us", e.time_us},
+             {"step", p.step}, {"host", in.value("host", std::string(kLocalHost))},
+             {"placement", in.value("placement", json())}};
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (found.is_null())
+    return NotFound("no create of container " + container + " is recorded (see `berth ps` for the containers)");
+  return found;
 }
 
 void RegisterHosts(engine::Registry* r, InventorySource inventory) {

@@ -50,6 +50,15 @@ Result<Inventory> LoadInventory(const eventlog::EventLog& log);
 nlohmann::json ToJson(const Inventory& inv);  // {"hosts": [{spec..., facts, cordoned}]}
 Result<Inventory> InventoryFromJson(const nlohmann::json& j);
 
+// Puts the cloud into the input of a `deploy` ("cloud": {"hosts": [...]}) or an `undeploy`
+// ("hosts": [names]) when hosts are configured and the input has none yet, so the deploy
+// decides from what it recorded. Other types, and a cloud of no host: untouched.
+Status AddCloud(const eventlog::EventLog& log, const std::string& type, nlohmann::json* input);
+
+// The placement of `container`'s latest create, from its recorded ActivityStarted:
+// {container, workflow, seq, time_us, host, placement}. kNotFound when none is recorded.
+Result<nlohmann::json> Explain(const eventlog::EventLog& log, const std::string& container);
+
 inline std::string HostSubject(const std::string& name) { return "host:" + name; }
 inline constexpr const char* kHostWorkflowPrefix = "host-";
 
