@@ -43,6 +43,18 @@ class DockerClient {
   virtual Result<EngineVersion> Version() = 0;
   // GET /info: the engine's name, CPUs and memory (for placement). Default: kUnsupported.
   virtual Result<EngineInfo> Info() { return Status(Code::kUnsupported, "this client has no /info"); }
+  // GET /images/{ref}/get: the image as a `docker save` tar; POST /images/load of one.
+  // For seeding a new host with the base image (adapters/hosts/local). Default: kUnsupported.
+  virtual Result<std::string> SaveImage(const std::string& ref) {
+    return Status(Code::kUnsupported, "this client cannot save images");
+  }
+  virtual Status LoadImage(const std::string& tar) { return Status(Code::kUnsupported, "this client cannot load images"); }
+  // POST /images/create?fromSrc=- (`docker import`): a root filesystem tar as image
+  // repo:tag, with Dockerfile `changes` ("ENV PATH=...", "CMD [...]").
+  virtual Status ImportImage(const std::string& tar, const std::string& repo, const std::string& tag,
+                             const std::vector<std::string>& changes) {
+    return Status(Code::kUnsupported, "this client cannot import images");
+  }
 
   // ---- Containers -------------------------------------------------------------------------
 

@@ -34,6 +34,28 @@ Result<BuildResult> EngineClient::BuildImage(const BuildSpec& spec) {
   return BuildResult{log.image_id(), log.text()};
 }
 
+Status EngineClient::ImportImage(const std::string& tar, const std::string& repo, const std::string& tag,
+                                 const std::vector<std::string>& changes) {
+  std::string target = "/images/create?fromSrc=-&repo=" + UrlEncode(repo) + "&tag=" + UrlEncode(tag);
+  for (const auto& c : changes) target += "&changes=" + UrlEncode(c);
+  HttpRequest r = Request("POST", target);
+  r.body = tar;
+  r.content_type = "application/x-tar";
+  r.timeout_ms = std::max<int64_t>(r.timeout_ms, 120'000);
+  ProgressLog log;
+  JsonStream stream([&log](const json& message) {
+    log.Add(message);
+    return true;
+  });
+  r.on_data = [&stream](std::string_view chunk) { return stream.Feed(chunk); };
+  std::string what = "importing " + repo + ":" + tag;
+  Result<HttpResponse> resp = Call(std::move(r));
+  if (!resp.ok()) return resp.status().WithContext(what);
+  if (Status s = stream.Finish(); !s.ok()) return s.WithContext(what);
+  if (!log.error().empty()) return Failed(what + ": " + log.error());
+  return Status::Ok();
+}
+
 Status EngineClient::PullImage(const std::string& image, const std::string& tag,
                                int64_t timeout_ms) {
   HttpRequest r =

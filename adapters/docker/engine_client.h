@@ -40,6 +40,10 @@ class EngineClient final : public DockerClient {
 
   Result<EngineVersion> Version() override;
   Result<EngineInfo> Info() override;
+  Result<std::string> SaveImage(const std::string& ref) override;
+  Status LoadImage(const std::string& tar) override;
+  Status ImportImage(const std::string& tar, const std::string& repo, const std::string& tag,
+                     const std::vector<std::string>& changes) override;
 
   Result<std::string> CreateContainer(const ContainerSpec& spec) override;
   Status StartContainer(const std::string& id) override;

@@ -47,6 +47,22 @@ Status EngineClient::TagImage(const std::string& ref, const std::string& repo,
       .status();
 }
 
+Result<std::string> EngineClient::SaveImage(const std::string& ref) {
+  HttpRequest r = Request("GET", "/images/" + UrlEncode(ref) + "/get");
+  r.timeout_ms = std::max<int64_t>(r.timeout_ms, 120'000);
+  auto out = Call(std::move(r));
+  if (!out.ok()) return out.status().WithContext("saving image " + ref);
+  return std::move(out->body);
+}
+
+Status EngineClient::LoadImage(const std::string& tar) {
+  HttpRequest r = Request("POST", "/images/load?quiet=1");
+  r.body = tar;
+  r.content_type = "application/x-tar";
+  r.timeout_ms = std::max<int64_t>(r.timeout_ms, 120'000);
+  return Call(std::move(r)).status().WithContext("loading an image");
+}
+
 Status EngineClient::RemoveImage(const std::string& ref, bool force) {
   return Call(Request("DELETE", "/images/" + ref + (force ? "?force=1" : ""))).status();
 }

@@ -22,8 +22,17 @@ Status Validate(const HostSpec& s) {
     return InvalidArgument("host name '" + s.name +
                            "': use 1 to 63 lowercase letters, digits, '-' and '.', starting with "
                            "a letter or digit");
-  if (s.driver != "static")
-    return InvalidArgument("host " + s.name + ": unknown driver '" + s.driver + "' (drivers: static)");
+  if (s.driver != "static" && s.driver != "local")
+    return InvalidArgument("host " + s.name + ": unknown driver '" + s.driver + "' (drivers: static, local)");
+  if (s.driver == "local") {
+    // The host workflow chooses its place on the cloud's bridge; the driver makes the rest.
+    if (!s.endpoint.empty() && s.slot == 0)
+      return InvalidArgument("host " + s.name + ": a local host gets its endpoint from Berth; leave out --endpoint");
+    for (const auto& [k, v] : s.labels)
+      if (k.empty()) return InvalidArgument("host " + s.name + ": a label has an empty key (use --label KEY=VALUE)");
+    if (s.cpus < 0 || s.memory < 0) return InvalidArgument("host " + s.name + ": capacity cannot be negative");
+    return Status::Ok();
+  }
   int tls = !s.tls_ca.empty() + !s.tls_cert.empty() + !s.tls_key.empty();
   if (tls != 0 && tls != 3)
     return InvalidArgument("host " + s.name + ": give all of --tls-ca, --tls-cert and --tls-key, or none");
@@ -46,6 +55,7 @@ json ToJson(const HostSpec& s) {
   if (!s.tls_ca.empty()) j["tls"] = {{"ca", s.tls_ca}, {"cert", s.tls_cert}, {"key", s.tls_key}};
   if (s.cpus) j["cpus"] = s.cpus;
   if (s.memory) j["memory"] = s.memory;
+  if (s.slot) j["slot"] = s.slot;
   return j;
 }
 
@@ -65,6 +75,7 @@ Result<HostSpec> HostSpecFromJson(const json& j) {
     if (j.contains("labels")) s.labels = j["labels"].get<std::map<std::string, std::string>>();
     s.cpus = j.value("cpus", int64_t(0));
     s.memory = j.value("memory", int64_t(0));
+    s.slot = j.value("slot", 0);
     return s;
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("host: ") + e.what());
@@ -108,7 +119,7 @@ Result<std::unique_ptr<docker::EngineClient>> ClientFor(const HostSpec& s, docke
 
 Result<std::unique_ptr<HostDriver>> MakeDriver(const std::string& name) {
   if (name == "static") return MakeStaticDriver();
-  return InvalidArgument("unknown host driver '" + name + "' (drivers: static)");
+  return InvalidArgument("unknown host driver '" + name + "' (drivers: static, local)");
 }
 
 }  // namespace berth::hosts

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -32,6 +33,7 @@ struct HostSpec {
   std::map<std::string, std::string> labels;
   int64_t cpus = 0;    // 0: what the engine reports
   int64_t memory = 0;  // bytes; 0: what the engine reports
+  int slot = 0;        // local: the host's place on the cloud's bridge (address .slot)
 };
 
 struct HostFacts {
@@ -67,9 +69,14 @@ class HostDriver {
   // Asks the host's engine for its facts. kUnavailable: it does not answer (the message says
   // where it looked); kFailed: it answers but not as a Docker engine, or TLS was refused.
   virtual Result<HostFacts> Describe(const HostSpec& spec) = 0;
+  // Removes what the driver's hosts share (the local driver's bridge) once its last host is
+  // gone. Idempotent.
+  virtual Status Teardown() { return Status::Ok(); }
 };
 
-// The driver called `name`; kInvalidArgument listing the drivers there are.
+// Makes the driver called `name`; kInvalidArgument listing the drivers there are.
+using DriverFactory = std::function<Result<std::unique_ptr<HostDriver>>(const std::string& name)>;
+// static only (the local driver needs LocalOptions: local/local_driver.h).
 Result<std::unique_ptr<HostDriver>> MakeDriver(const std::string& name);
 
 }  // namespace berth::hosts

@@ -18,6 +18,7 @@
 #include "server/views.h"
 #include "tools/berth/client.h"
 #include "workflows/deploy/deploy.h"
+#include "adapters/hosts/local/local_driver.h"
 #include "workflows/hosts/hosts.h"
 #include "workflows/synthetic/synthetic.h"
 
@@ -75,7 +76,12 @@ void RegisterAll(engine::Registry* r, const std::string& data_dir, const eventlo
   auto clients = std::make_shared<workflows::HostClients>([] { return LocalDocker(); }, inventory);
   workflows::RegisterDeploy(r, [] { return LocalDocker(); }, {},
                             [clients](const std::string& host) { return clients->Get(host); });
-  workflows::RegisterHosts(r, inventory);
+  hosts::LocalOptions local = hosts::LocalOptionsFor(data_dir);
+  local.seed = [] { return LocalDocker(); };
+  workflows::RegisterHosts(r, inventory, [local](const std::string& name) -> Result<std::unique_ptr<hosts::HostDriver>> {
+    if (name == "local") return hosts::MakeLocalDriver(local);
+    return hosts::MakeDriver(name);
+  });
 }
 
 namespace {

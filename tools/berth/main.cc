@@ -137,10 +137,11 @@ int main(int argc, char** argv) {
   std::string host_name;
   auto* host = app.add_subcommand("host", "the cloud's Docker hosts: add, remove, cordon, uncordon (each a durable workflow; `berth audit --host NAME` shows them)");
   host->require_subcommand(1);
-  auto* hadd = host->add_subcommand("add", "add a host that exists (--endpoint): its engine must answer; its CPUs and memory are read from it");
+  auto* hadd = host->add_subcommand("add", "add a host: one that exists (--endpoint), whose engine must answer, or one Berth provisions (--driver local); its CPUs and memory are read from its engine");
   hadd->add_option("name", ha.name, "host name (lowercase letters, digits, '-', '.')")->required();
-  hadd->add_option("--endpoint", ha.endpoint, "where its engine listens: unix:///PATH or tcp://HOST:PORT")->required();
-  hadd->add_option("--driver", ha.driver, "static (default): a host that exists");
+  hadd->add_option("--endpoint", ha.endpoint, "static: where its engine listens, unix:///PATH or tcp://HOST:PORT");
+  hadd->add_option("--driver", ha.driver, "static (default): a host that exists; local: Berth makes one on this machine (a network namespace with its own dockerd on TLS)")
+      ->check(CLI::IsMember({"static", "local"}));
   hadd->add_option("--tls-ca", ha.tls_ca, "CA that signed the engine's certificate (tcp; with --tls-cert and --tls-key)");
   hadd->add_option("--tls-cert", ha.tls_cert, "client certificate shown to the engine");
   hadd->add_option("--tls-key", ha.tls_key, "its key");

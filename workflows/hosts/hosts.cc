@@ -65,12 +65,8 @@ class HostWorkflow final : public engine::Workflow {
     auto op = ParseHostOp(s.input);
     if (!op.ok()) return {engine::FailWorkflow{op.status().message()}};
     const std::vector<std::string> subjects = {HostSubject(op->name)};
-    // A step that failed for good fails the host change with its error.
-    if (!s.steps_failed.empty()) {
-      const StepState& st = s.steps.at(s.steps_failed.front());
-      return {engine::FailWorkflow{st.error}};
-    }
     std::vector<Command> cmds;
+    // Completed: the step; not started: scheduled (nullptr); running or failed: nullptr.
     auto step = [&](const std::string& name, const std::string& activity, const json& in) -> const StepState* {
       auto it = s.steps.find(name);
       if (it == s.steps.end()) {
@@ -79,40 +75,89 @@ class HostWorkflow final : public engine::Workflow {
       }
       return it->second.phase == StepState::kCompleted ? &it->second : nullptr;
     };
+    auto failed = [&](const std::string& name) -> const StepState* {
+      auto it = s.steps.find(name);
+      return it != s.steps.end() && it->second.phase == StepState::kFailed ? &it->second : nullptr;
+    };
+    if (failed("inventory")) return {engine::FailWorkflow{s.steps.at("inventory").error}};
     const StepState* inv_step = step("inventory", "host.inventory", json::object());
     if (!inv_step) return cmds;
-    auto inv_json = json::parse(inv_step->result, nullptr, false);
-    auto inv = InventoryFromJson(inv_json);
+    auto inv = InventoryFromJson(json::parse(inv_step->result, nullptr, false));
     if (!inv.ok()) return {engine::FailWorkflow{"inventory: " + inv.status().message()}};
     const HostRecord* found = inv->Find(op->name);
+    // Other hosts of the same driver: the last one's removal tears down what they share.
+    auto others_of = [&](const std::string& driver) {
+      int n = 0;
+      for (const auto& h : inv->hosts) n += h.spec.driver == driver && h.spec.name != op->name;
+      return n;
+    };
+
     if (op->op == "add") {
       if (found)
         return {engine::FailWorkflow{"host " + op->name + " exists already (endpoint " + found->spec.endpoint +
                                      "); `berth host remove " + op->name + "` first"}};
-      for (const auto& h : inv->hosts)
-        if (h.spec.endpoint == op->spec.endpoint)
-          return {engine::FailWorkflow{"endpoint " + op->spec.endpoint + " is host " + h.spec.name +
-                                       " already; one engine is one host"}};
-      const StepState* d = step("describe", "host.describe", json{{"host", hosts::ToJson(op->spec)}});
+      hosts::HostSpec spec = op->spec;
+      if (spec.driver == "local") {
+        // The lowest free place on the cloud's bridge, from the recorded inventory.
+        std::set<int> used;
+        for (const auto& h : inv->hosts)
+          if (h.spec.driver == "local") used.insert(h.spec.slot);
+        int slot = 10;
+        while (used.count(slot) && slot <= 250) ++slot;
+        if (slot > 250) return {engine::FailWorkflow{"the cloud's bridge has no free address for another local host (241 in use)"}};
+        spec.slot = slot;
+        // Made, or half-made and failed: the undo removes every trace before the add fails.
+        const StepState* prov_failed = failed("provision");
+        const StepState* desc_failed = failed("describe");
+        if (prov_failed || desc_failed) {
+          const std::string error = (prov_failed ? prov_failed : desc_failed)->error;
+          if (failed("undo"))
+            return {engine::FailWorkflow{error + " (and removing what it made failed: " + s.steps.at("undo").error + ")"}};
+          if (!step("undo", "host.deprovision", json{{"host", hosts::ToJson(spec)}, {"last", others_of("local") == 0}}))
+            return cmds;
+          return {engine::FailWorkflow{error}};
+        }
+        const StepState* p = step("provision", "host.provision", json{{"host", hosts::ToJson(spec)}});
+        if (!p) return cmds;
+        auto made = hosts::HostSpecFromJson(json::parse(p->result, nullptr, false));
+        if (!made.ok()) return {engine::FailWorkflow{"provision result: " + made.status().message()}};
+        spec = *made;
+      } else {
+        for (const auto& h : inv->hosts)
+          if (h.spec.endpoint == spec.endpoint)
+            return {engine::FailWorkflow{"endpoint " + spec.endpoint + " is host " + h.spec.name +
+                                         " already; one engine is one host"}};
+        if (const StepState* f = failed("describe")) return {engine::FailWorkflow{f->error}};
+      }
+      const StepState* d = step("describe", "host.describe", json{{"host", hosts::ToJson(spec)}});
       if (!d) return cmds;
       json facts = json::parse(d->result, nullptr, false);
       return {engine::CompleteWorkflow{
-          json{{"op", "add"}, {"name", op->name}, {"host", hosts::ToJson(op->spec)}, {"facts", facts}}.dump()}};
+          json{{"op", "add"}, {"name", op->name}, {"host", hosts::ToJson(spec)}, {"facts", facts}}.dump()}};
     }
     if (!found)
       return {engine::FailWorkflow{"no host " + op->name + " in the cloud (hosts: " + Names(*inv) + ")"}};
-    if (op->op == "remove" && !op->force) {
-      const StepState* c = step("census", "host.census", json{{"host", hosts::ToJson(found->spec)}});
-      if (!c) return cmds;
-      json census = json::parse(c->result, nullptr, false);
-      int64_t n = census.is_object() ? census.value("containers", int64_t(0)) : 0;
-      if (n > 0) {
-        std::string apps;
-        if (census.contains("apps") && census["apps"].is_array())
-          for (const auto& a : census["apps"]) apps += (apps.empty() ? "" : ", ") + a.get<std::string>();
-        return {engine::FailWorkflow{"host " + op->name + " holds " + std::to_string(n) + " container" +
-                                     (n == 1 ? "" : "s") + " of Berth's (apps: " + apps +
-                                     "); `berth down` those apps, or move their containers, first"}};
+    if (op->op == "remove") {
+      if (!op->force) {
+        if (const StepState* f = failed("census")) return {engine::FailWorkflow{f->error}};
+        const StepState* c = step("census", "host.census", json{{"host", hosts::ToJson(found->spec)}});
+        if (!c) return cmds;
+        json census = json::parse(c->result, nullptr, false);
+        int64_t n = census.is_object() ? census.value("containers", int64_t(0)) : 0;
+        if (n > 0) {
+          std::string apps;
+          if (census.contains("apps") && census["apps"].is_array())
+            for (const auto& a : census["apps"]) apps += (apps.empty() ? "" : ", ") + a.get<std::string>();
+          return {engine::FailWorkflow{"host " + op->name + " holds " + std::to_string(n) + " container" +
+                                       (n == 1 ? "" : "s") + " of Berth's (apps: " + apps +
+                                       "); `berth down` those apps, or move their containers, first"}};
+        }
+      }
+      if (found->spec.driver == "local") {
+        if (const StepState* f = failed("deprovision")) return {engine::FailWorkflow{f->error}};
+        if (!step("deprovision", "host.deprovision",
+                  json{{"host", hosts::ToJson(found->spec)}, {"last", others_of("local") == 0}}))
+          return cmds;
       }
     }
     return {engine::CompleteWorkflow{json{{"op", op->op}, {"name", op->name}}.dump()}};
@@ -150,14 +195,66 @@ Result<hosts::HostSpec> SpecOf(const engine::ActivityContext& ctx) {
   return hosts::HostSpecFromJson(in["host"]);
 }
 
+class ProvisionActivity final : public engine::Activity {
+ public:
+  explicit ProvisionActivity(hosts::DriverFactory drivers) : drivers_(std::move(drivers)) {}
+  std::string name() const override { return "host.provision"; }
+  engine::RetryPolicy retry_policy() const override {
+    engine::RetryPolicy p = HostRetry();
+    p.attempt_timeout_ms = 180'000;  // a daemon that starts in a second; a loaded machine
+    return p;
+  }
+  // Every part is found before it is made: a provision killed half-way runs again.
+  Result<std::string> Run(const engine::ActivityContext& ctx) override {
+    auto spec = SpecOf(ctx);
+    if (!spec.ok()) return spec.status();
+    auto driver = drivers_(spec->driver);
+    if (!driver.ok()) return driver.status();
+    auto made = (*driver)->Provision(*spec);
+    if (!made.ok()) return made.status();
+    return hosts::ToJson(*made).dump();
+  }
+  Result<std::optional<std::string>> Reconcile(const engine::ActivityContext&) override {
+    return std::optional<std::string>();
+  }
+
+ private:
+  hosts::DriverFactory drivers_;
+};
+
+class DeprovisionActivity final : public engine::Activity {
+ public:
+  explicit DeprovisionActivity(hosts::DriverFactory drivers) : drivers_(std::move(drivers)) {}
+  std::string name() const override { return "host.deprovision"; }
+  engine::RetryPolicy retry_policy() const override { return HostRetry(); }
+  Result<std::string> Run(const engine::ActivityContext& ctx) override {
+    auto spec = SpecOf(ctx);
+    if (!spec.ok()) return spec.status();
+    auto driver = drivers_(spec->driver);
+    if (!driver.ok()) return driver.status();
+    if (Status s = (*driver)->Deprovision(*spec); !s.ok()) return s;
+    json in = json::parse(ctx.input, nullptr, false);
+    if (in.is_object() && in.value("last", false))
+      if (Status s = (*driver)->Teardown(); !s.ok()) return s;
+    return std::string("removed");
+  }
+  Result<std::optional<std::string>> Reconcile(const engine::ActivityContext&) override {
+    return std::optional<std::string>();
+  }
+
+ private:
+  hosts::DriverFactory drivers_;
+};
+
 class DescribeActivity final : public engine::Activity {
  public:
+  explicit DescribeActivity(hosts::DriverFactory drivers) : drivers_(std::move(drivers)) {}
   std::string name() const override { return "host.describe"; }
   engine::RetryPolicy retry_policy() const override { return HostRetry(); }
   Result<std::string> Run(const engine::ActivityContext& ctx) override {
     auto spec = SpecOf(ctx);
     if (!spec.ok()) return spec.status();
-    auto driver = hosts::MakeDriver(spec->driver);
+    auto driver = drivers_(spec->driver);
     if (!driver.ok()) return driver.status();
     auto facts = (*driver)->Describe(*spec);
     if (!facts.ok()) return facts.status();
@@ -166,6 +263,9 @@ class DescribeActivity final : public engine::Activity {
   Result<std::optional<std::string>> Reconcile(const engine::ActivityContext&) override {
     return std::optional<std::string>();
   }
+
+ private:
+  hosts::DriverFactory drivers_;
 };
 
 class CensusActivity final : public engine::Activity {
@@ -305,10 +405,13 @@ Result<json> Explain(const eventlog::EventLog& log, const std::string& container
   return found;
 }
 
-void RegisterHosts(engine::Registry* r, InventorySource inventory) {
+void RegisterHosts(engine::Registry* r, InventorySource inventory, hosts::DriverFactory drivers) {
+  if (!drivers) drivers = [](const std::string& name) { return hosts::MakeDriver(name); };
   r->Add(std::make_unique<HostWorkflow>());
   r->Add(std::make_unique<InventoryActivity>(std::move(inventory)));
-  r->Add(std::make_unique<DescribeActivity>());
+  r->Add(std::make_unique<DescribeActivity>(drivers));
+  r->Add(std::make_unique<ProvisionActivity>(drivers));
+  r->Add(std::make_unique<DeprovisionActivity>(drivers));
   r->Add(std::make_unique<CensusActivity>());
 }
 

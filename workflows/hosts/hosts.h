@@ -63,7 +63,8 @@ inline std::string HostSubject(const std::string& name) { return "host:" + name;
 inline constexpr const char* kHostWorkflowPrefix = "host-";
 
 using InventorySource = std::function<Result<Inventory>()>;
-void RegisterHosts(engine::Registry* r, InventorySource inventory);
+// `drivers` makes the driver a host names (default: static only).
+void RegisterHosts(engine::Registry* r, InventorySource inventory, hosts::DriverFactory drivers = {});
 
 // Docker clients by host name for the deploy's activities: "" and "local" are the engine
 // DOCKER_HOST names (the cloud when no host is configured); any other name is looked up in
