@@ -56,6 +56,7 @@ json ToJson(const HostSpec& s) {
   if (s.cpus) j["cpus"] = s.cpus;
   if (s.memory) j["memory"] = s.memory;
   if (s.slot) j["slot"] = s.slot;
+  if (!s.netns.empty()) j["netns"] = s.netns;
   return j;
 }
 
@@ -76,6 +77,7 @@ Result<HostSpec> HostSpecFromJson(const json& j) {
     s.cpus = j.value("cpus", int64_t(0));
     s.memory = j.value("memory", int64_t(0));
     s.slot = j.value("slot", 0);
+    s.netns = j.value("netns", "");
     return s;
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("host: ") + e.what());

@@ -34,6 +34,7 @@ struct HostSpec {
   int64_t cpus = 0;    // 0: what the engine reports
   int64_t memory = 0;  // bytes; 0: what the engine reports
   int slot = 0;        // local: the host's place on the cloud's bridge (address .slot)
+  std::string netns;   // local: its network namespace (set by Provision)
 };
 
 struct HostFacts {

@@ -141,6 +141,7 @@ int Hosts(const Globals& g) {
                 {"engine_version", h.facts.engine_version}, {"tls", !h.spec.tls_ca.empty()},
                 {"added_by", h.added_by}};
     if (!error.empty()) row["error"] = error;
+    if (!h.spec.netns.empty()) row["netns"] = h.spec.netns;
     rows.push_back(std::move(row));
   }
   if (g.output == Output::kJson) {

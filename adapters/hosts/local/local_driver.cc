@@ -75,7 +75,7 @@ Paths PathsOf(const LocalOptions& o, const std::string& name) {
   p.client_key = p.ca_dir + "/client-key.pem";
   p.server = p.dir + "/server.pem";
   p.server_key = p.dir + "/server-key.pem";
-  p.netns = NetnsName(name);
+  p.netns = NetnsName(o, name);
   p.veth_host = "bv" + Hex8(h);
   p.veth_ns = "bp" + Hex8(h);
   return p;
@@ -150,6 +150,7 @@ class LocalDriver final : public HostDriver {
       return s.WithContext("host " + in.name + "'s certificate");
     if (Status s = Network(p, *addr); !s.ok()) return s.WithContext("host " + in.name + "'s network");
     HostSpec out = in;
+    out.netns = p.netns;
     out.tls_ca = p.ca;
     out.tls_cert = p.client;
     out.tls_key = p.client_key;
@@ -160,6 +161,9 @@ class LocalDriver final : public HostDriver {
                               p.log);
       if (!pid.ok()) return pid.status().WithContext("starting host " + in.name + "'s dockerd");
     }
+    // An address a removed host had may still sit in this machine's neighbour table with
+    // that host's MAC: connections would go nowhere until it ages out (about 40 s here).
+    (void)Run({"ip", "neigh", "flush", "to", *addr, "dev", o_.bridge}, 10'000);
     // Until it answers over TLS (a second here), at most 60 s.
     docker::EngineClientOptions co;
     co.call_timeout_ms = 5000;
@@ -200,6 +204,7 @@ class LocalDriver final : public HostDriver {
       if (Status s = RunOk({"ip", "netns", "del", p.netns}); !s.ok()) return s;
     }
     if (LinkExists(p.veth_host)) (void)RunOk({"ip", "link", "del", p.veth_host});
+    if (spec.slot) (void)Run({"ip", "neigh", "flush", "to", LocalAddress(o_, spec.slot), "dev", o_.bridge}, 10'000);
     // Mounts the daemon left (container roots, netns files), deepest first.
     std::vector<std::string> mounts;
     std::istringstream m(ReadFile("/proc/mounts"));
@@ -316,7 +321,9 @@ class LocalDriver final : public HostDriver {
 
 }  // namespace
 
-std::string NetnsName(const std::string& host) { return "berth-" + host; }
+std::string NetnsName(const LocalOptions& o, const std::string& host) {
+  return "berth-" + o.bridge.substr(2) + "-" + host;  // one cloud's hosts never meet another's
+}
 
 std::string LocalAddress(const LocalOptions& o, int slot) { return o.subnet + "." + std::to_string(slot); }
 

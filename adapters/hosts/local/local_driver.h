@@ -8,7 +8,7 @@
 //     ADDR (options.root/NAME), all with openssl (EC P-256);
 //   - the cloud's bridge (options.bridge, gateway .1 of the subnet) and a FORWARD accept rule
 //     for it in the machine's iptables;
-//   - network namespace berth-NAME (NetnsName) with loopback and a veth to the bridge;
+//   - network namespace berth-<cloud>-NAME (NetnsName) with loopback and a veth to the bridge;
 //   - a private dockerd inside it (nsenter --net), its API on tcp://ADDR:2376 with
 //     --tlsverify against the cloud's CA, its own data root (options.root/NAME/data), exec
 //     root (/run/berth-<hash>: containerd's socket path must stay short), pidfile, docker0
@@ -44,7 +44,7 @@ LocalOptions LocalOptionsFor(const std::string& data_dir);
 std::unique_ptr<HostDriver> MakeLocalDriver(LocalOptions options);
 
 // The namespace and addresses of a local host, for tests and the workflow.
-std::string NetnsName(const std::string& host);
+std::string NetnsName(const LocalOptions& o, const std::string& host);
 // "10.213.7.N" for slot N (10..250); the gateway is .1.
 std::string LocalAddress(const LocalOptions& o, int slot);
 

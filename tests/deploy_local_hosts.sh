@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Hosts that Berth provisions itself (`berth host add --driver local`): each a network
+# namespace with a veth to the cloud's bridge and a private dockerd inside on tcp+TLS from
+# the cloud's CA (adapters/hosts/local). Checks: three hosts provisioned, an app placed
+# across them by a 3-strategy chain and reached on each, the host workflow killed (kill -9)
+# at every event boundary and mid-provision resuming to exactly one daemon and namespace,
+# a host that cannot be reached over TLS without the cloud's certificate, and the whole
+# cloud torn down leaving no namespace, bridge, iptables rule, daemon, mount or file.
+# Needs no other dockerd (the base image is imported from busybox-static).
+BERTH=${1:?usage: deploy_local_hosts.sh path/to/berth}
+source "$(dirname "$0")/lib.sh"
+work=$(mktemp -d /tmp/blh-XXXX)
+D="$work/data"
+unset DOCKER_HOST  # a cloud of local hosts needs no engine beside them
+pid=""
+berth() { timeout -k 5 180 "$BERTH" --data-dir "$D" "$@"; }
+cleanup() {
+  [ -z "$pid" ] || kill -9 "$pid" 2>/dev/null || true
+  # Whatever a failed run left: every host the log knows, then anything named after them.
+  for h in $(timeout 60 "$BERTH" --data-dir "$D" -o json hosts 2>/dev/null | python3 -c 'import json,sys; print(" ".join(r["name"] for r in json.load(sys.stdin)))' 2>/dev/null); do
+    timeout 60 "$BERTH" --data-dir "$D" host remove --force "$h" >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+checks=0
+ok() { checks=$((checks + 1)); echo "ok: $*"; }
+netns_count() { ip netns list | grep -c "^berth-${mine#bb}-$1\b" || true; }
+daemon_count() { pgrep -f -- "--pidfile=$D/hosts/$1/docker.pid" | wc -l; }
+bridge() { ip -br link | awk '{print $1}' | grep -E '^bb[0-9a-f]{6}$' || true; }
+bridges_before=$(bridge | sort | tr '\n' ' ')
+
+for h in "l1 a" "l2 b" "l3 a"; do
+  set -- $h
+  berth host add "$1" --driver local --label zone="$2" >"$work/add-$1.log" 2>&1 || { cat "$work/add-$1.log"; fail "add $1"; }
+done
+mine=$(comm -13 <(echo "$bridges_before" | tr ' ' '\n' | sort) <(bridge | sort) | head -1)
+[ -n "$mine" ] || fail "no bridge of this cloud's appeared"
+berth -o json hosts >"$work/hosts.json"
+python3 - "$work/hosts.json" <<'PYEOF' || fail "hosts json"
+import json, sys
+rows = json.load(open(sys.argv[1]))
+assert [r["name"] for r in rows] == ["l1", "l2", "l3"], rows
+for r in rows:
+    assert r["driver"] == "local" and r["state"] == "ready" and r["tls"] and r["endpoint"].startswith("tcp://10.213."), r
+assert len({r["endpoint"] for r in rows}) == 3, rows
+PYEOF
+for h in l1 l2 l3; do
+  [ "$(netns_count $h)" = 1 ] && [ "$(daemon_count $h)" = 1 ] || fail "$h: $(netns_count $h) namespaces, $(daemon_count $h) daemons"
+done
+ok "three local hosts provisioned, each its namespace and dockerd on tcp+TLS"
+
+# Without the cloud's client certificate the engine refuses the connection.
+ep=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["endpoint"][6:])' "$work/hosts.json")
+rc=0; curl -s -k --max-time 5 "https://$ep/version" >/dev/null 2>&1 || rc=$?
+[ $rc != 0 ] || fail "l1's engine answered without a client certificate"
+rc=0; out=$(berth host add lx --endpoint "tcp://$ep" 2>&1) || rc=$?
+[ $rc = 1 ] && [[ "$out" == *"no Docker engine answers"* || "$out" == *"is host l1 already"* ]] || fail "plain add of a TLS engine (rc $rc): $out"
+ok "a local host's engine refuses a client without the cloud's certificate"
+
+mkdir -p "$work/app"
+cat >"$work/app/compose.yaml" <<'YAML'
+name: lc
+services:
+  web:
+    image: berth/busybox:test
+    command: ["sh", "-c", "echo hi > /tmp/index.html && exec httpd -f -p 80 -h /tmp"]
+    init: true
+    deploy: {replicas: 2}
+    x-berth:
+      placement: [{labels: {zone: a}}, {affinity: "NOT TYPE"}, spread]
+  worker:
+    image: berth/busybox:test
+    command: ["sleep", "100000"]
+    init: true
+    deploy: {replicas: 3}
+    x-berth:
+      placement: [{max-containers: 2}]
+YAML
+berth up "$work/app/compose.yaml" >"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "up on local hosts"; }
+berth -o json ps >"$work/ps.json"
+python3 - "$work/ps.json" <<'PYEOF' || fail "placement on local hosts"
+import json, sys
+rows = {r["container"]: (r["host"], r["status"]) for r in json.load(open(sys.argv[1]))}
+want = {"lc-web-1": "l1", "lc-web-2": "l3", "lc-worker-1": "l1", "lc-worker-2": "l2", "lc-worker-3": "l2"}
+assert {c: h for c, (h, s) in rows.items()} == want, rows
+assert all(s == "running" for h, s in rows.values()), rows
+PYEOF
+for h in l1 l3; do
+  ns=$(python3 -c 'import json,sys; print([r for r in json.load(open(sys.argv[1])) if r["name"]==sys.argv[2]][0]["netns"])' "$work/hosts.json" $h)
+  nsenter --net=/var/run/netns/$ns true || fail "namespace $ns of $h"
+done
+out=$(berth explain lc-web-2) && [[ "$out" == *"on host l3"* && "$out" == *"rejected l2: labels"* ]] || fail "explain: $out"
+berth down lc >/dev/null 2>&1 || fail "down lc"
+ok "an app placed across the local hosts by labels + anti-affinity + spread and max-containers; down clears it"
+
+# ---- kill -9 of the host workflow --------------------------------------------------------------
+# Appends of `host add` (driver local): started, inventory started/done, provision
+# started/done, describe started/done, completed. Killed after each, resumed: one host.
+for n in 1 2 3 4 5 6 7; do
+  rc=0
+  BERTH_FAULT=crash-after-append:$n berth host add k$n --driver local >/dev/null 2>&1 || rc=$?
+  [ $rc = 137 ] || fail "host add killed after append $n exited $rc (want 137)"
+  berth resume >"$work/resume-$n.log" 2>&1 || { cat "$work/resume-$n.log"; fail "resume after append $n"; }
+  [ "$(netns_count k$n)" = 1 ] && [ "$(daemon_count k$n)" = 1 ] ||
+    fail "after a kill at append $n: $(netns_count k$n) namespaces, $(daemon_count k$n) daemons of k$n"
+  berth -o json hosts | python3 -c 'import json,sys; r=[h for h in json.load(sys.stdin) if h["name"]==sys.argv[1]]; assert len(r)==1 and r[0]["state"]=="ready", r' "k$n" ||
+    fail "k$n not ready after a kill at append $n"
+  berth host remove "k$n" >/dev/null 2>&1 || fail "remove k$n"
+  [ "$(netns_count k$n)" = 0 ] && [ "$(daemon_count k$n)" = 0 ] || fail "k$n left a trace after remove"
+done
+# And in the middle of the provision itself (its commands, the daemon's start).
+for delay in 0.15 0.4; do
+  "$BERTH" --data-dir "$D" host add km --driver local >/dev/null 2>&1 &
+  bg=$!
+  sleep $delay
+  kill -9 $bg 2>/dev/null || true
+  wait $bg 2>/dev/null || true
+  berth resume >/dev/null 2>&1 || fail "resume after a kill $delay s into a provision"
+  if berth -o json hosts | grep -q '"km"'; then
+    [ "$(netns_count km)" = 1 ] && [ "$(daemon_count km)" = 1 ] || fail "km after a kill at $delay s: $(netns_count km) ns, $(daemon_count km) daemons"
+    berth host remove km >/dev/null 2>&1 || fail "remove km"
+  fi
+  [ "$(netns_count km)" = 0 ] && [ "$(daemon_count km)" = 0 ] || fail "km left a trace (kill at $delay s)"
+done
+ok "the host workflow killed after each of its 7 appends and twice mid-provision resumes to exactly one daemon and namespace"
+
+# ---- teardown -------------------------------------------------------------------------------
+rc=0; out=$(berth host remove l9 2>&1) || rc=$?
+[ $rc = 1 ] && [[ "$out" == *"no host l9 in the cloud (hosts: l1, l2, l3)"* ]] || fail "remove of an unknown host: $out"
+for h in l1 l2 l3; do berth host remove $h >/dev/null 2>&1 || fail "remove $h"; done
+[ "$(ip netns list | grep -c "^berth-${mine#bb}-")" = 0 ] || fail "namespaces left: $(ip netns list)"
+[ "$(pgrep -f -- "--pidfile=$D/hosts/" | wc -l)" = 0 ] || fail "daemons left"
+[ "$(bridge | sort | tr '\n' ' ')" = "$bridges_before" ] || fail "bridge left: $(bridge)"
+! iptables -S FORWARD | grep -q -- "-i $mine " || fail "iptables rule left: $(iptables -S FORWARD | grep "$mine")"
+! grep -q "$D/hosts/\|/run/berth-" /proc/mounts || fail "mounts left: $(grep "$D/hosts/\|/run/berth-" /proc/mounts | head -3)"
+[ -z "$(ls "$D/hosts" 2>/dev/null)" ] || fail "files left in $D/hosts: $(ls "$D/hosts")"
+berth replay --verify >/dev/null || fail "replay --verify"
+ok "the whole cloud torn down leaves no namespace, bridge, iptables rule, daemon, mount or file; replay --verify passes"
+echo "deploy_local_hosts: $checks checks passed"
