@@ -6,7 +6,10 @@
 # images` show what happened, and the app answers on 127.0.0.1. Then `berth serve` runs:
 # a killed container is restarted by its restart policy, on record, a second app is
 # deployed in the server while another client reads its progress, and `down` goes through
-# the server; `berth replay --verify` checks it all.
+# the server. Last, three hosts that Berth provisions itself (`berth host add --driver
+# local`) form a cloud: an app is placed across them by placement chains, `berth hosts` and
+# `berth explain` show it, and the hosts are removed again; `berth replay --verify` checks
+# it all.
 #
 # Engine: $DOCKER_HOST when set, else a private dockerd this script starts (and stops at the
 # end) under /tmp/berth-demo-dockerd. Data directory: $BERTH_HOME, else a fresh temp dir.
@@ -27,6 +30,8 @@ cleanup() {
   if [ "${KEEP:-}" != 1 ]; then
     "$berth" down shop >/dev/null 2>&1 || true
     "$berth" down shop2 >/dev/null 2>&1 || true
+    "$berth" down cloud >/dev/null 2>&1 || true
+    for h in h1 h2 h3; do "$berth" host remove --force $h >/dev/null 2>&1 || true; done
     [ -z "$private" ] || "$root/scripts/testenv/dockerd-stop.sh" "$private" --purge
   fi
 }
@@ -111,6 +116,37 @@ if [ "${KEEP:-}" != 1 ]; then
 fi
 kill -TERM $serve_pid
 wait $serve_pid
+echo
+echo "== many hosts as one cloud: three hosts that Berth provisions on this machine, each a"
+echo "   network namespace with its own dockerd on tcp+TLS (berth host add --driver local)"
+"$berth" host add h1 --driver local --label zone=a 2>/dev/null
+"$berth" host add h2 --driver local --label zone=b 2>/dev/null
+"$berth" host add h3 --driver local --label zone=a 2>/dev/null
+"$berth" hosts
+cloud="$root/docs/examples/cloud/compose.yaml"
+echo
+echo "== berth up $cloud: each container placed by its service's chain"
+"$berth" up "$cloud"
+"$berth" ps cloud
+echo
+echo "== berth explain cloud-web-2 (the placement decision on record)"
+"$berth" explain cloud-web-2
+echo
+echo "== berth explain cloud-worker-3"
+"$berth" explain cloud-worker-3
+echo
+echo "== a third web replica: no host can take it, and the refusal says why, host by host"
+sed 's/replicas: 2}/replicas: 3}/' "$cloud" >"$BERTH_HOME/cloud3.yaml"
+"$berth" up "$BERTH_HOME/cloud3.yaml" -p cloud 2>&1 | tail -2 || true
+if [ "${KEEP:-}" != 1 ]; then
+  echo
+  echo "== berth down cloud, then berth host remove h1 h2 h3 (each deprovisioned: no trace)"
+  "$berth" down cloud 2>/dev/null
+  for h in h1 h2 h3; do "$berth" host remove $h 2>/dev/null; done
+  echo
+  echo "== berth audit --host h2 (its add, the containers placed on it, its removal)"
+  "$berth" audit --host h2 | cut -c1-150 | tail -6
+fi
 echo
 echo "== berth replay --verify (the server stopped: every command runs in-process again)"
 "$berth" replay --verify
