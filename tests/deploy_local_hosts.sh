@@ -94,6 +94,58 @@ out=$(berth explain lc-web-2) && [[ "$out" == *"on host l3"* && "$out" == *"reje
 berth down lc >/dev/null 2>&1 || fail "down lc"
 ok "an app placed across the local hosts by labels + anti-affinity + spread and max-containers; down clears it"
 
+# ---- provisioning when no host fits ---------------------------------------------------------------
+cat >"$work/app/grow.yaml" <<'YAML'
+name: grow
+x-berth:
+  cloud: {driver: local, max_hosts: 4, labels: {zone: c}}
+services:
+  web:
+    image: berth/busybox:test
+    command: ["sleep", "100000"]
+    init: true
+    deploy: {replicas: 4}
+    x-berth:
+      placement: [distinct-hosts]
+YAML
+auto_hosts() { berth -o json hosts | python3 -c 'import json,sys; print(" ".join(r["name"] for r in json.load(sys.stdin) if r["name"].startswith("auto-")))'; }
+check_grown() {  # $1: what happened before
+  local autos
+  autos=$(auto_hosts)
+  [ "$(echo $autos | wc -w)" = 1 ] || fail "$1: provisioned hosts '$autos' (want exactly one)"
+  berth -o json ps grow | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+hosts = sorted(r["host"] for r in rows)
+assert len(rows) == 4 and len(set(hosts)) == 4 and all(r["status"] == "running" for r in rows), rows
+assert [h for h in hosts if h.startswith("auto-")] == [sys.argv[1]], (hosts, sys.argv[1])
+' "$autos" || fail "$1: grow's containers"
+  [ "$(netns_count "$autos")" = 1 ] && [ "$(daemon_count "$autos")" = 1 ] || fail "$1: $autos has $(netns_count "$autos") ns, $(daemon_count "$autos") daemons"
+}
+ungrow() {
+  berth down grow >/dev/null 2>&1 || fail "down grow"
+  for h in $(auto_hosts); do berth host remove "$h" >/dev/null 2>&1 || fail "remove $h"; done
+}
+berth up "$work/app/grow.yaml" >"$work/grow.log" 2>&1 || { cat "$work/grow.log"; fail "up that provisions"; }
+check_grown "up that provisions"
+grep -q "ChildStarted.*provision-1 (host)" <(berth history "$(berth -o json workflows --type deploy | python3 -c 'import json,sys; print([w for w in json.load(sys.stdin) if w["id"].startswith("deploy-grow-")][-1]["id"])')") ||
+  fail "the provision is not a child of the deploy on record"
+sed 's/replicas: 4}/replicas: 5}/' "$work/app/grow.yaml" >"$work/app/grow5.yaml"
+rc=0; out=$(berth up "$work/app/grow5.yaml" 2>&1) || rc=$?
+[ $rc = 1 ] && [[ "$out" == *"the cloud is at its limit of 4 hosts (x-berth.cloud.max_hosts), so none is provisioned"* ]] ||
+  fail "a fifth replica at max_hosts (rc $rc): $out"
+check_grown "a refused fifth replica"
+ungrow
+for n in 3 8 12 18; do
+  rc=0
+  BERTH_FAULT=crash-after-append:$n berth up "$work/app/grow.yaml" >/dev/null 2>&1 || rc=$?
+  [ $rc = 137 ] || fail "a provisioning deploy killed after append $n exited $rc"
+  berth resume >"$work/resume-grow-$n.log" 2>&1 || { cat "$work/resume-grow-$n.log"; fail "resume after append $n"; }
+  check_grown "killed after append $n and resumed"
+  ungrow
+done
+ok "a replica no host fits provisions a host (a child host workflow, on record), exactly once also when killed at 4 appends; at max_hosts the deploy fails saying so"
+
 # ---- kill -9 of the host workflow --------------------------------------------------------------
 # Appends of `host add` (driver local): started, inventory started/done, provision
 # started/done, describe started/done, completed. Killed after each, resumed: one host.

@@ -163,6 +163,7 @@ struct Blueprint {
   std::vector<std::string> volumes;  // docker names of top-level `volumes` ("<app>_<name>",
                                      // or the `name:` of a named or external one)
   std::string placement;  // top-level x-berth.placement: a chain's JSON text ("" none)
+  std::string cloud;      // top-level x-berth.cloud: {driver, max_hosts, labels} JSON ("" none)
 
   const ServiceDef* FindService(const std::string& name) const;
   // Services grouped by depends_on depth: level 0 depends on nothing, level k only on

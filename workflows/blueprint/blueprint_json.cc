@@ -148,7 +148,8 @@ class JsonIn {
     return Object(v, path) && Require(v, "name", path) && Require(v, "services", path) &&
            Get(v, "file", path, &b->file) && Get(v, "name", path, &b->name) &&
            Get(v, "services", path, &b->services) && Get(v, "networks", path, &b->networks) &&
-           Get(v, "volumes", path, &b->volumes) && Get(v, "placement", path, &b->placement);
+           Get(v, "volumes", path, &b->volumes) && Get(v, "placement", path, &b->placement) &&
+           Get(v, "cloud", path, &b->cloud);
   }
 
   bool Fail(const std::string& path, const std::string& message) {
@@ -288,6 +289,7 @@ json ToJson(const Blueprint& b) {
               {"networks", networks},
               {"volumes", b.volumes}};
   if (!b.placement.empty()) out["placement"] = b.placement;
+  if (!b.cloud.empty()) out["cloud"] = b.cloud;
   return out;
 }
 

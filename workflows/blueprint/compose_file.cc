@@ -8,6 +8,8 @@
 #include <map>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "workflows/blueprint/compose_reader.h"
 
 namespace berth::workflows::compose {
@@ -49,6 +51,33 @@ std::string AppName(ComposeReader& r, const std::string& project, const Entry* n
   return derived;
 }
 
+// x-berth.cloud: {driver, max_hosts, min_hosts, headroom, labels}: how the deploy may add
+// hosts when none fits (docs/hosts.md). JSON text; "" when absent or wrong (reported).
+std::string CloudJson(ComposeReader& r, const YAML::Node& n, const Where& w) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const Entry& e : r.Map(n, w).value_or(std::vector<Entry>())) {
+    if (e.key == "driver") {
+      std::string d = r.String(e.value, e.where).value_or("");
+      if (d != "local") r.Error(e.where, "'" + d + "' is not a driver Berth provisions with (local)");
+      out["driver"] = d;
+    } else if (e.key == "max_hosts" || e.key == "min_hosts") {
+      if (auto v = r.Integer(e.value, e.where, 0, 1000)) out[e.key] = *v;
+      if (e.key == "min_hosts") r.Warn(e.key_where, "not used yet (ignored): empty hosts are not decommissioned yet");
+    } else if (e.key == "headroom") {
+      (void)r.Integer(e.value, e.where, 0, 100000);
+      r.Warn(e.key_where, "not used yet (ignored): the headroom policy comes with the server's provisioning");
+    } else if (e.key == "labels") {
+      auto labels = r.KeyValues(e.value, e.where, Bare::kEmpty);
+      if (labels) out["labels"] = *labels;
+    } else {
+      r.Warn(e.key_where, "unknown x-berth.cloud key '" + e.key + "' (ignored)");
+    }
+  }
+  if (out.contains("max_hosts") && !out.contains("driver"))
+    r.Error(w, "max_hosts needs a driver to provision with (driver: local)");
+  return out.empty() ? "" : out.dump();
+}
+
 void TopBerth(ComposeReader& r, const Entry* top, Blueprint* b) {
   if (top == nullptr) return;
   for (const Entry& k : r.Map(top->value, top->where, true).value_or(std::vector<Entry>())) {
@@ -69,6 +98,8 @@ void TopBerth(ComposeReader& r, const Entry* top, Blueprint* b) {
         }
         b->networks.front().subnet = subnet;
       }
+    } else if (k.key == "cloud") {
+      b->cloud = CloudJson(r, k.value, k.where);
     } else {
       r.Warn(k.key_where, "unknown x-berth key '" + k.key + "' (ignored)");
     }

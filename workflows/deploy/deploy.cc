@@ -32,6 +32,10 @@ struct DeployInput {
   // engine alone, and no step names a host.
   bool multi = false;
   std::vector<placement::Host> hosts;
+  // x-berth.cloud: {driver, max_hosts, labels}: a host may be provisioned when none fits.
+  std::string provision_driver;
+  int64_t max_hosts = 0;  // 0: no limit
+  std::map<std::string, std::string> provision_labels;
   std::map<std::string, std::shared_ptr<const placement::Chain>> chain;  // per service
 };
 
@@ -66,6 +70,14 @@ Status ParseCloud(const json& j, const Blueprint& bp, DeployInput* in) {
     x.cpus = double(h.value("cpus", int64_t(0)) ? h.value("cpus", int64_t(0)) : facts.value("cpus", int64_t(0)));
     x.memory = h.value("memory", int64_t(0)) ? h.value("memory", int64_t(0)) : facts.value("memory", int64_t(0));
     in->hosts.push_back(std::move(x));
+  }
+  if (!bp.cloud.empty()) {
+    json c = json::parse(bp.cloud, nullptr, false);
+    if (c.is_object()) {
+      in->provision_driver = c.value("driver", "");
+      in->max_hosts = c.value("max_hosts", int64_t(0));
+      in->provision_labels = c.value("labels", std::map<std::string, std::string>());
+    }
   }
   for (const auto& s : bp.services) {
     auto c = ChainFor(cloud, bp, s);
@@ -160,8 +172,13 @@ class DeployWorkflow final : public engine::Workflow {
     // Each app network on every host of the cloud (one network per host until the hosts
     // share one: issue 10), or on the local engine.
     std::vector<std::string> net_hosts;
-    if (in.multi) for (const auto& h : in.hosts) net_hosts.push_back(h.name);
-    else net_hosts.push_back("");
+    std::vector<placement::Host> provisioned = in.multi ? Provisioned(in, plan) : std::vector<placement::Host>();
+    if (in.multi) {
+      for (const auto& h : in.hosts) net_hosts.push_back(h.name);
+      for (const auto& h : provisioned) net_hosts.push_back(h.name);
+    } else {
+      net_hosts.push_back("");
+    }
     bool nets_done = true;
     for (const auto& n : in.bp.networks) {
       for (const auto& host : net_hosts) {
@@ -188,7 +205,7 @@ class DeployWorkflow final : public engine::Workflow {
     }
 
     View view;
-    if (in.multi) view = MakeView(in, obs);
+    if (in.multi) view = MakeView(in, obs, provisioned);
     std::map<std::string, bool> ready;
     for (const auto& level : in.levels) {
       for (const auto& name : level) {
@@ -228,9 +245,63 @@ class DeployWorkflow final : public engine::Workflow {
     }
   };
 
-  static View MakeView(const DeployInput& in, const Observed& obs) {
+  // The hosts this deploy provisioned (its children provision-1, -2, ... that completed),
+  // as placement sees a new host: empty, with the cloud's labels and its engine's capacity.
+  static std::vector<placement::Host> Provisioned(const DeployInput& in, const Plan& plan) {
+    std::vector<placement::Host> out;
+    for (int k = 1;; ++k) {
+      const engine::ChildState* c = plan.Child("provision-" + std::to_string(k));
+      if (!c || !c->ended) break;
+      if (c->status != "completed") continue;
+      json r = json::parse(c->result, nullptr, false);
+      if (!r.is_object() || !r.contains("host")) continue;
+      placement::Host h;
+      h.name = r.value("name", "");
+      h.labels = r["host"].value("labels", std::map<std::string, std::string>());
+      json facts = r.value("facts", json::object());
+      h.cpus = double(facts.value("cpus", int64_t(0)));
+      h.memory = facts.value("memory", int64_t(0));
+      if (!h.name.empty()) out.push_back(std::move(h));
+    }
+    return out;
+  }
+
+  // No host fits: with x-berth.cloud.driver, a host is provisioned (one at a time: a child
+  // `host` workflow, provision-K) and placement tries again once it is there; false when
+  // the deploy must fail (the plan is failed, saying why).
+  static bool Provision(const DeployInput& in, const std::string& container, const std::string& why,
+                        Plan* plan, View* view) {
+    if (in.provision_driver.empty()) {
+      plan->Fail(why);
+      return false;
+    }
+    int k = 1;
+    for (;; ++k) {
+      const engine::ChildState* c = plan->Child("provision-" + std::to_string(k));
+      if (!c) break;
+      if (!c->ended) return true;  // one on its way: wait for it
+      if (c->status != "completed") {
+        plan->Fail(why + "; provisioning a host for it failed: " + c->result);
+        return false;
+      }
+    }
+    if (in.max_hosts > 0 && int64_t(view->hosts.size()) >= in.max_hosts) {
+      plan->Fail(why + "; the cloud is at its limit of " + std::to_string(in.max_hosts) +
+                 " hosts (x-berth.cloud.max_hosts), so none is provisioned");
+      return false;
+    }
+    json host = {{"name", "auto-" + Sha256Hex(plan->id()).substr(0, 6) + "-" + std::to_string(k)},
+                 {"driver", in.provision_driver},
+                 {"labels", in.provision_labels}};
+    plan->StartChild("provision-" + std::to_string(k), "host",
+                     json{{"op", "add"}, {"host", host}, {"by", plan->id() + " (" + container + " fits no host)"}});
+    return true;
+  }
+
+  static View MakeView(const DeployInput& in, const Observed& obs, const std::vector<placement::Host>& provisioned) {
     View v;
     v.hosts = in.hosts;
+    v.hosts.insert(v.hosts.end(), provisioned.begin(), provisioned.end());
     for (size_t i = 0; i < v.hosts.size(); ++i) {
       placement::Host& h = v.hosts[i];
       v.index[h.name] = i;
@@ -262,7 +333,8 @@ class DeployWorkflow final : public engine::Workflow {
   // Where replica `i` of `svc` goes, and the decision to record ("" host: the local engine).
   // A replica that exists stays on its host while that host is in the cloud (a cordon stops
   // only new containers); one this deploy already created, where its create step said; a new one where
-  // the chain places it (added to the view). nullopt: no host fits (the plan is failed).
+  // the chain places it (added to the view). nullopt: no host fits (the plan is failed, or
+  // a host is being provisioned for it: x-berth.cloud).
   static std::optional<std::pair<std::string, json>> HostOf(const DeployInput& in, const ServiceDef& svc,
                                                              const Observed& obs, const std::string& name,
                                                              int i, Plan* plan, View* view) {
@@ -282,8 +354,8 @@ class DeployWorkflow final : public engine::Workflow {
     }
     auto d = in.chain.at(svc.name)->Place(view->hosts, r);
     if (!d.ok()) {
-      plan->Fail("service " + svc.name + ": placement: " + d.status().message());
-      return std::nullopt;
+      Provision(in, name, "service " + svc.name + ": placement: " + d.status().message(), plan, view);
+      return std::nullopt;  // failed, or waiting for a host
     }
     view->Put(d->host, r, +1);
     json decision = d->ToJson();

@@ -122,6 +122,15 @@ const std::string& Plan::Result(const std::string& step) const {
   return st ? st->result : kNone;
 }
 
+const engine::ChildState* Plan::Child(const std::string& name) const {
+  auto it = s_.children.find(engine::ChildId(s_.id, name));
+  return it == s_.children.end() ? nullptr : &it->second;
+}
+
+void Plan::StartChild(const std::string& name, const std::string& type, const json& input) {
+  if (!failed_) cmds_.push_back(engine::StartChild{name, type, input.dump()});
+}
+
 const std::string& Plan::InputOf(const std::string& step) const {
   static const std::string kNone;
   const StepState* st = Find(step);
@@ -187,7 +196,7 @@ std::vector<engine::Command> Plan::Finish() {
     out.push_back(engine::ScheduleActivity{step, "docker.remove", in.dump(), s_.steps.at(name).subjects});
     waiting = true;
   }
-  if (s_.open_steps > 0) waiting = true;
+  if (s_.open_steps > 0 || s_.open_children > 0) waiting = true;
   if (!waiting && !cancelled_) out.push_back(engine::FailWorkflow{failure_});
   return out;
 }

@@ -66,10 +66,15 @@ class Plan {
   const std::string& Result(const std::string& step) const;
   // The recorded input of `step`, "" when it was never started.
   const std::string& InputOf(const std::string& step) const;
+  // Child workflow `name` (engine::ChildId of this workflow and name), nullptr when never
+  // started; StartChild schedules it (unless the plan has failed).
+  const engine::ChildState* Child(const std::string& name) const;
+  void StartChild(const std::string& name, const std::string& type, const nlohmann::json& input);
   // Need() of "remove/<name>" for an observed container, honouring its stop timeout.
   bool Remove(const std::string& app, const Observed::Container& c, Tally* tally);
 
   bool failed() const { return failed_; }
+  const std::string& id() const { return s_.id; }
   // Fails the plan as a failed step would (nothing new; half-made containers undone), with
   // `why` as the workflow's error. Decide calls it again each time: it must be derived from
   // recorded state (a placement that finds no host).

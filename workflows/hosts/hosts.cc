@@ -64,7 +64,7 @@ class HostWorkflow final : public engine::Workflow {
   std::vector<Command> Decide(const WorkflowState& s) const override {
     auto op = ParseHostOp(s.input);
     if (!op.ok()) return {engine::FailWorkflow{op.status().message()}};
-    const std::vector<std::string> subjects = {HostSubject(op->name)};
+    const std::vector<std::string> subjects = {HostSubject(op->name), kCloudHostsSubject};
     std::vector<Command> cmds;
     // Completed: the step; not started: scheduled (nullptr); running or failed: nullptr.
     auto step = [&](const std::string& name, const std::string& activity, const json& in) -> const StepState* {
@@ -333,14 +333,22 @@ Result<Inventory> InventoryFromJson(const json& j) {
 }
 
 Result<Inventory> LoadInventory(const eventlog::EventLog& log) {
-  std::vector<engine::WorkflowSummary> done;
-  Status s = log.ScanProjections(engine::SummaryKey(kHostWorkflowPrefix), [&](const std::string&, const std::string& v) {
-    engine::WorkflowSummary sum;
-    if (engine::DecodeSummary(v, &sum).ok() && sum.type == "host" && sum.status == engine::RunStatus::kCompleted)
-      done.push_back(std::move(sum));
+  // Every host workflow's steps name the subject cloud:hosts, whoever started it (the CLI,
+  // or a deploy that provisions a host as its child): its index lists them in log order.
+  std::vector<std::string> ids;
+  std::set<std::string> seen;
+  Status s = log.ScanSubject(kCloudHostsSubject, [&](const eventlog::Event& e) {
+    if (seen.insert(e.workflow_id).second) ids.push_back(e.workflow_id);
     return true;
   });
   if (!s.ok()) return s;
+  std::vector<engine::WorkflowSummary> done;
+  for (const auto& id : ids) {
+    std::string raw;
+    engine::WorkflowSummary sum;
+    if (!log.GetProjection(engine::SummaryKey(id), &raw).ok() || !engine::DecodeSummary(raw, &sum).ok()) continue;
+    if (sum.type == "host" && sum.status == engine::RunStatus::kCompleted) done.push_back(std::move(sum));
+  }
   std::sort(done.begin(), done.end(), [](const auto& a, const auto& b) { return a.first_seq < b.first_seq; });
   Inventory inv;
   for (const auto& sum : done) {

@@ -14,7 +14,7 @@
 //   Result: {"op", "name", "host": spec, "facts": HostFacts} (add), {"op", "name"} (others).
 // Host workflows run one at a time (ExclusiveKey "cloud:hosts"), so each sees the last
 // one's result. Every step names subject "host:<name>" (`berth audit --host NAME`).
-// Workflow ids start with "host-" (the inventory scan reads the summaries under it).
+// Every step also names "cloud:hosts" (kCloudHostsSubject): the inventory reads that index.
 #pragma once
 
 #include <functional>
@@ -44,8 +44,8 @@ struct Inventory {
   const HostRecord* Find(const std::string& name) const;
 };
 
-// Folds every completed host workflow. Cost: one summary row per host change, one history
-// read per completed one.
+// Folds every completed host workflow, found through the cloud:hosts subject. Cost: the
+// index entries of host workflows' steps, one summary row and one history read per change.
 Result<Inventory> LoadInventory(const eventlog::EventLog& log);
 nlohmann::json ToJson(const Inventory& inv);  // {"hosts": [{spec..., facts, cordoned}]}
 Result<Inventory> InventoryFromJson(const nlohmann::json& j);
@@ -60,7 +60,8 @@ Status AddCloud(const eventlog::EventLog& log, const std::string& type, nlohmann
 Result<nlohmann::json> Explain(const eventlog::EventLog& log, const std::string& container);
 
 inline std::string HostSubject(const std::string& name) { return "host:" + name; }
-inline constexpr const char* kHostWorkflowPrefix = "host-";
+// Named by every step of every host workflow: the inventory's index.
+inline constexpr const char* kCloudHostsSubject = "cloud:hosts";
 
 using InventorySource = std::function<Result<Inventory>()>;
 // `drivers` makes the driver a host names (default: static only).
