@@ -60,6 +60,9 @@ class HostWorkflow final : public engine::Workflow {
   std::string type() const override { return "host"; }
   Status ValidateInput(const std::string& input) const override { return ParseHostOp(input).status(); }
   std::string ExclusiveKey(const std::string&) const override { return "cloud:hosts"; }
+  // A cancel (of the host change, or of the deploy that provisions it) undoes a provision
+  // that started: nothing it made may outlive a host the inventory never got.
+  bool HandlesCancel() const override { return true; }
 
   std::vector<Command> Decide(const WorkflowState& s) const override {
     auto op = ParseHostOp(s.input);
@@ -75,6 +78,15 @@ class HostWorkflow final : public engine::Workflow {
       }
       return it->second.phase == StepState::kCompleted ? &it->second : nullptr;
     };
+    if (s.cancel_requested) {
+      auto prov = s.steps.find("provision");
+      if (prov == s.steps.end() || s.steps.count("undo")) return {};
+      if (prov->second.phase == StepState::kRunning) return {};  // wait until it returns
+      auto in = hosts::HostSpecFromJson(json::parse(prov->second.input, nullptr, false).value("host", json()));
+      if (!in.ok()) return {};
+      return {engine::ScheduleActivity{"undo", "host.deprovision",
+                                       json{{"host", hosts::ToJson(*in)}, {"last", false}}.dump(), subjects}};
+    }
     auto failed = [&](const std::string& name) -> const StepState* {
       auto it = s.steps.find(name);
       return it != s.steps.end() && it->second.phase == StepState::kFailed ? &it->second : nullptr;
