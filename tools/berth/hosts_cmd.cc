@@ -21,11 +21,18 @@ namespace {
 
 // The inventory as the log holds it: through the server when one holds the data directory,
 // else read here. No data directory yet: no host.
-Result<json> InventoryJson(const Globals& g) {
+Result<json> InventoryJson(const Globals& g, bool for_hosts = true) {
   if (auto server = ServerClient::Find(g)) return server->Get("/v1/hosts");
   auto ctx = Context::Open(g, /*create=*/false);
   if (!ctx.ok()) {
     if (ctx.status().code() == Code::kNotFound) return json{{"hosts", json::array()}};
+    if (ctx.status().code() == Code::kBusy && !for_hosts) {
+      // Another berth holds the log (an `up` in-process): `ps` still lists an engine, as it
+      // did before there were hosts, but says what it cannot see.
+      std::cerr << "berth: the data directory is in use by another berth process: listing the engine "
+                   "DOCKER_HOST names only (the cloud's hosts are in the log)\n";
+      return json{{"hosts", json::array()}};
+    }
     return ctx.status();
   }
   auto inv = wf::LoadInventory((*ctx)->log());
@@ -38,7 +45,7 @@ std::string Mib(int64_t bytes) { return bytes ? std::to_string(bytes >> 20) + " 
 }  // namespace
 
 Result<std::vector<CloudEngine>> CloudEngines(const Globals& g) {
-  auto inv = InventoryJson(g);
+  auto inv = InventoryJson(g, /*for_hosts=*/false);
   if (!inv.ok()) return inv.status();
   auto parsed = wf::InventoryFromJson(*inv);
   if (!parsed.ok()) return parsed.status();

@@ -381,7 +381,9 @@ class DeployWorkflow final : public engine::Workflow {
     }
     std::set<std::string> image_hosts;
     for (const auto& [i, w] : where) image_hosts.insert(w.first);
-    if (image_hosts.empty()) image_hosts.insert("");  // no replica: the image is still checked
+    // No replica: on the one engine the image is still checked, as it always was; across
+    // hosts there is no host to check it on, and nothing needs it.
+    if (image_hosts.empty() && !view) image_hosts.insert("");
     std::map<std::string, json> images;
     bool images_done = true;
     for (const auto& host : image_hosts) {
@@ -402,7 +404,7 @@ class DeployWorkflow final : public engine::Workflow {
       images[host] = std::move(image);
     }
     if (!images_done) return false;
-    tally->images[svc.name] = images.begin()->second.value("how", "");
+    tally->images[svc.name] = images.empty() ? std::string() : images.begin()->second.value("how", "");
     const std::string& config = in.config.at(svc.name);
 
     bool ready = true;
