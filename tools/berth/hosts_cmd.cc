@@ -9,6 +9,7 @@
 #include "server/api.h"
 #include "tools/berth/apps.h"
 #include "tools/berth/client.h"
+#include "workflows/blueprint/blueprint.h"
 #include "workflows/deploy/names.h"
 #include "workflows/hosts/hosts.h"
 
@@ -68,21 +69,6 @@ Result<std::vector<CloudEngine>> CloudEngines(const Globals& g) {
   return out;
 }
 
-int64_t ParseSize(const std::string& s) {
-  if (s.empty()) return -1;
-  size_t i = 0;
-  while (i < s.size() && isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0) return -1;
-  int64_t n = std::stoll(s.substr(0, i));
-  std::string unit = s.substr(i);
-  for (auto& c : unit) c = char(tolower(c));
-  if (unit == "" || unit == "b") return n;
-  if (unit == "k" || unit == "kb" || unit == "kib") return n << 10;
-  if (unit == "m" || unit == "mb" || unit == "mib") return n << 20;
-  if (unit == "g" || unit == "gb" || unit == "gib") return n << 30;
-  return -1;
-}
-
 int HostAdd(const Globals& g, const HostAddArgs& a) {
   hosts::HostSpec spec;
   spec.name = a.name;
@@ -93,7 +79,7 @@ int HostAdd(const Globals& g, const HostAddArgs& a) {
   spec.tls_key = a.tls_key;
   spec.cpus = a.cpus;
   if (!a.memory.empty()) {
-    spec.memory = ParseSize(a.memory);
+    spec.memory = wf::ParseByteSize(a.memory).value_or(0);
     if (spec.memory <= 0) return Fail(InvalidArgument("--memory '" + a.memory + "': use bytes or a size like 8g, 512m"));
   }
   for (const auto& l : a.labels) {

@@ -31,7 +31,5 @@ struct CloudEngine {
 };
 Result<std::vector<CloudEngine>> CloudEngines(const Globals& g);
 
-// "8g", "512m", "1024k", "100" (bytes; powers of 1024); -1 when not a size.
-int64_t ParseSize(const std::string& s);
 
 }  // namespace berth::tool

@@ -221,5 +221,8 @@ std::map<std::string, std::string> ServiceConfigHashes(const Blueprint& b);
 // App names: [a-z0-9][a-z0-9_-]{0,62}. Compose's default from a directory name lowercases
 // it and drops other characters.
 bool ValidAppName(const std::string& name);
+// A Compose size: "512m", "1gb", "100k", "1048576" -> bytes (powers of 1024; b, k, m, g with
+// or without "b"); nullopt when it is not one.
+std::optional<int64_t> ParseByteSize(const std::string& s);
 
 }  // namespace berth::workflows

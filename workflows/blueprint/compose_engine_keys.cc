@@ -23,24 +23,15 @@ struct Key {
   std::function<std::optional<json>(ComposeReader&, const Entry&)> parse;
 };
 
-// "512m", "1gb", "100k", 1048576 -> bytes (Compose's units are powers of 1024).
 std::optional<json> Bytes(ComposeReader& r, const Entry& e) {
   std::optional<std::string> s = r.String(e.value, e.where);
   if (!s) return std::nullopt;
-  size_t n = 0;
-  while (n < s->size() && (std::isdigit(static_cast<unsigned char>((*s)[n])) || (*s)[n] == '.')) ++n;
-  std::string unit;
-  for (size_t i = n; i < s->size(); ++i) unit += char(std::tolower(static_cast<unsigned char>((*s)[i])));
-  static const std::map<std::string, double> kUnits = {
-      {"", 1},          {"b", 1},           {"k", 1024.0},     {"kb", 1024.0},
-      {"m", 1048576.0}, {"mb", 1048576.0},  {"g", 1073741824.0}, {"gb", 1073741824.0}};
-  auto u = kUnits.find(unit);
-  double v = n == 0 ? -1 : std::strtod(s->substr(0, n).c_str(), nullptr);
-  if (u == kUnits.end() || v < 0 || v * u->second > 9.0e18) {
+  std::optional<int64_t> v = ParseByteSize(*s);
+  if (!v) {
     r.Error(e.where, "'" + *s + "' is not a size (a number of bytes, or with b, k, m or g)");
     return std::nullopt;
   }
-  return json(static_cast<int64_t>(v * u->second));
+  return json(*v);
 }
 
 std::optional<json> Text(ComposeReader& r, const Entry& e) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <map>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -276,3 +278,21 @@ std::string AppNameFromDirectory(const std::string& dir) {
 }
 
 }  // namespace berth::workflows::compose
+
+namespace berth::workflows {
+
+std::optional<int64_t> ParseByteSize(const std::string& s) {
+  size_t n = 0;
+  while (n < s.size() && (std::isdigit(static_cast<unsigned char>(s[n])) || s[n] == '.')) ++n;
+  std::string unit;
+  for (size_t i = n; i < s.size(); ++i) unit += char(std::tolower(static_cast<unsigned char>(s[i])));
+  static const std::map<std::string, double> kUnits = {
+      {"", 1},          {"b", 1},           {"k", 1024.0},     {"kb", 1024.0},
+      {"m", 1048576.0}, {"mb", 1048576.0},  {"g", 1073741824.0}, {"gb", 1073741824.0}};
+  auto u = kUnits.find(unit);
+  double v = n == 0 ? -1 : std::strtod(s.substr(0, n).c_str(), nullptr);
+  if (u == kUnits.end() || v < 0 || v * u->second > 9.0e18) return std::nullopt;
+  return static_cast<int64_t>(v * u->second);
+}
+
+}  // namespace berth::workflows
