@@ -34,6 +34,21 @@ Result<BuildResult> EngineClient::BuildImage(const BuildSpec& spec) {
   return BuildResult{log.image_id(), log.text()};
 }
 
+// POST /images/create answers with a stream of progress messages; an error is one of them.
+Status EngineClient::CallProgress(HttpRequest r, const std::string& what) {
+  ProgressLog log;
+  JsonStream stream([&log](const json& message) {
+    log.Add(message);
+    return true;
+  });
+  r.on_data = [&stream](std::string_view chunk) { return stream.Feed(chunk); };
+  Result<HttpResponse> resp = Call(std::move(r));
+  if (!resp.ok()) return resp.status().WithContext(what);
+  if (Status s = stream.Finish(); !s.ok()) return s.WithContext(what);
+  if (!log.error().empty()) return Failed(what + ": " + log.error());
+  return Status::Ok();
+}
+
 Status EngineClient::ImportImage(const std::string& tar, const std::string& repo, const std::string& tag,
                                  const std::vector<std::string>& changes) {
   std::string target = "/images/create?fromSrc=-&repo=" + UrlEncode(repo) + "&tag=" + UrlEncode(tag);
@@ -42,18 +57,7 @@ Status EngineClient::ImportImage(const std::string& tar, const std::string& repo
   r.body = tar;
   r.content_type = "application/x-tar";
   r.timeout_ms = std::max<int64_t>(r.timeout_ms, 120'000);
-  ProgressLog log;
-  JsonStream stream([&log](const json& message) {
-    log.Add(message);
-    return true;
-  });
-  r.on_data = [&stream](std::string_view chunk) { return stream.Feed(chunk); };
-  std::string what = "importing " + repo + ":" + tag;
-  Result<HttpResponse> resp = Call(std::move(r));
-  if (!resp.ok()) return resp.status().WithContext(what);
-  if (Status s = stream.Finish(); !s.ok()) return s.WithContext(what);
-  if (!log.error().empty()) return Failed(what + ": " + log.error());
-  return Status::Ok();
+  return CallProgress(std::move(r), "importing " + repo + ":" + tag);
 }
 
 Status EngineClient::PullImage(const std::string& image, const std::string& tag,
@@ -61,18 +65,7 @@ Status EngineClient::PullImage(const std::string& image, const std::string& tag,
   HttpRequest r =
       Request("POST", "/images/create?fromImage=" + UrlEncode(image) + "&tag=" + UrlEncode(tag));
   r.timeout_ms = timeout_ms;
-  ProgressLog log;
-  JsonStream stream([&log](const json& message) {
-    log.Add(message);
-    return true;
-  });
-  r.on_data = [&stream](std::string_view chunk) { return stream.Feed(chunk); };
-  std::string what = "pulling " + image + ":" + tag;
-  Result<HttpResponse> resp = Call(std::move(r));
-  if (!resp.ok()) return resp.status().WithContext(what);
-  if (Status s = stream.Finish(); !s.ok()) return s.WithContext(what);
-  if (!log.error().empty()) return Failed(what + ": " + log.error());
-  return Status::Ok();
+  return CallProgress(std::move(r), "pulling " + image + ":" + tag);
 }
 
 }  // namespace berth::docker

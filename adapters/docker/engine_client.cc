@@ -56,11 +56,8 @@ HttpRequest EngineClient::Request(std::string method, std::string target, std::s
 }
 
 Result<EngineInfo> EngineClient::Info() {
-  Result<HttpResponse> r = Call(Request("GET", "/info"));
-  if (!r.ok()) return r.status().WithContext("GET /info");
-  if (r->status >= 300) return ApiError(r->status, r->body, "GET /info");
-  Result<json> j = ParseJson(r->body, "GET /info");
-  if (!j.ok()) return j.status();
+  Result<json> j = CallJson(Request("GET", "/info"));
+  if (!j.ok()) return j.status().WithContext("GET /info");
   EngineInfo info;
   info.name = StringField(*j, "Name");
   info.cpus = IntField(*j, "NCPU");

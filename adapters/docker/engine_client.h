@@ -80,6 +80,8 @@ class EngineClient final : public DockerClient {
   // Sends `request` with its target prefixed by the negotiated /vX.Y. Answers >= 400
   // become ApiError statuses; 304 is returned as a response (the caller decides).
   Result<HttpResponse> Call(HttpRequest request);
+  // Call for a stream of progress messages (pull, import); `what` prefixes its errors.
+  Status CallProgress(HttpRequest request, const std::string& what);
   // Call for a JSON answer: the parsed body.
   Result<nlohmann::json> CallJson(HttpRequest request);
   // "/v1.41", negotiating on first use.
