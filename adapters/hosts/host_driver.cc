@@ -24,29 +24,26 @@ Status Validate(const HostSpec& s) {
                            "a letter or digit");
   if (s.driver != "static" && s.driver != "local")
     return InvalidArgument("host " + s.name + ": unknown driver '" + s.driver + "' (drivers: static, local)");
+  for (const auto& [k, v] : s.labels)
+    if (k.empty()) return InvalidArgument("host " + s.name + ": a label has an empty key (use --label KEY=VALUE)");
+  if (s.cpus < 0 || s.memory < 0) return InvalidArgument("host " + s.name + ": capacity cannot be negative");
   if (s.driver == "local") {
     // The host workflow chooses its place on the cloud's bridge; the driver makes the rest.
     if (!s.endpoint.empty() && s.slot == 0)
       return InvalidArgument("host " + s.name + ": a local host gets its endpoint from Berth; leave out --endpoint");
-    for (const auto& [k, v] : s.labels)
-      if (k.empty()) return InvalidArgument("host " + s.name + ": a label has an empty key (use --label KEY=VALUE)");
-    if (s.cpus < 0 || s.memory < 0) return InvalidArgument("host " + s.name + ": capacity cannot be negative");
     return Status::Ok();
   }
   int tls = !s.tls_ca.empty() + !s.tls_cert.empty() + !s.tls_key.empty();
   if (tls != 0 && tls != 3)
     return InvalidArgument("host " + s.name + ": give all of --tls-ca, --tls-cert and --tls-key, or none");
-  auto ep = docker::ParseDockerHost(s.endpoint.empty() ? "-" : s.endpoint, false, "");
   if (s.endpoint.empty()) return InvalidArgument("host " + s.name + ": no endpoint (--endpoint unix:///PATH or tcp://HOST:PORT)");
+  auto ep = docker::ParseDockerHost(s.endpoint, false, "");
   if (!ep.ok()) return ep.status().WithContext("host " + s.name);
   if (tls && ep->kind != docker::Endpoint::Kind::kTcp)
     return InvalidArgument("host " + s.name + ": TLS files are for tcp:// endpoints, not " + s.endpoint);
   for (const auto& f : {s.tls_ca, s.tls_cert, s.tls_key})
     if (!f.empty() && !std::filesystem::is_regular_file(f))
       return InvalidArgument("host " + s.name + ": TLS file " + f + " does not exist");
-  for (const auto& [k, v] : s.labels)
-    if (k.empty()) return InvalidArgument("host " + s.name + ": a label has an empty key (use --label KEY=VALUE)");
-  if (s.cpus < 0 || s.memory < 0) return InvalidArgument("host " + s.name + ": capacity cannot be negative");
   return Status::Ok();
 }
 
