@@ -27,6 +27,7 @@
 #include "adapters/docker/docker_client.h"
 #include "adapters/hosts/host_driver.h"
 #include "engine/registry.h"
+#include "engine/workflow.h"
 #include "eventlog/event_log.h"
 
 namespace berth::workflows {
@@ -64,6 +65,7 @@ inline std::string HostSubject(const std::string& name) { return "host:" + name;
 inline constexpr const char* kCloudHostsSubject = "cloud:hosts";
 
 using InventorySource = std::function<Result<Inventory>()>;
+std::unique_ptr<engine::Workflow> MakeHostWorkflow();  // host_workflow.cc
 // `drivers` makes the driver a host names (default: static only).
 void RegisterHosts(engine::Registry* r, InventorySource inventory, hosts::DriverFactory drivers = {});
 

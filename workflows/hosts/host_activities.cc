@@ -1,0 +1,121 @@
+// The host workflow's activities: host.inventory (reads the log) and the ones that call a
+// host driver (describe, provision, deprovision) or a host's engine (census).
+#include <set>
+
+#include "workflows/deploy/names.h"
+#include "workflows/hosts/hosts.h"
+
+namespace berth::workflows {
+namespace {
+
+using json = nlohmann::json;
+
+class InventoryActivity final : public engine::Activity {
+ public:
+  explicit InventoryActivity(InventorySource source) : source_(std::move(source)) {}
+  std::string name() const override { return "host.inventory"; }
+  Result<std::string> Run(const engine::ActivityContext&) override {
+    auto inv = source_();
+    if (!inv.ok()) return inv.status();
+    return ToJson(*inv).dump();
+  }
+  Result<std::optional<std::string>> Reconcile(const engine::ActivityContext&) override {
+    return std::optional<std::string>();  // reads only: run again
+  }
+
+ private:
+  InventorySource source_;
+};
+
+engine::RetryPolicy HostRetry() {
+  engine::RetryPolicy p;
+  p.attempts_max = 3;
+  p.backoff_initial_ms = 500;
+  p.backoff_max_ms = 2000;
+  return p;
+}
+
+// A host.* activity: the HostSpec in its input's "host", the driver that spec names, and
+// `body`. Each one either reads or finds its own earlier work before making anything, so
+// Reconcile simply runs it again.
+class DriverActivity final : public engine::Activity {
+ public:
+  using Body = std::function<Result<std::string>(hosts::HostDriver&, const hosts::HostSpec&, const json& in)>;
+  DriverActivity(std::string name, hosts::DriverFactory drivers, Body body, int64_t attempt_timeout_ms = 0)
+      : name_(std::move(name)), drivers_(std::move(drivers)), body_(std::move(body)),
+        attempt_timeout_ms_(attempt_timeout_ms) {}
+  std::string name() const override { return name_; }
+  engine::RetryPolicy retry_policy() const override {
+    engine::RetryPolicy p = HostRetry();
+    p.attempt_timeout_ms = attempt_timeout_ms_;
+    return p;
+  }
+  Result<std::string> Run(const engine::ActivityContext& ctx) override {
+    json in = json::parse(ctx.input, nullptr, false);
+    if (!in.is_object() || !in.contains("host")) return InvalidArgument("step " + ctx.step + ": no host in the input");
+    auto spec = hosts::HostSpecFromJson(in["host"]);
+    if (!spec.ok()) return spec.status();
+    auto driver = drivers_(spec->driver);
+    if (!driver.ok()) return driver.status();
+    return body_(**driver, *spec, in);
+  }
+  Result<std::optional<std::string>> Reconcile(const engine::ActivityContext&) override {
+    return std::optional<std::string>();
+  }
+
+ private:
+  std::string name_;
+  hosts::DriverFactory drivers_;
+  Body body_;
+  int64_t attempt_timeout_ms_;
+};
+
+Result<std::string> Describe(hosts::HostDriver& d, const hosts::HostSpec& spec, const json&) {
+  auto facts = d.Describe(spec);
+  if (!facts.ok()) return facts.status();
+  return hosts::ToJson(*facts).dump();
+}
+
+// Every part is found before it is made: a provision killed half-way runs again.
+Result<std::string> Provision(hosts::HostDriver& d, const hosts::HostSpec& spec, const json&) {
+  auto made = d.Provision(spec);
+  if (!made.ok()) return made.status();
+  return hosts::ToJson(*made).dump();
+}
+
+Result<std::string> Deprovision(hosts::HostDriver& d, const hosts::HostSpec& spec, const json& in) {
+  if (Status s = d.Deprovision(spec); !s.ok()) return s;
+  if (in.value("last", false))
+    if (Status s = d.Teardown(); !s.ok()) return s;
+  return std::string("removed");
+}
+
+// How many of Berth's containers the host's engine holds, and of which apps.
+Result<std::string> Census(hosts::HostDriver&, const hosts::HostSpec& spec, const json&) {
+  docker::EngineClientOptions o;
+  o.call_timeout_ms = 10'000;
+  auto client = hosts::ClientFor(spec, o);
+  if (!client.ok()) return client.status();
+  auto list = (*client)->ListContainers({{kLabelApp, ""}});
+  if (!list.ok())
+    return list.status().WithContext("counting Berth's containers on host " + spec.name + " (" + spec.endpoint +
+                                     "; a host whose engine is gone for good: `berth host remove --force`)");
+  std::set<std::string> apps;
+  for (const auto& c : *list) apps.insert(docker::LabelValue(c.labels, kLabelApp));
+  return json{{"containers", list->size()}, {"apps", apps}}.dump();
+}
+
+}  // namespace
+
+void RegisterHosts(engine::Registry* r, InventorySource inventory, hosts::DriverFactory drivers) {
+  if (!drivers) drivers = [](const std::string& name) { return hosts::MakeDriver(name); };
+  r->Add(MakeHostWorkflow());
+  r->Add(std::make_unique<InventoryActivity>(std::move(inventory)));
+  r->Add(std::make_unique<DriverActivity>("host.describe", drivers, Describe));
+  // A daemon starts in about a second; a loaded machine may take far longer.
+  r->Add(std::make_unique<DriverActivity>("host.provision", drivers, Provision, 180'000));
+  r->Add(std::make_unique<DriverActivity>("host.deprovision", drivers, Deprovision));
+  r->Add(std::make_unique<DriverActivity>("host.census", drivers, Census));
+}
+
+}  // namespace berth::workflows
