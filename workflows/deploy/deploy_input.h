@@ -1,0 +1,41 @@
+// Internal to workflows/deploy: a deploy's input parsed once (per thread and text: Decide
+// reads the same input after every append).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "workflows/blueprint/blueprint.h"
+#include "workflows/placement/placement.h"
+
+namespace berth::workflows::deployment {
+
+using json = nlohmann::json;
+
+struct DeployInput {
+  std::string app;
+  Blueprint bp;
+  bool cache = true;
+  std::vector<std::vector<std::string>> levels;
+  std::map<std::string, int> level_of;
+  std::map<std::string, std::string> config;  // service -> ServiceConfigHash
+  std::map<std::string, json> mini;           // service -> one-service blueprint JSON
+  // The cloud, as `berth up` recorded it in the input ("cloud": {"hosts": [...]}); absent
+  // (every deploy before there were hosts, and any while none is configured): the local
+  // engine alone, and no step names a host.
+  bool multi = false;
+  std::vector<placement::Host> hosts;
+  // x-berth.cloud: {driver, max_hosts, labels}: a host may be provisioned when none fits.
+  std::string provision_driver;
+  int64_t max_hosts = 0;  // 0: no limit
+  std::map<std::string, std::string> provision_labels;
+  std::map<std::string, std::shared_ptr<const placement::Chain>> chain;  // per service
+};
+
+// {"app", "blueprint", "cache", "cloud"?}; kInvalidArgument saying what is wrong.
+Result<std::shared_ptr<const DeployInput>> ParseDeploy(const std::string& text);
+
+}  // namespace berth::workflows::deployment

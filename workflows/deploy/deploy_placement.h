@@ -1,0 +1,49 @@
+// Internal to workflows/deploy: where a deploy puts each new container when the cloud has
+// hosts (docs/hosts.md, "Placement" and "Provisioning when no host fits"). Every decision is
+// derived from recorded state only: the input's cloud, observe's census, the create steps
+// already recorded and the provision children that ended.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "workflows/deploy/deploy_input.h"
+#include "workflows/deploy/plan.h"
+
+namespace berth::workflows::deployment {
+
+// Placement's view of the cloud during one decision: the census observe recorded, less
+// this app's containers that go for good, plus each container this deploy places.
+struct View {
+  std::vector<placement::Host> hosts;
+  std::map<std::string, size_t> index;
+  void Put(const std::string& host, const placement::Request& r, int sign) {
+    auto it = index.find(host);
+    if (it == index.end()) return;
+    placement::Host& h = hosts[it->second];
+    h.containers += sign;
+    h.apps[r.app] += sign;
+    h.services[r.app + "/" + r.service] += sign;
+    h.memory_reserved += sign * r.memory;
+    if (sign > 0) h.names.insert(r.container);
+    else h.names.erase(r.container);
+  }
+};
+
+// The hosts this deploy provisioned (its children provision-1, -2, ... that completed).
+std::vector<placement::Host> Provisioned(const DeployInput& in, const Plan& plan);
+// The view at the start of a decision.
+View MakeView(const DeployInput& in, const Observed& obs, const std::vector<placement::Host>& provisioned);
+// Memory the service reserves (deploy.resources.reservations.memory), bytes.
+int64_t ReservedMemory(const ServiceDef& svc);
+// Where replica `i` (container `name`) of `svc` goes and the decision to record ("" host:
+// the local engine, without hosts). nullopt: no host fits, and the plan is failed or a host
+// is being provisioned for it.
+std::optional<std::pair<std::string, json>> HostOf(const DeployInput& in, const ServiceDef& svc,
+                                                   const Observed& obs, const std::string& name, int i,
+                                                   Plan* plan, View* view);
+
+}  // namespace berth::workflows::deployment
