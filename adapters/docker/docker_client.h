@@ -103,6 +103,12 @@ class DockerClient {
   // docker pull image:tag. kFailed when the registry refuses or cannot be reached.
   virtual Status PullImage(const std::string& image, const std::string& tag,
                            int64_t timeout_ms) = 0;
+  // docker push image:tag (the image's name says the registry: "10.213.7.1:5213/x").
+  // kFailed when the registry refuses or cannot be reached.
+  virtual Status PushImage(const std::string& image, const std::string& tag, int64_t timeout_ms) {
+    (void)image, (void)tag, (void)timeout_ms;
+    return Status(Code::kUnsupported, "push is not supported by this client");
+  }
 
   // ---- Networks ---------------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ class EngineClient final : public DockerClient {
   Status RemoveImage(const std::string& ref, bool force) override;
   Result<BuildResult> BuildImage(const BuildSpec& spec) override;
   Status PullImage(const std::string& image, const std::string& tag, int64_t timeout_ms) override;
+  Status PushImage(const std::string& image, const std::string& tag, int64_t timeout_ms) override;
 
   Result<std::string> CreateNetwork(const NetworkSpec& spec) override;
   Result<NetworkInfo> InspectNetwork(const std::string& id_or_name) override;

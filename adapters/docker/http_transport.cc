@@ -123,6 +123,7 @@ Result<HttpResponse> HttpTransport::Send(const HttpRequest& request) const {
   if (!request.content_type.empty()) {
     headers = curl_slist_append(headers, ("Content-Type: " + request.content_type).c_str());
   }
+  for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
                                                                           &curl_slist_free_all);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);

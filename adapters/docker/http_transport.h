@@ -18,6 +18,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "adapters/docker/docker_host.h"
 #include "eventlog/status.h"
@@ -36,6 +37,7 @@ struct HttpRequest {
   std::stop_token stop;  // checked about once a second while waiting
   // Also checked then: true ends the exchange with kCancelled (an abandoned step).
   std::function<bool()> cancelled;
+  std::vector<std::string> headers;  // more, each "Name: value"
 };
 
 struct HttpResponse {
