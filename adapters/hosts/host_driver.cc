@@ -27,6 +27,14 @@ Status Validate(const HostSpec& s) {
   for (const auto& [k, v] : s.labels)
     if (k.empty()) return InvalidArgument("host " + s.name + ": a label has an empty key (use --label KEY=VALUE)");
   if (s.cpus < 0 || s.memory < 0) return InvalidArgument("host " + s.name + ": capacity cannot be negative");
+  if (!s.registry.empty()) {
+    // HOST:PORT, as an image name begins: "10.0.0.5:5000", "registry.example:443".
+    size_t colon = s.registry.rfind(':');
+    bool ok = colon != std::string::npos && colon > 0 && colon + 1 < s.registry.size() &&
+              s.registry.find_first_of("/ @") == std::string::npos &&
+              s.registry.find_first_not_of("0123456789", colon + 1) == std::string::npos;
+    if (!ok) return InvalidArgument("host " + s.name + ": --registry '" + s.registry + "' is not HOST:PORT (say 10.0.0.5:5000)");
+  }
   if (s.driver == "local") {
     // The host workflow chooses its place on the cloud's bridge; the driver makes the rest.
     if (!s.endpoint.empty() && s.slot == 0)
@@ -54,6 +62,7 @@ json ToJson(const HostSpec& s) {
   if (s.memory) j["memory"] = s.memory;
   if (s.slot) j["slot"] = s.slot;
   if (!s.netns.empty()) j["netns"] = s.netns;
+  if (!s.registry.empty()) j["registry"] = s.registry;
   return j;
 }
 
@@ -75,6 +84,7 @@ Result<HostSpec> HostSpecFromJson(const json& j) {
     s.memory = j.value("memory", int64_t(0));
     s.slot = j.value("slot", 0);
     s.netns = j.value("netns", "");
+    s.registry = j.value("registry", "");
     return s;
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("host: ") + e.what());

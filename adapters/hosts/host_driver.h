@@ -35,6 +35,10 @@ struct HostSpec {
   int64_t memory = 0;  // bytes; 0: what the engine reports
   int slot = 0;        // local: the host's place on the cloud's bridge (address .slot)
   std::string netns;   // local: its network namespace (set by Provision)
+  // "HOST:PORT" of a registry this host's engine pushes to and pulls from (the local
+  // driver's own; for a static host, one the user names and the engine trusts). Hosts that
+  // name one registry share Berth-made images through it (docs/hosts.md, "Images").
+  std::string registry;
 };
 
 struct HostFacts {

@@ -7,8 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 extern char** environ;
 
@@ -103,8 +107,40 @@ Result<int> Spawn(const std::vector<std::string>& argv, const std::string& log_p
   int err = posix_spawnp(&pid, args[0], &fa, &at, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
-  if (err != 0) return Status(Code::kFailed, argv[0] + ": " + std::strerror(err));
+  if (err != 0) return Status(err == ENOENT ? Code::kNotFound : Code::kFailed, argv[0] + ": " + std::strerror(err));
   return int(pid);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  return out ? Status::Ok() : Status(Code::kFailed, "cannot write " + path);
+}
+
+int LivePid(const std::string& pidfile, const std::string& marker) {
+  int pid = std::atoi(ReadFile(pidfile).c_str());
+  if (pid <= 0 || ::kill(pid, 0) != 0) return 0;
+  std::string cmd = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+  for (auto& c : cmd)
+    if (c == '\0') c = ' ';
+  return cmd.find(marker) != std::string::npos ? pid : 0;
+}
+
+void StopPid(const std::string& pidfile, const std::string& marker, int64_t grace_ms) {
+  int pid = LivePid(pidfile, marker);
+  if (!pid) return;
+  ::kill(pid, SIGTERM);
+  for (int64_t waited = 0; waited < grace_ms && LivePid(pidfile, marker); waited += 100)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (int still = LivePid(pidfile, marker)) ::kill(still, SIGKILL);
 }
 
 }  // namespace berth::hosts::local

@@ -11,14 +11,18 @@
 
 #include "adapters/docker/build_context.h"
 #include "adapters/hosts/local/command.h"
+#include "adapters/hosts/local/registry.h"
 #include "adapters/hosts/static/static_driver.h"
 
 namespace berth::hosts {
 namespace {
 
 namespace fs = std::filesystem;
+using local::LivePid;
+using local::ReadFile;
 using local::Run;
 using local::RunOk;
+using local::WriteFile;
 
 uint32_t Fnv32(const std::string& s) {
   uint32_t h = 2166136261u;
@@ -29,23 +33,6 @@ std::string Hex8(uint32_t v) {
   char b[9];
   std::snprintf(b, sizeof b, "%08x", v);
   return b;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// The pid in `pidfile` when it is a live process whose command line names that pidfile.
-int LivePid(const std::string& pidfile) {
-  int pid = std::atoi(ReadFile(pidfile).c_str());
-  if (pid <= 0 || ::kill(pid, 0) != 0) return 0;
-  std::string cmd = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
-  for (auto& c : cmd)
-    if (c == '\0') c = ' ';
-  return cmd.find("--pidfile=" + pidfile) != std::string::npos ? pid : 0;
 }
 
 bool LinkExists(const std::string& name, const std::string& netns = "") {
@@ -79,13 +66,6 @@ Paths PathsOf(const LocalOptions& o, const std::string& name) {
   p.veth_host = "bv" + Hex8(h);
   p.veth_ns = "bp" + Hex8(h);
   return p;
-}
-
-Status WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  return out ? Status::Ok() : Status(Code::kFailed, "cannot write " + path);
 }
 
 // An EC P-256 key and a certificate signed by the CA (or self-signed when `ca` is empty),
@@ -149,15 +129,20 @@ class LocalDriver final : public HostDriver {
         !s.ok())
       return s.WithContext("host " + in.name + "'s certificate");
     if (Status s = Network(p, *addr); !s.ok()) return s.WithContext("host " + in.name + "'s network");
+    if (!o_.registry.empty())
+      if (Status s = EnsureRegistry(RegistryOptionsOf(o_)); !s.ok()) return s;
     HostSpec out = in;
+    out.registry = o_.registry;
     out.netns = p.netns;
     out.tls_ca = p.ca;
     out.tls_cert = p.client;
     out.tls_key = p.client_key;
-    if (!LivePid(p.pidfile)) {
+    if (!LivePid(p.pidfile, "--pidfile=" + p.pidfile)) {
       auto pid = local::Spawn({"nsenter", "--net=/var/run/netns/" + p.netns, "dockerd", "--host=tcp://" + *addr + ":2376",
                                "--tlsverify", "--tlscacert=" + p.ca, "--tlscert=" + p.server, "--tlskey=" + p.server_key,
-                               "--data-root=" + p.data, "--exec-root=" + p.exec, "--pidfile=" + p.pidfile},
+                               "--data-root=" + p.data, "--exec-root=" + p.exec, "--pidfile=" + p.pidfile,
+                               // Plain HTTP to the cloud's registry, on the cloud's own bridge.
+                               o_.registry.empty() ? "--insecure-registry=127.0.0.0/8" : "--insecure-registry=" + o_.registry},
                               p.log);
       if (!pid.ok()) return pid.status().WithContext("starting host " + in.name + "'s dockerd");
     }
@@ -191,11 +176,7 @@ class LocalDriver final : public HostDriver {
 
   Status Deprovision(const HostSpec& spec) override {
     const Paths p = PathsOf(o_, spec.name);
-    if (int pid = LivePid(p.pidfile)) {
-      ::kill(pid, SIGTERM);
-      for (int i = 0; i < 200 && LivePid(p.pidfile); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (int still = LivePid(p.pidfile)) ::kill(still, SIGKILL);
-    }
+    local::StopPid(p.pidfile, "--pidfile=" + p.pidfile, 20'000);
     if (fs::exists("/var/run/netns/" + p.netns)) {
       if (auto pids = Run({"ip", "netns", "pids", p.netns}, 10'000); pids.ok()) {
         std::istringstream in(pids->output);
@@ -281,13 +262,26 @@ class LocalDriver final : public HostDriver {
         return host.LoadImage(*tar);
       }
     }
+    // Imported once per cloud and saved: an import gets a new id each time (its creation
+    // time), and images made from the base must have one id on every host for the cloud's
+    // image cache (an install key names its base's id).
+    const std::string saved = o_.root + "/base-image.tar";
+    if (fs::exists(saved)) return host.LoadImage(ReadFile(saved));
     auto tar = BusyboxRootfs();
     if (!tar.ok()) return tar.status().WithContext("making the base image " + o_.base_image);
     size_t colon = o_.base_image.rfind(':');
     std::string repo = colon == std::string::npos ? o_.base_image : o_.base_image.substr(0, colon);
     std::string tag = colon == std::string::npos ? "latest" : o_.base_image.substr(colon + 1);
-    return host.ImportImage(*tar, repo, tag,
-                            {"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "CMD [\"/bin/sh\"]"});
+    if (Status s = host.ImportImage(*tar, repo, tag,
+                                    {"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "CMD [\"/bin/sh\"]"});
+        !s.ok())
+      return s;
+    auto image = host.SaveImage(o_.base_image);
+    if (!image.ok()) return image.status().WithContext("saving the base image for the cloud's other hosts");
+    if (Status s = WriteFile(saved + ".tmp", *image); !s.ok()) return s;
+    std::error_code ec;
+    fs::rename(saved + ".tmp", saved, ec);
+    return Status::Ok();
   }
 
   // A root filesystem of busybox-static with its applets linked, as a tar.
@@ -335,6 +329,7 @@ LocalOptions LocalOptionsFor(const std::string& data_dir) {
   uint32_t h = Fnv32(o.root);
   o.bridge = "bb" + Hex8(h).substr(0, 6);
   o.subnet = "10.213." + std::to_string(h % 250 + 1);
+  o.registry = o.subnet + ".1:5213";
   return o;
 }
 
@@ -342,7 +337,10 @@ std::unique_ptr<HostDriver> MakeLocalDriver(LocalOptions options) {
   return std::make_unique<LocalDriver>(std::move(options));
 }
 
+RegistryOptions RegistryOptionsOf(const LocalOptions& o) { return {o.root + "/registry", o.registry}; }
+
 Status RemoveBridge(const LocalOptions& o) {
+  if (Status s = RemoveRegistry(RegistryOptionsOf(o)); !s.ok()) return s;
   auto rule = Run({"iptables", "-C", "FORWARD", "-i", o.bridge, "-o", o.bridge, "-j", "ACCEPT"}, 10'000);
   if (rule.ok() && rule->exit_code == 0)
     if (Status s = RunOk({"iptables", "-D", "FORWARD", "-i", o.bridge, "-o", o.bridge, "-j", "ACCEPT"}); !s.ok()) return s;
@@ -350,6 +348,7 @@ Status RemoveBridge(const LocalOptions& o) {
     if (Status s = RunOk({"ip", "link", "del", o.bridge}); !s.ok()) return s;
   std::error_code ec;
   fs::remove_all(o.root + "/ca", ec);
+  fs::remove(o.root + "/base-image.tar", ec);
   return Status::Ok();
 }
 

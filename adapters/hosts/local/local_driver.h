@@ -13,10 +13,15 @@
 //     --tlsverify against the cloud's CA, its own data root (options.root/NAME/data), exec
 //     root (/run/berth-<hash>: containerd's socket path must stay short), pidfile, docker0
 //     and iptables;
-//   - the base image (options.base_image), copied from the `seed` engine.
+//   - the cloud's registry (registry.h) on the bridge's gateway, which the daemon is told
+//     to reach over plain HTTP (--insecure-registry);
+//   - the base image (options.base_image), copied from the `seed` engine, or imported from
+//     busybox-static once per cloud and loaded from that copy into every later host (one
+//     image id across the cloud).
 // It returns the spec with the client's TLS files. Deprovision stops the daemon (SIGTERM,
 // then SIGKILL after 20 s), kills what is left in the namespace, deletes it, unmounts and
-// removes both roots, and with `last` also the bridge and its iptables rule: no trace.
+// removes both roots. Teardown (the last host is gone) removes the bridge, its iptables
+// rule, the registry and its storage, the CA and the saved base image: no trace.
 #pragma once
 
 #include <functional>
@@ -25,6 +30,7 @@
 
 #include "adapters/docker/docker_client.h"
 #include "adapters/hosts/host_driver.h"
+#include "adapters/hosts/local/registry.h"
 
 namespace berth::hosts {
 
@@ -32,6 +38,7 @@ struct LocalOptions {
   std::string root;    // absolute: where hosts keep their files (<data-dir>/hosts)
   std::string bridge;  // at most 15 characters
   std::string subnet;  // the /24's first three octets, "10.213.7"
+  std::string registry;  // "GW:PORT": the cloud's registry; empty: none is run
   std::string base_image = "berth/busybox:test";
   // The engine the base image is copied from (the local engine); empty: none is copied.
   std::function<Result<docker::DockerClient*>()> seed;
@@ -48,7 +55,11 @@ std::string NetnsName(const LocalOptions& o, const std::string& host);
 // "10.213.7.N" for slot N (10..250); the gateway is .1.
 std::string LocalAddress(const LocalOptions& o, int slot);
 
-// Removes the bridge and its iptables rule (the last local host is gone). Idempotent.
+// The cloud's registry: storage under root/registry, listening on `registry`.
+RegistryOptions RegistryOptionsOf(const LocalOptions& o);
+
+// Removes the registry, the bridge and its iptables rule (the last local host is gone).
+// Idempotent.
 Status RemoveBridge(const LocalOptions& o);
 
 }  // namespace berth::hosts
