@@ -74,10 +74,15 @@ void RegisterAll(engine::Registry* r, const std::string& data_dir, const eventlo
     return workflows::LoadInventory(*log);
   };
   auto clients = std::make_shared<workflows::HostClients>([] { return LocalDocker(); }, inventory);
-  workflows::RegisterDeploy(r, [] { return LocalDocker(); }, {},
-                            [clients](const std::string& host) { return clients->Get(host); });
   hosts::LocalOptions local = hosts::LocalOptionsFor(data_dir);
   local.seed = [] { return LocalDocker(); };
+  workflows::DockerActivityOptions options;
+  // The local cloud's registry is Berth's to keep running; one the user named is theirs.
+  options.registry_ready = [local](const std::string& registry) {
+    return registry == local.registry ? hosts::EnsureRegistry(hosts::RegistryOptionsOf(local)) : Status::Ok();
+  };
+  workflows::RegisterDeploy(r, [] { return LocalDocker(); }, options,
+                            [clients](const std::string& host) { return clients->Get(host); });
   workflows::RegisterHosts(r, inventory, [local](const std::string& name) -> Result<std::unique_ptr<hosts::HostDriver>> {
     if (name == "local") return hosts::MakeLocalDriver(local);
     return hosts::MakeDriver(name);

@@ -78,6 +78,7 @@ int HostAdd(const Globals& g, const HostAddArgs& a) {
   spec.tls_cert = a.tls_cert;
   spec.tls_key = a.tls_key;
   spec.cpus = a.cpus;
+  spec.registry = a.registry;
   if (!a.memory.empty()) {
     spec.memory = wf::ParseByteSize(a.memory).value_or(0);
     if (spec.memory <= 0) return Fail(InvalidArgument("--memory '" + a.memory + "': use bytes or a size like 8g, 512m"));
@@ -135,6 +136,7 @@ int Hosts(const Globals& g) {
                 {"added_by", h.added_by}};
     if (!error.empty()) row["error"] = error;
     if (!h.spec.netns.empty()) row["netns"] = h.spec.netns;
+    if (!h.spec.registry.empty()) row["registry"] = h.spec.registry;
     rows.push_back(std::move(row));
   }
   if (g.output == Output::kJson) {

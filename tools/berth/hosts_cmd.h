@@ -11,7 +11,7 @@
 namespace berth::tool {
 
 struct HostAddArgs {
-  std::string name, endpoint, driver = "static", tls_ca, tls_cert, tls_key, memory;
+  std::string name, endpoint, driver = "static", tls_ca, tls_cert, tls_key, memory, registry;
   std::vector<std::string> labels;  // K=V
   int64_t cpus = 0;
   bool detach = false;

@@ -145,6 +145,7 @@ int main(int argc, char** argv) {
   hadd->add_option("--tls-ca", ha.tls_ca, "CA that signed the engine's certificate (tcp; with --tls-cert and --tls-key)");
   hadd->add_option("--tls-cert", ha.tls_cert, "client certificate shown to the engine");
   hadd->add_option("--tls-key", ha.tls_key, "its key");
+  hadd->add_option("--registry", ha.registry, "HOST:PORT of a registry the engine pushes to and pulls from (it must trust it); hosts naming one registry share the images Berth makes (a local host gets the cloud's own)");
   hadd->add_option("--label", ha.labels, "KEY=VALUE, for placement (repeatable)");
   hadd->add_option("--cpus", ha.cpus, "CPUs placement assumes (default: what the engine reports)");
   hadd->add_option("--memory", ha.memory, "memory placement assumes, e.g. 8g (default: what the engine reports)");

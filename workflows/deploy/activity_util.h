@@ -80,6 +80,7 @@ void RegisterContainerActivities(engine::Registry* r, const HostDockerProvider& 
                                  const DockerActivityOptions& options);
 void RegisterCreateActivity(engine::Registry* r, const HostDockerProvider& d,
                             const DockerActivityOptions& options);
-void RegisterImageActivities(engine::Registry* r, const HostDockerProvider& d);
+void RegisterImageActivities(engine::Registry* r, const HostDockerProvider& d,
+                             const DockerActivityOptions& options);
 void RegisterNetworkActivities(engine::Registry* r, const HostDockerProvider& d);
 }  // namespace berth::workflows::internal

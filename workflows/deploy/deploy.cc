@@ -122,12 +122,47 @@ class DeployWorkflow final : public engine::Workflow {
   // as they always were.
   static std::string At(const std::string& host) { return host.empty() ? "" : "@" + host; }
 
+  // The registry the service's image is shared through ("" none: each host makes its own).
+  static std::string SharedRegistry(const DeployInput& in, const ServiceDef& svc,
+                                    const std::set<std::string>& image_hosts, const View* view) {
+    bool berth_made = svc.build.has_value() || (!svc.install.empty() && in.cache);
+    if (!view || !berth_made || image_hosts.size() < 2) return "";
+    std::string shared;
+    for (const auto& host : image_hosts) {
+      auto it = view->index.find(host);
+      if (it == view->index.end()) return "";
+      const std::string& r = view->hosts[it->second].registry;
+      if (r.empty() || (!shared.empty() && r != shared)) return "";
+      shared = r;
+    }
+    return shared;
+  }
+
+  // Schedules the image step of `svc` on `host` (with `extra` in its input); true with its
+  // result in (*images)[host] once it has one.
+  static bool ImageStep(const DeployInput& in, const ServiceDef& svc, const std::string& host, json extra,
+                        Plan* plan, std::map<std::string, json>* images) {
+    auto ii = [&] {
+      json j{{"app", in.app}, {"blueprint", in.mini.at(svc.name)}, {"cache", in.cache}};
+      if (!host.empty()) j["host"] = host;
+      for (auto& [k, v] : extra.items()) j[k] = v;
+      return j;
+    };
+    std::string step = "image/" + svc.name + At(host);
+    if (!plan->Need(step, "docker.image", ii, {AppSubject(in.app), ServiceSubject(in.app, svc.name)})) return false;
+    json image = json::parse(plan->Result(step), nullptr, false);
+    if (!image.is_object()) image = json::object();
+    for (const char* k : {"id", "ref", "how"})
+      if (image.contains(k) && !image[k].is_string()) image.erase(k);
+    (*images)[host] = std::move(image);
+    return true;
+  }
+
   // Schedules what service `svc` still needs; true when it is ready (every replica healthy,
   // every container it replaces removed).
   static bool DeployService(const DeployInput& in, const ServiceDef& svc, const Observed& obs,
                             Plan* plan, Tally* tally, View* view) {
     const std::string& app = in.app;
-    std::vector<std::string> svc_subjects = {AppSubject(app), ServiceSubject(app, svc.name)};
     auto replica_name = [&](int i) {
       return svc.container_name.empty() ? ContainerName(app, svc.name, i) : svc.container_name;
     };
@@ -145,22 +180,20 @@ class DeployWorkflow final : public engine::Workflow {
     if (image_hosts.empty() && !view) image_hosts.insert("");
     std::map<std::string, json> images;
     bool images_done = true;
+    // An image Berth makes (a build, or an install committed to the cache) is made on one
+    // host and shared through the registry when every host that needs it names the same
+    // one: the host of the first replica makes and pushes it, the others pull it (their
+    // steps wait for its result). So an install runs once per cloud, not once per host.
+    const std::string registry = SharedRegistry(in, svc, image_hosts, view);
+    const std::string first = registry.empty() ? std::string() : where.begin()->second.first;
+    if (!registry.empty()) {
+      image_hosts.erase(first);
+      if (!ImageStep(in, svc, first, json{{"push", registry}}, plan, &images)) return false;
+    }
     for (const auto& host : image_hosts) {
-      auto ii = [&] {
-        json j{{"app", app}, {"blueprint", in.mini.at(svc.name)}, {"cache", in.cache}};
-        if (!host.empty()) j["host"] = host;
-        return j;
-      };
-      std::string step = "image/" + svc.name + At(host);
-      if (!plan->Need(step, "docker.image", ii, svc_subjects)) {
-        images_done = false;
-        continue;
-      }
-      json image = json::parse(plan->Result(step), nullptr, false);
-      if (!image.is_object()) image = json::object();
-      for (const char* k : {"id", "ref", "how"})
-        if (image.contains(k) && !image[k].is_string()) image.erase(k);
-      images[host] = std::move(image);
+      json extra = json::object();
+      if (!registry.empty()) extra["pull"] = {{"registry", registry}, {"from", images[first]}};
+      if (!ImageStep(in, svc, host, std::move(extra), plan, &images)) images_done = false;
     }
     if (!images_done) return false;
     tally->images[svc.name] = images.empty() ? std::string() : images.begin()->second.value("how", "");

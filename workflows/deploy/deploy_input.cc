@@ -31,6 +31,7 @@ Status ParseCloud(const json& j, const Blueprint& bp, DeployInput* in) {
     if (x.name.empty()) return InvalidArgument("deploy input: a cloud host has no name");
     x.labels = h.value("labels", std::map<std::string, std::string>());
     x.cordoned = h.value("cordoned", false);
+    x.registry = h.value("registry", "");
     // What the user said the host has, else what its engine reported.
     json facts = h.value("facts", json::object());
     int64_t cpus = h.value("cpus", int64_t(0)), memory = h.value("memory", int64_t(0));

@@ -52,6 +52,7 @@ std::vector<placement::Host> Provisioned(const DeployInput& in, const Plan& plan
     placement::Host h;
     h.name = r.value("name", "");
     h.labels = r["host"].value("labels", std::map<std::string, std::string>());
+    h.registry = r["host"].value("registry", "");
     json facts = r.value("facts", json::object());
     h.cpus = double(facts.value("cpus", int64_t(0)));
     h.memory = facts.value("memory", int64_t(0));

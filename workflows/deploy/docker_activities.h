@@ -60,6 +60,9 @@ struct DockerActivityOptions {
   int64_t fence_poll_ms = 500;
   // How a waiting activity sleeps; empty: this thread sleeps. The simulator moves its clock.
   std::function<void(int64_t ms)> sleep;
+  // Before an image is pushed to or pulled from a registry ("HOST:PORT"): makes sure it
+  // answers (the local cloud's own is restarted when found dead). Empty: it is just used.
+  std::function<Status(const std::string& registry)> registry_ready;
 };
 
 void RegisterDockerActivities(engine::Registry* r, HostDockerProvider docker,

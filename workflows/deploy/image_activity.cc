@@ -2,6 +2,11 @@
 // a hash of its context, a plain image that must be on the engine, and on top of either the
 // image cache: x-berth.install run once per key in a scratch container, committed and
 // tagged berth-cache/<service>:<key12>.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <map>
 #include <mutex>
 
@@ -100,6 +105,27 @@ std::mutex& KeyMutex(const std::string& key) {
   return *m;
 }
 
+// And across processes (two data directories on one engine, a server and a tool run on
+// its own): an flock on a file named by the key, released when the install is done or
+// the process dies.
+class KeyFileLock {
+ public:
+  explicit KeyFileLock(const std::string& key) {
+    std::error_code ec;
+    std::string dir = std::filesystem::is_directory("/run/lock", ec) ? "/run/lock" : std::filesystem::temp_directory_path(ec).string();
+    fd_ = ::open((dir + "/berth-image-" + key.substr(0, 16) + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);  // no lock file (a read-only /run): this process's mutex only
+  }
+  ~KeyFileLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  KeyFileLock(const KeyFileLock&) = delete;
+  KeyFileLock& operator=(const KeyFileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 std::string JsonList(const std::optional<std::vector<std::string>>& v) {
   return json(v.value_or(std::vector<std::string>{})).dump();
 }
@@ -188,19 +214,85 @@ Result<std::string> Install(const ActivityContext& ctx, const std::string& app, 
   return *image;
 }
 
+std::pair<std::string, std::string> RepoTag(const std::string& ref) {
+  size_t colon = ref.rfind(':');
+  if (colon == std::string::npos || ref.find('/', colon) != std::string::npos) return {ref, "latest"};
+  return {ref.substr(0, colon), ref.substr(colon + 1)};
+}
+
+// A registry that refuses or is away is worth another attempt (it may be restarting).
+Status RegistryTrouble(Status s, const std::string& registry) {
+  if (s.ok()) return s;
+  return Status(s.code() == Code::kFailed ? Code::kUnavailable : s.code(),
+                s.message() + " (the cloud's registry is " + registry + ")");
+}
+
 class Image final : public DockerActivity {
  public:
-  explicit Image(HostDockerProvider d) : DockerActivity("docker.image", std::move(d)) {}
+  Image(HostDockerProvider d, std::function<Status(const std::string&)> registry_ready)
+      : DockerActivity("docker.image", std::move(d)), registry_ready_(std::move(registry_ready)) {}
 
  protected:
   Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
+    if (in.contains("pull")) return Pull(in["pull"], d);
+    auto out = Make(ctx, in, d);
+    if (!out.ok()) return out.status();
+    if (in.contains("push") && in["push"].is_string()) {
+      const std::string registry = in["push"].get<std::string>();
+      if (Status s = Push(registry, out->value("ref", ""), d); !s.ok()) return s;
+      (*out)["pushed"] = registry + "/" + out->value("ref", "");
+    }
+    return out->dump();
+  }
+
+ private:
+  Status Ready(const std::string& registry) {
+    return registry_ready_ ? RegistryTrouble(registry_ready_(registry), registry) : Status::Ok();
+  }
+
+  // The image the first host made, sent to the registry under the registry's name.
+  Status Push(const std::string& registry, const std::string& ref, DockerClient& d) {
+    if (Status s = Ready(registry); !s.ok()) return s;
+    auto [repo, tag] = RepoTag(ref);
+    if (Status s = d.TagImage(ref, registry + "/" + repo, tag); !s.ok()) return s.WithContext("naming " + ref + " for the registry");
+    return RegistryTrouble(d.PushImage(registry + "/" + repo, tag, 600'000), registry);
+  }
+
+  // Another host's image, from the registry: the same id, under the same name it has there.
+  Result<std::string> Pull(const json& pull, DockerClient& d) {
+    if (!pull.is_object() || !pull.contains("from") || !pull["from"].is_object())
+      return InvalidArgument("docker.image: \"pull\" needs {\"registry\", \"from\"}");
+    const std::string registry = pull.value("registry", "");
+    json out = pull["from"];
+    out.erase("pushed");
+    const std::string ref = out.value("ref", ""), id = out.value("id", "");
+    if (out.value("how", "") != "install-per-container") out["how"] = "pulled";
+    out["from"] = registry + "/" + ref;
+    if (auto have = d.InspectImage(ref); have.ok() && have->id == id) {
+      if (out["how"] == "pulled") out["how"] = "present";
+      return out.dump();
+    }
+    if (Status s = Ready(registry); !s.ok()) return s;
+    auto [repo, tag] = RepoTag(ref);
+    const std::string remote = registry + "/" + repo;
+    if (Status s = RegistryTrouble(d.PullImage(remote, tag, 600'000), registry); !s.ok()) return s;
+    auto got = d.InspectImage(remote + ":" + tag);
+    if (!got.ok()) return got.status();
+    if (got->id != id)
+      return Failed("the registry's " + remote + ":" + tag + " is image " + got->id.substr(0, 19) + ", not " +
+                    id.substr(0, 19) + " as the first host pushed (another push replaced it): deploy again");
+    if (Status s = d.TagImage(remote + ":" + tag, repo, tag); !s.ok()) return s;
+    return out.dump();
+  }
+
+  Result<json> Make(const ActivityContext& ctx, const json& in, DockerClient& d) {
     auto s = OneService(in);
     if (!s.ok()) return s.status();
     std::string app = Str(in, "app");
     Result<Base> base = s->build ? BuildBase(app, *s, d) : PlainBase(*s, d);
     if (!base.ok()) return base.status();
     json out = {{"ref", base->ref}, {"id", base->id}, {"how", base->how}};
-    if (s->install.empty()) return out.dump();
+    if (s->install.empty()) return out;
 
     std::string install_text;
     for (const auto& cmd : s->install) install_text += cmd + '\0';
@@ -215,23 +307,27 @@ class Image final : public DockerActivity {
       out["how"] = "install-per-container";
       out["entrypoint"] = info->entrypoint ? json(*info->entrypoint) : json(nullptr);
       out["cmd"] = info->cmd ? json(*info->cmd) : json(nullptr);
-      return out.dump();
+      return out;
     }
     std::string ref = CacheRepo(s->name) + ":" + key.substr(0, 12);
     std::lock_guard<std::mutex> one_install(KeyMutex(key));
+    KeyFileLock one_install_anywhere(key);
     // A scratch container of an earlier attempt of this step (its cleanup failed, e.g. while
     // the engine restarted) goes first, also when the commit had happened (a cache hit
     // below): the step ends with none of its scratch containers left.
     if (Status st = RemoveScratch(d, ctx.idempotency_key); !st.ok()) return st;
     if (auto have = d.InspectImage(ref); have.ok()) {
       if (docker::LabelValue(have->labels, kLabelCacheKey) == key)
-        return json{{"ref", ref}, {"id", have->id}, {"how", "cache-hit"}, {"key", key}}.dump();
+        return json{{"ref", ref}, {"id", have->id}, {"how", "cache-hit"}, {"key", key}};
     }
     auto image = Install(ctx, app, *s, *base, key, ref, d);
     if (!image.ok()) return image.status();
-    return json{{"ref", ref}, {"id", *image}, {"how", "installed"}, {"key", key}}.dump();
+    return json{{"ref", ref}, {"id", *image}, {"how", "installed"}, {"key", key}};
   }
 
+  std::function<Status(const std::string&)> registry_ready_;
+
+ protected:
   // A scratch container left by a dead attempt is removed; the step then runs again and
   // finds the committed image (a cache hit) if the commit had happened.
   Adopt Find(const ActivityContext& ctx, const json&, DockerClient& d) override {
@@ -242,8 +338,9 @@ class Image final : public DockerActivity {
 
 }  // namespace
 
-void RegisterImageActivities(engine::Registry* r, const HostDockerProvider& d) {
-  r->Add(std::make_unique<Image>(d));
+void RegisterImageActivities(engine::Registry* r, const HostDockerProvider& d,
+                             const DockerActivityOptions& options) {
+  r->Add(std::make_unique<Image>(d, options.registry_ready));
 }
 
 }  // namespace internal
@@ -252,7 +349,7 @@ void RegisterDockerActivities(engine::Registry* r, HostDockerProvider docker,
                               const DockerActivityOptions& options) {
   internal::RegisterContainerActivities(r, docker, options);
   internal::RegisterCreateActivity(r, docker, options);
-  internal::RegisterImageActivities(r, docker);
+  internal::RegisterImageActivities(r, docker, options);
   internal::RegisterNetworkActivities(r, docker);
 }
 

@@ -51,6 +51,9 @@ struct Host {
   // and the container names.
   std::map<std::string, int> apps, services;
   std::set<std::string> names;
+  // Not placement's: the registry the host's engine shares images through ("" none), carried
+  // with the host for the deploy's image steps.
+  std::string registry;
 };
 
 struct Request {
