@@ -4,8 +4,10 @@
 # the cloud's CA (adapters/hosts/local). Checks: three hosts provisioned, an app placed
 # across them by a 3-strategy chain and reached on each, the host workflow killed (kill -9)
 # at every event boundary and mid-provision resuming to exactly one daemon and namespace,
-# a host that cannot be reached over TLS without the cloud's certificate, and the whole
-# cloud torn down leaving no namespace, bridge, iptables rule, daemon, mount or file.
+# a host that cannot be reached over TLS without the cloud's certificate, an install run
+# once in the cloud and pulled by the other hosts from the registry Berth runs (also after
+# the registry is killed), and the whole cloud torn down leaving no namespace, bridge,
+# iptables rule, daemon, registry, mount or file.
 # Needs no other dockerd (the base image is imported from busybox-static).
 BERTH=${1:?usage: deploy_local_hosts.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
@@ -94,6 +96,66 @@ out=$(berth explain lc-web-2) && [[ "$out" == *"on host l3"* && "$out" == *"reje
 berth down lc >/dev/null 2>&1 || fail "down lc"
 ok "an app placed across the local hosts by labels + anti-affinity + spread and max-containers; down clears it"
 
+# ---- images across hosts: the cloud's registry ----------------------------------------------------
+# An install runs on one host; its committed image is pushed to the registry Berth runs on
+# the bridge and pulled by the others, so the whole cloud holds one install and one image id.
+hd() {  # hd HOST docker-args...: the docker CLI on a local host, with the cloud's client certificate
+  local h=$1; shift
+  local ep; ep=$(python3 -c 'import json,sys; print([r for r in json.load(open(sys.argv[1])) if r["name"]==sys.argv[2]][0]["endpoint"])' "$work/hosts.json" "$h")
+  timeout 60 docker --tlsverify --tlscacert "$D/hosts/ca/ca.pem" --tlscert "$D/hosts/ca/client.pem" --tlskey "$D/hosts/ca/client-key.pem" -H "$ep" "$@"
+}
+last_deploy() {  # the app's latest deploy (the listing is in id order; ids are random)
+  berth -o json workflows --type deploy | python3 -c 'import json,sys; print(max((w["started"], w["id"]) for w in json.load(sys.stdin) if w["id"].startswith("deploy-"+sys.argv[1]+"-"))[1])' "$1"
+}
+hows() {  # the image steps' outcomes in a deploy: "installed:l1 pulled:l2 ..." sorted
+  berth -o json history "$1" | python3 -c '
+import json, sys
+out = []
+for e in json.load(sys.stdin):
+    d = e.get("detail") or {}
+    if e["type"] == "ActivityCompleted" and d.get("step", "").startswith("image/"):
+        out.append(json.loads(d["result"])["how"] + ":" + d["step"].split("@")[-1])
+print(" ".join(sorted(out)))'
+}
+cat >"$work/app/inst.yaml" <<'YAML'
+name: inst
+services:
+  app:
+    image: berth/busybox:test
+    command: ["httpd", "-f", "-p", "80", "-h", "/opt/app"]
+    init: true
+    deploy: {replicas: 1}
+    x-berth:
+      placement: [breadth-first]
+      install: ["mkdir -p /opt/app && echo v1 > /opt/app/index.html"]
+YAML
+sed 's/replicas: 1/replicas: 3/' "$work/app/inst.yaml" >"$work/app/inst3.yaml"
+berth up "$work/app/inst.yaml" >"$work/inst1.log" 2>&1 || { cat "$work/inst1.log"; fail "up inst (1 replica)"; }
+[ "$(hows "$(last_deploy inst)")" = "installed:l1" ] || fail "first inst deploy: $(hows "$(last_deploy inst)")"
+berth up "$work/app/inst3.yaml" >"$work/inst3.log" 2>&1 || { cat "$work/inst3.log"; fail "up inst (3 replicas)"; }
+[ "$(hows "$(last_deploy inst)")" = "cache-hit:l1 pulled:l2 pulled:l3" ] || fail "scale to 3: $(hows "$(last_deploy inst)")"
+ids=""
+for h in l1 l2 l3; do
+  c=$(hd $h ps -q --filter label=berth.app=inst)
+  [ "$(echo $c | wc -w)" = 1 ] || fail "$h holds containers '$c' of inst (want one)"
+  [ "$(hd $h exec "$c" cat /opt/app/index.html)" = v1 ] || fail "$h's replica does not serve the install's file"
+  ids="$ids $(hd $h inspect -f '{{.Image}}' "$c")"
+done
+[ "$(echo $ids | tr ' ' '\n' | sort -u | wc -l)" = 1 ] || fail "image ids differ across hosts:$ids"
+ok "an install runs once in the cloud: the scale to 3 hosts pulls it from the registry, one image id on every host"
+
+# The registry killed (-9): the next push restarts it, on the storage it had.
+pkill -9 -f -- "$D/hosts/registry/config.yml" || fail "no registry process of this cloud's to kill"
+sed 's/echo v1/echo v2/' "$work/app/inst3.yaml" >"$work/app/inst3b.yaml"
+berth up "$work/app/inst3b.yaml" >"$work/inst3b.log" 2>&1 || { cat "$work/inst3b.log"; fail "up after the registry was killed"; }
+[ "$(hows "$(last_deploy inst)")" = "installed:l1 pulled:l2 pulled:l3" ] || fail "changed install: $(hows "$(last_deploy inst)")"
+[ "$(pgrep -f -- "$D/hosts/registry/config.yml" | wc -l)" = 1 ] || fail "the registry was not restarted"
+for h in l2 l3; do
+  [ "$(hd $h exec "$(hd $h ps -q --filter label=berth.app=inst)" cat /opt/app/index.html)" = v2 ] || fail "$h does not serve v2"
+done
+berth down inst >/dev/null 2>&1 || fail "down inst"
+ok "a registry killed with -9 is restarted by the next deploy that needs it, which installs once and pulls twice"
+
 # ---- provisioning when no host fits ---------------------------------------------------------------
 cat >"$work/app/grow.yaml" <<'YAML'
 name: grow
@@ -128,7 +190,7 @@ ungrow() {
 }
 berth up "$work/app/grow.yaml" >"$work/grow.log" 2>&1 || { cat "$work/grow.log"; fail "up that provisions"; }
 check_grown "up that provisions"
-grep -q "ChildStarted.*provision-1 (host)" <(berth history "$(berth -o json workflows --type deploy | python3 -c 'import json,sys; print([w for w in json.load(sys.stdin) if w["id"].startswith("deploy-grow-")][-1]["id"])')") ||
+grep -q "ChildStarted.*provision-1 (host)" <(berth history "$(last_deploy grow)") ||
   fail "the provision is not a child of the deploy on record"
 sed 's/replicas: 4}/replicas: 5}/' "$work/app/grow.yaml" >"$work/app/grow5.yaml"
 rc=0; out=$(berth up "$work/app/grow5.yaml" 2>&1) || rc=$?
@@ -183,6 +245,7 @@ rc=0; out=$(berth host remove l9 2>&1) || rc=$?
 for h in l1 l2 l3; do berth host remove $h >/dev/null 2>&1 || fail "remove $h"; done
 [ "$(ip netns list | grep -c "^berth-${mine#bb}-")" = 0 ] || fail "namespaces left: $(ip netns list)"
 [ "$(pgrep -f -- "--pidfile=$D/hosts/" | wc -l)" = 0 ] || fail "daemons left"
+[ "$(pgrep -f -- "$D/hosts/registry/" | wc -l)" = 0 ] || fail "the registry is still running"
 [ "$(bridge | sort | tr '\n' ' ')" = "$bridges_before" ] || fail "bridge left: $(bridge)"
 ! iptables -S FORWARD | grep -q -- "-i $mine " || fail "iptables rule left: $(iptables -S FORWARD | grep "$mine")"
 ! grep -q "$D/hosts/\|/run/berth-" /proc/mounts || fail "mounts left: $(grep "$D/hosts/\|/run/berth-" /proc/mounts | head -3)"

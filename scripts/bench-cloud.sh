@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The cloud-wide image cache (issue 9), on 3 `local` hosts that Berth provisions; prints JSON.
+#
+# A service whose x-berth.install burns 3 s of CPU (a shell loop calibrated on this
+# machine), deployed with 1 replica, then scaled to 12 spread over the 3 hosts
+# (breadth-first). The scale-up is timed three ways in the same run:
+#   registry:  the install's image is pushed by the first host and pulled by the others;
+#   no-cache:  `--no-cache`: every new container runs the install itself (the baseline);
+# and the number of installs recorded in the whole cloud is counted for each.
+#
+# Usage: scripts/bench-cloud.sh [path/to/berth]   (default: build/tools/berth). Needs root.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BERTH=${1:-$ROOT/build/tools/berth}
+work=$(mktemp -d /tmp/berth-benchcloud-XXXXXX)
+mkdir -p "$work/app"
+D="$work/data"
+unset DOCKER_HOST
+berth() { "$BERTH" --data-dir "$D" "$@"; }
+cleanup() {
+  berth down benchcloud >/dev/null 2>&1 || true
+  for h in c1 c2 c3; do berth host remove --force "$h" >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+
+t=$(now)
+for h in c1 c2 c3; do berth host add "$h" --driver local >/dev/null; done
+echo "3 local hosts provisioned in $(elapsed "$t") s" >&2
+
+# The loop's speed in a plain shell here is what it is in a container (same CPU, no limit).
+calib=$( { /usr/bin/time -f '%U %S' busybox sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'; } 2>&1 | awk '{ print $1 + $2 }')
+ITER=$(awk -v c="$calib" 'BEGIN { if (c < 0.05) c = 0.05; printf "%d", 300000 * 3 / c }')
+echo "install loop: $ITER iterations for 3 s of CPU (300000 took ${calib} s)" >&2
+app() {
+  cat <<YAML
+name: benchcloud
+services:
+  worker:
+    image: berth/busybox:test
+    init: true
+    command: ["httpd", "-f", "-p", "80", "-h", "/opt/app"]
+    deploy: {replicas: $1}
+    x-berth:
+      placement: [breadth-first]
+      install:
+        - mkdir -p /opt/app && echo $2 > /opt/app/index.html
+        - i=0; while [ \$i -lt $ITER ]; do i=\$((i+1)); done
+YAML
+}
+installs() {  # install runs recorded in the log of the app's deploys: image steps that installed, per-container installs
+  berth -o json workflows --type deploy --limit 0 | python3 -c '
+import json, subprocess, sys
+n = 0
+for w in json.load(sys.stdin):
+    if not w["id"].startswith("deploy-benchcloud"): continue
+    out = subprocess.run([sys.argv[1], "--data-dir", sys.argv[2], "-o", "json", "history", w["id"]], capture_output=True, text=True, check=True).stdout
+    for e in json.loads(out):
+        if e.get("type") != "ActivityCompleted": continue
+        d = e.get("detail") or {}
+        step, r = d.get("step", ""), d.get("result", "")
+        if step.startswith("install/") or (step.startswith("image/") and "\"how\":\"installed\"" in r): n += 1
+print(n)' "$BERTH" "$D"
+}
+scale() {  # scale TAG [--no-cache]: 1 replica, then time the scale to 12
+  local tag=$1; shift
+  app 1 "$tag" >"$work/app/one.yaml"
+  app 12 "$tag" >"$work/app/twelve.yaml"
+  berth up "$work/app/one.yaml" "$@" >/dev/null 2>&1 || { echo "bench: up of 1 replica failed" >&2; exit 1; }
+  local t; t=$(now)
+  berth up "$work/app/twelve.yaml" "$@" >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; echo "bench: scale to 12 failed" >&2; exit 1; }
+  local s; s=$(elapsed "$t")
+  local running
+  running=$(berth -o json ps benchcloud | python3 -c 'import json,sys; r=json.load(sys.stdin); print(len([x for x in r if x["status"]=="running"]), len({x["host"] for x in r}))')
+  [ "$running" = "12 3" ] || { echo "bench: after the scale: $running (running, hosts)" >&2; exit 1; }
+  local n; n=$(installs)
+  berth down benchcloud >/dev/null 2>&1
+  echo "$s $n"
+}
+read -r cached cached_installs < <(scale registry)
+echo "registry: scale 1 -> 12 in $cached s, $cached_installs installs in the cloud" >&2
+read -r uncached uncached_installs < <(scale nocache --no-cache)
+echo "no-cache: scale 1 -> 12 in $uncached s, $uncached_installs installs" >&2
+awk -v c="$cached" -v u="$uncached" -v ci="$cached_installs" -v ui="$uncached_installs" -v it="$ITER" 'BEGIN {
+  printf "{\"hosts\":3,\"replicas\":12,\"install_cpu_s\":3,\"loop_iterations\":%d,", it
+  printf "\"registry_s\":%s,\"registry_installs\":%d,\"no_cache_s\":%s,\"no_cache_installs\":%d,\"ratio\":%.3f}\n", c, ci, u, ui, c / u
+}'
