@@ -125,9 +125,14 @@ echo "   network namespace with its own dockerd on tcp+TLS (berth host add --dri
 "$berth" hosts
 cloud="$root/docs/examples/cloud/compose.yaml"
 echo
-echo "== berth up $cloud: each container placed by its service's chain"
-"$berth" up "$cloud"
+echo "== berth up $cloud: each container placed by its service's chain; the worker's"
+echo "   install runs on one host, the others pull its image from the cloud's registry"
+"$berth" up "$cloud" >"$BERTH_HOME/cloud-up.log" 2>&1 || { cat "$BERTH_HOME/cloud-up.log"; exit 1; }
+grep -E "image/|up \(" "$BERTH_HOME/cloud-up.log"
 "$berth" ps cloud
+echo
+echo "== berth images: the install's image, one id on every host that holds it"
+"$berth" images
 echo
 echo "== berth explain cloud-web-2 (the placement decision on record)"
 "$berth" explain cloud-web-2

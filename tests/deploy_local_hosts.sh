@@ -142,6 +142,11 @@ for h in l1 l2 l3; do
   ids="$ids $(hd $h inspect -f '{{.Image}}' "$c")"
 done
 [ "$(echo $ids | tr ' ' '\n' | sort -u | wc -l)" = 1 ] || fail "image ids differ across hosts:$ids"
+berth -o json images | python3 -c '
+import json, sys
+rows = [r for r in json.load(sys.stdin) if r["service"] == "app" and r["kind"] == "install-cache"]
+assert len(rows) == 1 and rows[0]["hosts"] == ["l1", "l2", "l3"] and ":" not in rows[0]["image"].split("/")[0], rows
+' || fail "berth images does not show the one image on l1, l2 and l3"
 ok "an install runs once in the cloud: the scale to 3 hosts pulls it from the registry, one image id on every host"
 
 # The registry killed (-9): the next push restarts it, on the storage it had.

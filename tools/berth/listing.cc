@@ -1,9 +1,10 @@
-// berth ps / images: what the Docker engine holds of Berth's apps, with what the log knows
+// berth ps / images: what the cloud's Docker engines hold of Berth's apps, with what the log knows
 // of it (restart give-ups, cache hits), through the server when one holds the log.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <tuple>
@@ -141,45 +142,71 @@ int Ps(const Globals& g, const std::string& app) {
   return 0;
 }
 
+namespace {
+// "10.213.7.1:5213/berth-cache/web:ab12" names an image by a registry (Docker's rule: a
+// first component with a '.' or ':', or "localhost"): the same image as the tag without it.
+bool RegistryTag(const std::string& tag) {
+  size_t slash = tag.find('/');
+  if (slash == std::string::npos) return false;
+  std::string first = tag.substr(0, slash);
+  return first == "localhost" || first.find_first_of(".:") != std::string::npos;
+}
+}  // namespace
+
 int Images(const Globals& g) {
-  auto d = ReachableDocker();
-  if (!d.ok()) return FailEngine(d.status());
+  auto engines = CloudEngines(g);
+  if (!engines.ok()) return FailEngine(engines.status());
   // The hits are counted in the log: through a server when one holds it, else here.
   std::optional<ServerClient> server = ServerClient::Find(g);
   std::unique_ptr<Context> ctx;
   if (!server)
     if (auto c = Context::Open(g, /*create=*/false); c.ok()) ctx = std::move(c).value();
+  // One row per image (tag and id) with the hosts that hold it, in the cloud's order.
   std::vector<json> rows;
-  for (const char* kind : {wf::kLabelCacheKey, wf::kLabelContextHash}) {
-    docker::ImageFilter f;
-    f.labels = {{kind, ""}};
-    auto list = (*d)->ListImages(f);
-    if (!list.ok()) return Fail(list.status());
-    for (const auto& im : *list) {
-      for (const auto& tag : im.repo_tags) {
-        if (tag == "<none>:<none>") continue;  // superseded: its tag moved to a newer image
-        // Hits: containers created from this image (each skipped the install or build),
-        // counted in this data directory's log.
-        uint64_t hits = 0;
-        if (server) {
-          auto n = server->Get("/v1/subjects/" + server::PercentEncode(wf::ImageSubject(tag)) +
-                               "?type=" + engine::ev::kActivityCompleted);
-          if (!n.ok()) return Fail(n.status());
-          hits = (*n)["events"].get<uint64_t>();
-        } else if (ctx) {
-          (void)ctx->log().ScanSubject(wf::ImageSubject(tag), [&](const eventlog::Event& e) {
-            hits += e.type == engine::ev::kActivityCompleted;
-            return true;
-          });
+  std::map<std::pair<std::string, std::string>, size_t> row_of;
+  for (const auto& engine : *engines) {
+    for (const char* kind : {wf::kLabelCacheKey, wf::kLabelContextHash}) {
+      docker::ImageFilter f;
+      f.labels = {{kind, ""}};
+      auto list = engine.client->ListImages(f);
+      if (!list.ok()) {
+        if (engines->size() == 1) return Fail(list.status());
+        std::cerr << "berth: host " << engine.host << ": " << list.status().message() << " (its images are not listed)\n";
+        break;
+      }
+      for (const auto& im : *list) {
+        for (const auto& tag : im.repo_tags) {
+          // Superseded (its tag moved to a newer image), or the registry's name for it.
+          if (tag == "<none>:<none>" || RegistryTag(tag)) continue;
+          auto [it, fresh] = row_of.try_emplace({tag, im.id}, rows.size());
+          if (!fresh) {
+            rows[it->second]["hosts"].push_back(engine.host);
+            continue;
+          }
+          // Hits: containers created from this image (each skipped the install or build),
+          // counted in this data directory's log.
+          uint64_t hits = 0;
+          if (server) {
+            auto n = server->Get("/v1/subjects/" + server::PercentEncode(wf::ImageSubject(tag)) +
+                                 "?type=" + engine::ev::kActivityCompleted);
+            if (!n.ok()) return Fail(n.status());
+            hits = (*n)["events"].get<uint64_t>();
+          } else if (ctx) {
+            (void)ctx->log().ScanSubject(wf::ImageSubject(tag), [&](const eventlog::Event& e) {
+              hits += e.type == engine::ev::kActivityCompleted;
+              return true;
+            });
+          }
+          auto label = [&](const char* k) { return docker::LabelValue(im.labels, k); };
+          rows.push_back({{"image", tag},
+                          {"kind", std::string(kind) == wf::kLabelCacheKey ? "install-cache" : "build"},
+                          {"service", label(wf::kLabelService)},
+                          {"key", label(kind).substr(0, 12)},
+                          {"id", im.id.substr(7, 12)},
+                          {"size_mb", double(im.size_bytes) / 1e6},
+                          {"hits", hits},
+                          {"hosts", json::array({engine.host})}});
         }
-        auto label = [&](const char* k) { return docker::LabelValue(im.labels, k); };
-        rows.push_back({{"image", tag},
-                        {"kind", std::string(kind) == wf::kLabelCacheKey ? "install-cache" : "build"},
-                        {"service", label(wf::kLabelService)},
-                        {"key", label(kind).substr(0, 12)},
-                        {"id", im.id.substr(7, 12)},
-                        {"size_mb", double(im.size_bytes) / 1e6},
-                        {"hits", hits}});
       }
     }
   }
@@ -187,13 +214,16 @@ int Images(const Globals& g) {
     std::cout << json(rows).dump() << "\n";
     return 0;
   }
-  std::cout << fmt::format("{:<40} {:<14} {:<12} {:<13} {:>8} {:>10}\n", "IMAGE", "KIND", "SERVICE",
-                           "ID", "SIZE_MB", "HITS");
-  for (const auto& r : rows)
-    std::cout << fmt::format("{:<40} {:<14} {:<12} {:<13} {:>8.1f} {:>10}\n",
+  std::cout << fmt::format("{:<40} {:<14} {:<12} {:<13} {:>8} {:>6}  {}\n", "IMAGE", "KIND", "SERVICE",
+                           "ID", "SIZE_MB", "HITS", "HOSTS");
+  for (const auto& r : rows) {
+    std::string hosts;
+    for (const auto& h : r["hosts"]) hosts += (hosts.empty() ? "" : ",") + h.get<std::string>();
+    std::cout << fmt::format("{:<40} {:<14} {:<12} {:<13} {:>8.1f} {:>6}  {}\n",
                              r["image"].get<std::string>(), r["kind"].get<std::string>(),
                              r["service"].get<std::string>(), r["id"].get<std::string>(),
-                             r["size_mb"].get<double>(), r["hits"].get<uint64_t>());
+                             r["size_mb"].get<double>(), r["hits"].get<uint64_t>(), hosts);
+  }
   return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "adapters/hosts/local/registry.h"
 
+#include <sys/wait.h>
+
 #include <chrono>
 #include <filesystem>
 #include <mutex>
@@ -62,7 +64,9 @@ Status EnsureRegistry(const RegistryOptions& o) {
   if (Status s = local::WriteFile(PidPath(o), std::to_string(*pid) + "\n"); !s.ok()) return s;
   for (int i = 0; i < 100; ++i) {
     if (RegistryAnswers(o.addr, 500)) return Status::Ok();
-    if (!local::LivePid(PidPath(o), Marker(o))) break;
+    // Ours until it dies: waitpid, not the pidfile and command line, which a process in
+    // the middle of its exec does not show yet (the spawn returns before its argv is set).
+    if (::waitpid(*pid, nullptr, WNOHANG) == *pid) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::string log = local::ReadFile(o.dir + "/registry.log");
