@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tools/berth/context.h"
 
@@ -30,6 +31,10 @@ int Pause(const Globals& g, const std::string& id, bool pause);
 // (and on TCP with a bearer token, when `listen` is set).
 struct ServeArgs {
   std::string listen, token_file, tls_cert, tls_key;
+  // The headroom policy (workflows/hosts/headroom.h); on when headroom or min_hosts > 0.
+  int headroom = 0, max_per_host = 4, min_hosts = 0, max_hosts = 10;
+  std::vector<std::string> pool_labels;  // K=V
+  double idle_s = 60, policy_interval_s = 2;
 };
 int Serve(const Globals& g, const ServeArgs& a);
 int BenchLog(const Globals& g, uint64_t events, unsigned producers);

@@ -97,6 +97,13 @@ int main(int argc, char** argv) {
   serve->add_option("--token-file", serve_args.token_file, "the bearer token for TCP (default <data-dir>/serve.token, generated at first start, mode 0600)");
   serve->add_option("--tls-cert", serve_args.tls_cert, "serve TCP over TLS with this PEM certificate (chain)");
   serve->add_option("--tls-key", serve_args.tls_key, "the PEM private key of --tls-cert");
+  serve->add_option("--headroom", serve_args.headroom, "keep room for N more containers: provision `local` hosts (pool-1, pool-2, ...) before a deploy needs them, and give back empty ones Berth made (docs/hosts.md, \"Headroom\"); 0: off")->check(CLI::Range(0, 100000));
+  serve->add_option("--max-per-host", serve_args.max_per_host, "what the headroom policy counts one host can take, in containers (default 4)")->check(CLI::Range(1, 10000));
+  serve->add_option("--min-hosts", serve_args.min_hosts, "hosts the headroom policy keeps even when empty (default 0)")->check(CLI::Range(0, 1000));
+  serve->add_option("--max-hosts", serve_args.max_hosts, "hosts the headroom policy never goes above (default 10)")->check(CLI::Range(1, 1000));
+  serve->add_option("--pool-label", serve_args.pool_labels, "KEY=VALUE on the hosts the headroom policy provisions (repeatable)");
+  serve->add_option("--idle", serve_args.idle_s, "seconds an empty host Berth provisioned stays before the headroom policy removes it (default 60)")->check(CLI::Range(0.0, 1e6));
+  serve->add_option("--policy-interval", serve_args.policy_interval_s, "seconds between the headroom policy's rounds (default 2)")->check(CLI::Range(0.01, 3600.0));
   serve->callback([&] { fin(); rc = Serve(g, serve_args); });
 
   auto* up = app.add_subcommand("up", "deploy (or update) a Compose app on the Docker engine and wait until it is healthy");

@@ -19,6 +19,8 @@
 #include "tools/berth/client.h"
 #include "tools/berth/commands.h"
 #include "workflows/deploy/restart_watcher.h"
+#include "workflows/hosts/headroom.h"
+#include "server/views.h"
 #include "workflows/hosts/hosts.h"
 
 namespace berth::tool {
@@ -82,6 +84,20 @@ int Serve(const Globals& g, const ServeArgs& a) {
   o.tls_cert = a.tls_cert;
   o.tls_key = a.tls_key;
   if (Status s = server::HttpServer::CheckListen(o); !s.ok()) return Fail(s);
+  for (const auto& l : a.pool_labels)
+    if (l.find('=') == std::string::npos || l.front() == '=') return Fail(InvalidArgument("--pool-label '" + l + "': use KEY=VALUE"));
+  // The headroom policy (workflows/hosts/headroom.h): checked here, started below.
+  workflows::HeadroomOptions ho;
+  ho.headroom = a.headroom;
+  ho.max_per_host = a.max_per_host;
+  ho.min_hosts = a.min_hosts;
+  ho.max_hosts = a.max_hosts;
+  for (const auto& l : a.pool_labels) ho.labels[l.substr(0, l.find('='))] = l.substr(l.find('=') + 1);
+  ho.idle_ms = int64_t(a.idle_s * 1000);
+  ho.interval_ms = int64_t(a.policy_interval_s * 1000);
+  const bool policy = a.headroom > 0 || a.min_hosts > 0;
+  if (policy)
+    if (Status s = workflows::Validate(ho); !s.ok()) return Fail(s);
   server::Metrics metrics;  // outlives the engine, which reports every durable event to it
   auto ctx = Context::Open(g);
   if (!ctx.ok()) return Fail(ctx.status());
@@ -102,6 +118,27 @@ int Serve(const Globals& g, const ServeArgs& a) {
                                     [](const std::string& m) { std::cerr << "berth serve: " << m << std::endl; },
                                     g.data_dir + "/restart.cursor");
   watcher.Start();
+  // The headroom policy (workflows/hosts/headroom.h), when asked for.
+  std::unique_ptr<workflows::HeadroomPolicy> headroom;
+  if (policy) {
+    const eventlog::EventLog* hlog = &(*ctx)->log();
+    headroom = std::make_unique<workflows::HeadroomPolicy>(
+        &(*ctx)->engine(), [hlog] { return workflows::LoadInventory(*hlog); }, ho,
+        [hlog] {  // an unfinished host workflow (ids host-<op>-...): the round waits for it
+          auto page = server::ListWorkflows(*hlog, "running", "host", 1, "", "host-");
+          return !page.ok() || !page->workflows.empty();
+        },
+        [hlog] {  // a deploy or undeploy (ids deploy-APP-..., undeploy-APP-...)
+          for (const char* t : {"deploy", "undeploy"}) {
+            auto page = server::ListWorkflows(*hlog, "running", t, 1, "", std::string(t) + "-");
+            if (!page.ok() || !page->workflows.empty()) return true;
+          }
+          return false;
+        },
+        [](const workflows::HostRecord& h) { return workflows::CountContainers(h); },
+        [](const std::string& m) { std::cerr << "berth serve: " << m << std::endl; });
+    headroom->Start();
+  }
   server::ApiHooks hooks;
   const eventlog::EventLog* log = &(*ctx)->log();
   hooks.on_start = [log](const std::string& type, nlohmann::json* input) { return workflows::AddCloud(*log, type, input); };
@@ -129,6 +166,7 @@ int Serve(const Globals& g, const ServeArgs& a) {
   std::cerr << "berth serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
             << ": stopping (running steps are left to the next start to reconcile)" << std::endl;
   http.Stop();
+  if (headroom) headroom->Stop();
   watcher.Stop();
   return 0;  // ~Context stops the engine and closes the log cleanly
 }

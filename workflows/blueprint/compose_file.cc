@@ -62,10 +62,11 @@ std::string CloudJson(ComposeReader& r, const YAML::Node& n, const Where& w) {
       out["driver"] = d;
     } else if (e.key == "max_hosts" || e.key == "min_hosts") {
       if (auto v = r.Integer(e.value, e.where, 0, 1000)) out[e.key] = *v;
-      if (e.key == "min_hosts") r.Warn(e.key_where, "not used yet (ignored): empty hosts are not decommissioned yet");
+      if (e.key == "min_hosts")
+        r.Warn(e.key_where, "ignored here: the cloud's minimum is the server's (berth serve --min-hosts N)");
     } else if (e.key == "headroom") {
       (void)r.Integer(e.value, e.where, 0, 100000);
-      r.Warn(e.key_where, "not used yet (ignored): the headroom policy comes with the server's provisioning");
+      r.Warn(e.key_where, "ignored here: headroom is the cloud's, kept by the server (berth serve --headroom N)");
     } else if (e.key == "labels") {
       auto labels = r.KeyValues(e.value, e.where, Bare::kEmpty);
       if (labels) out["labels"] = *labels;
