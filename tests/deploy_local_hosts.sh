@@ -96,6 +96,28 @@ out=$(berth explain lc-web-2) && [[ "$out" == *"on host l3"* && "$out" == *"reje
 berth down lc >/dev/null 2>&1 || fail "down lc"
 ok "an app placed across the local hosts by labels + anti-affinity + spread and max-containers; down clears it"
 
+# CPU reservations (deploy.resources.reservations.cpus): each host has 2 CPUs, so 1.5 each
+# puts one replica per host even with the default depth-first, and a fourth has no room.
+cat >"$work/app/cpu.yaml" <<'YAML'
+name: cpu
+services:
+  busy:
+    image: berth/busybox:test
+    command: ["sleep", "100000"]
+    init: true
+    deploy: {replicas: 3, resources: {reservations: {cpus: "1.5"}}}
+YAML
+berth up "$work/app/cpu.yaml" >"$work/cpu.log" 2>&1 || { cat "$work/cpu.log"; fail "up cpu"; }
+berth -o json ps cpu | python3 -c 'import json,sys; r=json.load(sys.stdin); assert sorted(x["host"] for x in r) == ["l1", "l2", "l3"], r' ||
+  fail "cpu reservations: not one replica per host"
+berth -o json hosts | python3 -c 'import json,sys; r=json.load(sys.stdin); assert all(h["reserved"]["cpus"] == 1.5 for h in r), [h["reserved"] for h in r]' ||
+  fail "berth hosts does not show 1.5 CPUs reserved on each host"
+sed 's/replicas: 3,/replicas: 4,/' "$work/app/cpu.yaml" >"$work/app/cpu4.yaml"
+rc=0; out=$(berth up "$work/app/cpu4.yaml" 2>&1) || rc=$?
+[ $rc = 1 ] && [[ "$out" == *"needs 1.5 CPUs reserved, 0.5 of 2 free"* ]] || fail "a fourth 1.5-CPU replica (rc $rc): $out"
+berth down cpu >/dev/null 2>&1 || fail "down cpu"
+ok "CPU reservations place one 1.5-CPU replica per 2-CPU host, shown by berth hosts; a fourth is refused saying why"
+
 # ---- images across hosts: the cloud's registry ----------------------------------------------------
 # An install runs on one host; its committed image is pushed to the registry Berth runs on
 # the bridge and pulled by the others, so the whole cloud holds one install and one image id.

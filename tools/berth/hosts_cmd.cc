@@ -112,6 +112,7 @@ int Hosts(const Globals& g) {
     // not hold the listing up).
     std::string state = h.cordoned ? "cordoned" : "ready", error;
     int64_t containers = 0, memory_reserved = 0;
+    double cpus_reserved = 0;
     docker::EngineClientOptions o;
     o.call_timeout_ms = 3000;
     auto client = hosts::ClientFor(h.spec, o);
@@ -122,6 +123,7 @@ int Hosts(const Globals& g) {
         if (docker::LabelValue(c.labels, wf::kLabelRole) == "install") continue;
         ++containers;
         memory_reserved += std::atoll(docker::LabelValue(c.labels, wf::kLabelMemory).c_str());
+        cpus_reserved += std::atof(docker::LabelValue(c.labels, wf::kLabelCpus).c_str());
       }
     } else {
       state = "unreachable";
@@ -131,7 +133,7 @@ int Hosts(const Globals& g) {
     json row = {{"name", h.spec.name}, {"endpoint", h.spec.endpoint}, {"driver", h.spec.driver},
                 {"labels", h.spec.labels}, {"state", state}, {"containers", containers},
                 {"cpus", cpus}, {"memory", memory},
-                {"reserved", {{"cpus", 0}, {"memory", memory_reserved}}},
+                {"reserved", {{"cpus", cpus_reserved}, {"memory", memory_reserved}}},
                 {"engine_version", h.facts.engine_version}, {"tls", !h.spec.tls_ca.empty()},
                 {"added_by", h.added_by}};
     if (!error.empty()) row["error"] = error;

@@ -109,6 +109,9 @@ struct ServiceDef {
   std::vector<std::string> customize;  // run in every container after it starts
   std::string dns;                     // x-berth.dns (recorded; DNS registration comes later)
   std::string placement;               // x-berth.placement: a chain's JSON text ("" none)
+  // deploy.resources.reservations.cpus: for placement only (Docker reserves no CPU; the
+  // container's label berth.cpus carries it for the hosts' census). 0: none.
+  double reserve_cpus = 0;
   std::vector<std::string> profiles;   // Compose `profiles`: only loaded when one is enabled
   // Fields of the engine's create body from Compose keys that map onto it as they stand
   // (cap_add -> HostConfig.CapAdd, tty -> Config.Tty, ...): field name -> its JSON text.

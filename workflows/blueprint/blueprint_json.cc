@@ -54,6 +54,11 @@ class JsonIn {
     *out = v.get<int64_t>();
     return true;
   }
+  bool As(const json& v, const std::string& path, double* out) {
+    if (!v.is_number()) return Fail(path, "expected a number");
+    *out = v.get<double>();
+    return true;
+  }
   bool As(const json& v, const std::string& path, int* out) {
     int64_t wide = 0;
     if (!As(v, path, &wide)) return false;
@@ -142,7 +147,7 @@ class JsonIn {
            Get(v, "engine_config", path, &s->engine_config) && Get(v, "links", path, &s->links) &&
            Get(v, "network_mode", path, &s->network_mode) && Get(v, "shares", path, &s->shares) &&
            Get(v, "platform", path, &s->platform) && Get(v, "pull_policy", path, &s->pull_policy) &&
-           Get(v, "placement", path, &s->placement);
+           Get(v, "placement", path, &s->placement) && Get(v, "reserve_cpus", path, &s->reserve_cpus);
   }
   bool As(const json& v, const std::string& path, Blueprint* b) {
     return Object(v, path) && Require(v, "name", path) && Require(v, "services", path) &&
@@ -256,6 +261,7 @@ json ToJson(const ServiceDef& s) {
   // redeploy does not replace containers that still fit.
   if (!s.container_name.empty()) j["container_name"] = s.container_name;
   if (!s.placement.empty()) j["placement"] = s.placement;
+  if (s.reserve_cpus > 0) j["reserve_cpus"] = s.reserve_cpus;
   if (!s.profiles.empty()) j["profiles"] = s.profiles;
   if (!s.engine_host.empty()) j["engine_host"] = s.engine_host;
   if (!s.engine_config.empty()) j["engine_config"] = s.engine_config;

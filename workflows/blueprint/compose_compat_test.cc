@@ -204,16 +204,20 @@ services:
     deploy:
       resources:
         limits: {cpus: "1.5", memory: 256m, pids: 50}
-        reservations: {memory: 64m}
+        reservations: {memory: 64m, cpus: "0.25"}
 )");
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(b->services[0].replicas, 3);
+  EXPECT_DOUBLE_EQ(b->services[0].reserve_cpus, 0.25);  // placement's: no engine field
+  EXPECT_EQ(b->services[0].engine_host.count("CpuShares"), 0u);
   const auto& h = b->services[0].engine_host;
   EXPECT_EQ(h.at("NanoCpus"), "1500000000");
   EXPECT_EQ(h.at("Memory"), "268435456");
   EXPECT_EQ(h.at("PidsLimit"), "50");
   EXPECT_EQ(h.at("MemoryReservation"), "67108864");
   ExpectRefused("services:\n  web:\n    image: x\n    scale: 2\n    deploy: {replicas: 3}\n", "scale is 2 but deploy.replicas is 3");
+  ExpectRefused("services:\n  web:\n    image: x\n    deploy: {resources: {reservations: {cpus: lots}}}\n",
+                "'lots' is not a number of CPUs");
 }
 
 TEST_F(ComposeCompatTest, AnEmptyImageNamesTheVariableThatWasUnset) {

@@ -169,9 +169,19 @@ void Resources(ServiceParse& p, const Entry& e) {
       continue;
     }
     for (const Entry& k : p.r.Map(part.value, part.where, true).value_or(std::vector<Entry>())) {
+      if (part.key == "reservations" && k.key == "cpus") {  // placement's, not the engine's
+        std::optional<std::string> s = p.r.String(k.value, k.where);
+        char* end = nullptr;
+        double v = s ? std::strtod(s->c_str(), &end) : 0;
+        if (s && (s->empty() || *end != '\0' || !(v > 0) || v > 1024))
+          p.r.Error(k.where, "'" + *s + "' is not a number of CPUs (e.g. 0.5 or 2)");
+        else if (s)
+          p.def.reserve_cpus = v;
+        continue;
+      }
       auto key = as->second.find(k.key);
       if (key == as->second.end()) {
-        p.r.Warn(k.key_where, "not used yet (ignored)");  // reservations.cpus, devices, ...
+        p.r.Warn(k.key_where, "not used yet (ignored)");  // reservations.devices, ...
         continue;
       }
       Entry same = k;

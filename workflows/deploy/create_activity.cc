@@ -51,6 +51,7 @@ docker::ContainerSpec SpecFor(const ServiceDef& s, const json& in, const std::st
   c.labels[kLabelStopTimeout] = std::to_string(StopTimeoutS(s));
   c.labels[kLabelHost] = Str(in, "host").empty() ? kLocalHost : Str(in, "host");
   if (Int(in, "reserve_memory") > 0) c.labels[kLabelMemory] = std::to_string(Int(in, "reserve_memory"));
+  if (double cpus = in.value("reserve_cpus", 0.0); cpus > 0) c.labels[kLabelCpus] = json(cpus).dump();
   c.labels["berth.image"] = Str(in, "image_ref");
   for (const auto& p : s.ports) {
     docker::PortSpec ps;

@@ -250,6 +250,7 @@ class DeployWorkflow final : public engine::Workflow {
             c["host"] = host;
             c["placement"] = where[i].second;  // the decision, on record (`berth explain`)
             if (int64_t m = ReservedMemory(svc)) c["reserve_memory"] = m;
+            if (svc.reserve_cpus > 0) c["reserve_cpus"] = svc.reserve_cpus;
           }
           return c;
         };

@@ -108,7 +108,7 @@ std::optional<std::pair<std::string, json>> HostOf(const DeployInput& in, const 
       return std::pair<std::string, json>{c.host, json{{"host", c.host}, {"kept_on", "the host it was on"}}};
   }
   const std::string sfx = "/" + svc.name + "/" + std::to_string(i);
-  placement::Request r{in.app, svc.name, name, 0, ReservedMemory(svc)};
+  placement::Request r{in.app, svc.name, name, svc.reserve_cpus, ReservedMemory(svc)};
   if (const std::string& made = plan->InputOf("create" + sfx); !made.empty()) {
     json j = json::parse(made, nullptr, false);
     std::string host = j.is_object() ? j.value("host", "") : "";

@@ -28,6 +28,7 @@ struct View {
     h.apps[r.app] += sign;
     h.services[r.app + "/" + r.service] += sign;
     h.memory_reserved += sign * r.memory;
+    h.cpus_reserved += sign * r.cpus;
     if (sign > 0) h.names.insert(r.container);
     else h.names.erase(r.container);
   }
