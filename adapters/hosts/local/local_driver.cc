@@ -281,6 +281,7 @@ class LocalDriver final : public HostDriver {
     if (Status s = WriteFile(saved + ".tmp", *image); !s.ok()) return s;
     std::error_code ec;
     fs::rename(saved + ".tmp", saved, ec);
+    if (ec) return Status(Code::kFailed, "cannot save the base image as " + saved + ": " + ec.message());
     return Status::Ok();
   }
 
