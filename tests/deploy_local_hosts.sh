@@ -19,9 +19,7 @@ berth() { timeout -k 5 180 "$BERTH" --data-dir "$D" "$@"; }
 cleanup() {
   [ -z "$pid" ] || kill -9 "$pid" 2>/dev/null || true
   # Whatever a failed run left: every host the log knows, then anything named after them.
-  for h in $(timeout 60 "$BERTH" --data-dir "$D" -o json hosts 2>/dev/null | python3 -c 'import json,sys; print(" ".join(r["name"] for r in json.load(sys.stdin)))' 2>/dev/null); do
-    timeout 60 "$BERTH" --data-dir "$D" host remove --force "$h" >/dev/null 2>&1 || true
-  done
+  remove_all_hosts "$D"
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -12,22 +12,13 @@ unset DOCKER_HOST
 pid=""
 berth() { timeout -k 5 180 "$BERTH" --data-dir "$D" "$@"; }
 serve() {  # serve [HEADROOM]: starts the server with the policy, its stderr appended to $work/serve.log
-  "$BERTH" --data-dir "$D" serve --headroom "${1:-2}" --max-per-host 2 --max-hosts 3 --idle 2 --policy-interval 0.2 \
-    --pool-label pool=yes 2>>"$work/serve.log" &
-  pid=$!
-  for _ in $(seq 1 100); do
-    curl -s --unix-socket "$D/berth.sock" http://berth/v1/health >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  cat "$work/serve.log" >&2
-  fail "berth serve did not answer"
+  start_berth_server "$D" "$work/serve.log" --headroom "${1:-2}" --max-per-host 2 --max-hosts 3 --idle 2 \
+    --policy-interval 0.2 --pool-label pool=yes
 }
 stop_serve() { [ -z "$pid" ] || { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }; }
 cleanup() {
   [ -z "$pid" ] || kill -9 "$pid" 2>/dev/null || true
-  for h in $(timeout 60 "$BERTH" --data-dir "$D" -o json hosts 2>/dev/null | python3 -c 'import json,sys; print(" ".join(r["name"] for r in json.load(sys.stdin)))' 2>/dev/null); do
-    timeout 60 "$BERTH" --data-dir "$D" host remove --force "$h" >/dev/null 2>&1 || true
-  done
+  remove_all_hosts "$D"
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -29,11 +29,12 @@ assert_effects_once() {
   [ -z "$dup" ] || fail "$dir: a side effect ran more than once (counts: $dup)"
 }
 
-# Starts `berth serve` on data directory $1 in the background, its stderr appended to $2,
-# sets `pid` to its pid, and waits until it answers on $1/berth.sock (fails after 10 s).
+# Starts `berth serve [ARGS...]` on data directory $1 in the background, its stderr appended
+# to $2, sets `pid` to its pid, and waits until it answers on $1/berth.sock (fails after 10 s).
 start_berth_server() {
   local dir=$1 log=$2
-  "$BERTH" --data-dir "$dir" serve 2>>"$log" &
+  shift 2
+  "$BERTH" --data-dir "$dir" serve "$@" 2>>"$log" &
   pid=$!
   for _ in $(seq 1 100); do
     curl -s --unix-socket "$dir/berth.sock" http://berth/v1/health >/dev/null 2>&1 && return 0
@@ -41,4 +42,13 @@ start_berth_server() {
   done
   cat "$log" >&2
   fail "berth serve did not answer on $dir/berth.sock"
+}
+
+# Removes (--force) every host the log of data directory $1 knows: what a failed run of a
+# test over `local` hosts left behind. Never fails.
+remove_all_hosts() {
+  local h
+  for h in $(timeout 60 "$BERTH" --data-dir "$1" -o json hosts 2>/dev/null | python3 -c 'import json,sys; print(" ".join(r["name"] for r in json.load(sys.stdin)))' 2>/dev/null); do
+    timeout 60 "$BERTH" --data-dir "$1" host remove --force "$h" >/dev/null 2>&1 || true
+  done
 }
