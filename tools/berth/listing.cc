@@ -25,6 +25,14 @@ namespace wf = berth::workflows;
 
 namespace {
 std::string Label(const docker::ContainerInfo& c, const char* key) { return docker::LabelValue(c.labels, key); }
+
+// A host's engine failed a listing of `what`: with one engine the command fails (its exit
+// code returned); with several the host is named and skipped (nullopt).
+std::optional<int> HostFailed(size_t engines, const std::string& host, const Status& s, const char* what) {
+  if (engines == 1) return Fail(s);
+  std::cerr << "berth: host " << host << ": " << s.message() << " (its " << what << " are not listed)\n";
+  return std::nullopt;
+}
 }  // namespace
 
 namespace {
@@ -78,8 +86,7 @@ int Ps(const Globals& g, const std::string& app) {
   for (const auto& engine : *engines) {
   auto list = engine.client->ListContainers(filter);
   if (!list.ok()) {
-    if (engines->size() == 1) return Fail(list.status());
-    std::cerr << "berth: host " << engine.host << ": " << list.status().message() << " (its containers are not listed)\n";
+    if (auto rc = HostFailed(engines->size(), engine.host, list.status(), "containers")) return *rc;
     continue;
   }
   for (const auto& c : *list) {
@@ -170,8 +177,7 @@ int Images(const Globals& g) {
       f.labels = {{kind, ""}};
       auto list = engine.client->ListImages(f);
       if (!list.ok()) {
-        if (engines->size() == 1) return Fail(list.status());
-        std::cerr << "berth: host " << engine.host << ": " << list.status().message() << " (its images are not listed)\n";
+        if (auto rc = HostFailed(engines->size(), engine.host, list.status(), "images")) return *rc;
         break;
       }
       for (const auto& im : *list) {

@@ -37,9 +37,10 @@ bool RegistryAnswers(const std::string& addr, int64_t timeout_ms) {
 Status EnsureRegistry(const RegistryOptions& o) {
   static std::mutex one_at_a_time;  // image steps of several services may ask at once
   std::lock_guard<std::mutex> lock(one_at_a_time);
-  if (local::LivePid(PidPath(o), Marker(o)) && RegistryAnswers(o.addr)) return Status::Ok();
-  // Dead, or alive and not answering (it may be starting: a second chance, then a restart).
+  // Alive and answering; alive and not answering (it may be starting: a second chance,
+  // then a restart); or dead.
   if (local::LivePid(PidPath(o), Marker(o))) {
+    if (RegistryAnswers(o.addr)) return Status::Ok();
     std::this_thread::sleep_for(std::chrono::seconds(1));
     if (RegistryAnswers(o.addr)) return Status::Ok();
     local::StopPid(PidPath(o), Marker(o), 5'000);
