@@ -25,8 +25,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+source "$(dirname "$0")/bench-lib.sh"  # now, elapsed, install_loop_iterations
 
 t=$(now)
 for h in c1 c2 c3; do berth host add "$h" --driver local >/dev/null; done
@@ -34,8 +33,7 @@ echo "3 local hosts provisioned in $(elapsed "$t") s" >&2
 
 # The loop's speed in a plain shell here is what it is in a container (same CPU, no limit).
 calib=$( { /usr/bin/time -f '%U %S' busybox sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'; } 2>&1 | awk '{ print $1 + $2 }')
-ITER=$(awk -v c="$calib" 'BEGIN { if (c < 0.05) c = 0.05; printf "%d", 300000 * 3 / c }')
-echo "install loop: $ITER iterations for 3 s of CPU (300000 took ${calib} s)" >&2
+ITER=$(install_loop_iterations "$calib")
 app() {
   cat <<YAML
 name: benchcloud

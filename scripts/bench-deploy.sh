@@ -45,8 +45,7 @@ EOF
   done
 } >"$work/app.yaml"
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+source "$(dirname "$0")/bench-lib.sh"  # now, elapsed, install_loop_iterations
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 bu=() bd=() cu=() cd=()
@@ -64,8 +63,7 @@ done
 # machine, so calibrate: time 300000 iterations in a container (user + sys seconds).
 calib=$(docker run --rm berth/busybox:test time sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done' 2>&1 |
   awk '$1 == "user" || $1 == "sys" { m = $2; s = $3; sub(/m$/, "", m); sub(/s$/, "", s); t += 60 * m + s } END { print t }')
-ITER=$(awk -v c="$calib" 'BEGIN { if (c < 0.05) c = 0.05; printf "%d", 300000 * 3 / c }')
-echo "install loop: $ITER iterations for 3 s of CPU (300000 took ${calib} s)" >&2
+ITER=$(install_loop_iterations "$calib")
 cache_app() {
   cat <<EOF
 services:

@@ -46,8 +46,7 @@ fi
 } >"$work/app.yaml"
 
 b() { "$BERTH" --data-dir "$D" "$@"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+source "$(dirname "$0")/bench-lib.sh"  # now, elapsed, install_loop_iterations
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 start_server() {
   : >"$work/serve.err"
