@@ -25,9 +25,10 @@ std::string Describe(const SimDocker::ContainerView& c) {
 
 }  // namespace
 
-std::string CheckNoDuplicates(const SimDocker& docker) {
+std::string CheckNoDuplicates(const World& world) {
   std::map<std::string, std::string> by_key, by_slot;
-  for (const auto& c : docker.Containers()) {
+  for (const SimDocker* d : world.live)
+  for (const auto& c : d->Containers()) {
     std::string key = LabelValue(c.labels, wf::kLabelKey);
     if (!key.empty()) {
       auto [it, fresh] = by_key.emplace(key, c.name);
@@ -47,15 +48,18 @@ std::string CheckNoDuplicates(const SimDocker& docker) {
   return "";
 }
 
-std::string CheckDeployed(const SimDocker& docker, const workflows::Blueprint& bp, int64_t since_us,
+std::string CheckDeployed(const World& world, const workflows::Blueprint& bp, int64_t since_us,
                           bool strict) {
   const std::string& app = bp.name;
   std::set<std::string> want;
   const std::map<std::string, std::string> config = wf::ServiceConfigHashes(bp);
   for (const auto& s : bp.services)
     for (int i = 1; i <= s.replicas; ++i) want.insert(wf::ContainerName(app, s.name, i));
-  for (const auto& c : docker.Containers()) {
+  std::vector<const SimDocker*> holding;
+  for (const SimDocker* d : world.live)
+  for (const auto& c : d->Containers()) {
     if (LabelValue(c.labels, wf::kLabelApp) != app) continue;
+    if (holding.empty() || holding.back() != d) holding.push_back(d);
     if (IsScratch(c.labels))
       return "orphan: install scratch container " + Describe(c) + " is left after deploy completed";
     std::string service = LabelValue(c.labels, wf::kLabelService);
@@ -79,16 +83,20 @@ std::string CheckDeployed(const SimDocker& docker, const workflows::Blueprint& b
     want.erase(c.name);
   }
   if (!want.empty()) return "missing: " + *want.begin() + " is declared but not on the engine";
-  std::set<std::string> nets;
-  for (const auto& n : docker.Networks())
-    if (LabelValue(n.labels, wf::kLabelApp) == app) nets.insert(n.name);
-  for (const auto& n : bp.networks)
-    if (!nets.count(n.docker_name)) return "missing: network " + n.docker_name;
+  for (const SimDocker* d : holding) {
+    std::set<std::string> nets;
+    for (const auto& n : d->Networks())
+      if (LabelValue(n.labels, wf::kLabelApp) == app) nets.insert(n.name);
+    for (const auto& n : bp.networks)
+      if (!nets.count(n.docker_name))
+        return "missing: network " + n.docker_name + (world.live.size() > 1 ? " on a host that holds containers of " + app : "");
+  }
   return "";
 }
 
-std::string CheckUndone(const SimDocker& docker, const engine::WorkflowState& state) {
-  for (const auto& c : docker.Containers()) {
+std::string CheckUndone(const World& world, const engine::WorkflowState& state) {
+  for (const SimDocker* d : world.live)
+  for (const auto& c : d->Containers()) {
     if (LabelValue(c.labels, wf::kLabelWorkflow) != state.id) continue;
     std::string key = LabelValue(c.labels, wf::kLabelKey);
     if (IsScratch(c.labels))
@@ -107,18 +115,23 @@ std::string CheckUndone(const SimDocker& docker, const engine::WorkflowState& st
   return "";
 }
 
-std::string CheckUndeployed(const SimDocker& docker, const std::string& app) {
-  for (const auto& c : docker.Containers())
+std::string CheckUndeployed(const World& world, const std::string& app) {
+  for (const SimDocker* d : world.live) {
+  for (const auto& c : d->Containers())
     if (LabelValue(c.labels, wf::kLabelApp) == app)
       return "left behind: " + Describe(c) + " after undeploy of " + app + " completed";
-  for (const auto& n : docker.Networks())
+  for (const auto& n : d->Networks())
     if (LabelValue(n.labels, wf::kLabelApp) == app)
       return "left behind: network " + n.name + " after undeploy of " + app + " completed";
+  }
   return "";
 }
 
-std::string CheckAudit(const SimDocker& docker, const eventlog::EventLog& log) {
-  for (const auto& h : docker.EverHeld()) {
+std::string CheckAudit(const World& world, const eventlog::EventLog& log) {
+  std::vector<const SimDocker*> all = world.live;
+  all.insert(all.end(), world.gone.begin(), world.gone.end());
+  for (const SimDocker* d : all)
+  for (const auto& h : d->EverHeld()) {
     std::string key = LabelValue(h.labels, wf::kLabelKey);
     std::string wf_id = LabelValue(h.labels, wf::kLabelWorkflow);
     if (key.empty() || wf_id.empty()) continue;  // not Berth's

@@ -220,8 +220,9 @@ std::string AppModel::Yaml() const {
       y += fmt::format("    healthcheck: {{test: [\"CMD-SHELL\", \"{}\"], interval: 1s, retries: 3}}\n",
                        s.unhealthy ? "exit 1" : "true");
     if (s.back_network) y += "    networks: [default, back]\n";
-    if (s.install || s.customize) {
+    if (s.install || s.customize || s.distinct_hosts) {
       y += "    x-berth:\n";
+      if (s.distinct_hosts) y += "      placement: [distinct-hosts]\n";
       if (s.install)
         y += "      install: " +
              List({"mkdir -p /srv", s.bad_install ? "exit 3" : "echo " + s.name + " > /srv/index"}) + "\n";
@@ -231,6 +232,11 @@ std::string AppModel::Yaml() const {
     }
   }
   if (back_network) y += "networks:\n  back: {}\n";
+  if (!placement.empty() || provision) {
+    y += "x-berth:\n";
+    if (!placement.empty()) y += fmt::format("  placement: [{}]\n", fmt::join(placement, ", "));
+    if (provision) y += fmt::format("  cloud: {{driver: local, max_hosts: {}}}\n", max_hosts);
+  }
   return y;
 }
 
@@ -248,11 +254,15 @@ std::string AppModel::Describe() const {
     if (s.customize) tags.push_back("customize");
     if (s.healthcheck) tags.push_back("health");
     if (s.restart != "no") tags.push_back(s.restart);
+    if (s.distinct_hosts) tags.push_back("distinct-hosts");
     out += (out.empty() ? "" : ", ") + fmt::format("{} x{}", s.name, s.replicas);
     if (!tags.empty()) out += " [" + fmt::format("{}", fmt::join(tags, ",")) + "]";
     if (!s.depends_on.empty()) out += " <- " + fmt::format("{}", fmt::join(s.depends_on, "+"));
   }
-  return out + (cache ? "" : " (no cache)");
+  out += cache ? "" : " (no cache)";
+  if (!placement.empty()) out += fmt::format(" placement [{}]", fmt::join(placement, ", "));
+  if (provision) out += fmt::format(" provisions up to {} hosts", max_hosts);
+  return out;
 }
 
 ServiceModel* AppModel::Find(const std::string& service) {
@@ -271,6 +281,69 @@ Scenario Scenario::Draw(Rng& rng) {
     sc.apps.push_back(DrawAppScenario(rng, names[i]));
   }
   return sc;
+}
+
+std::string HostOp::What() const {
+  switch (kind) {
+    case kAdd: return "host add " + name;
+    case kRemove: return "host remove";
+    case kCordon: return "host cordon";
+    case kUncordon: return "host uncordon";
+    case kPartition: return fmt::format("partition a host for {} s", partition_s);
+  }
+  return "?";
+}
+
+void Scenario::DrawCloud(Rng& rng, Scenario* sc) {
+  CloudScenario& c = sc->cloud;
+  if (!rng.Chance(0.4)) return;
+  c.on = true;
+  int hosts = int(rng.Range(1, 3));
+  for (int i = 1; i <= hosts; ++i) c.initial.push_back("h" + std::to_string(i));
+  int next = hosts + 1;
+  size_t steps = 0;
+  for (const auto& a : sc->apps) steps = std::max(steps, a.ops.size());
+  c.ops.resize(steps);
+  for (auto& step : c.ops) {
+    if (!rng.Chance(0.5)) continue;
+    HostOp op;
+    uint64_t r = rng.Below(100);
+    if (r < 30) op.kind = HostOp::kAdd, op.name = "h" + std::to_string(next++);
+    else if (r < 55) op.kind = HostOp::kRemove;
+    else if (r < 70) op.kind = HostOp::kCordon;
+    else if (r < 80) op.kind = HostOp::kUncordon;
+    else op.kind = HostOp::kPartition, op.partition_s = rng.Range(5, 120);
+    op.pick = rng.Next();
+    step.push_back(op);
+  }
+  // The apps' settings: one per app, on every model it declares. Filters that can leave no
+  // host (max-containers, distinct-hosts) only where the deploy may provision one.
+  for (auto& a : sc->apps) {
+    bool provision = rng.Chance(0.5);
+    std::vector<std::string> chain;
+    std::vector<std::string> orders = {"breadth-first", "least-containers", "spread", "binpack",
+                                       "random", "lowest-cpu"};
+    int n = int(rng.Range(0, 2));
+    for (int i = 0; i < n; ++i) chain.push_back(rng.Pick(orders));
+    if (provision && rng.Chance(0.5))
+      chain.push_back(fmt::format("{{max-containers: {}}}", rng.Pick(std::vector<int>{4, 6, 8})));
+    std::set<std::string> distinct;
+    if (provision)
+      for (const auto& s : a.initial.services)
+        if (rng.Chance(0.3)) distinct.insert(s.name);
+    auto apply = [&](AppModel& m) {
+      m.placement = chain;
+      m.provision = provision;
+      m.max_hosts = provision ? 24 : 0;
+      for (auto& s : m.services) s.distinct_hosts = distinct.count(s.name) > 0;
+    };
+    apply(a.initial);
+    apply(a.final_model);
+    for (auto& op : a.ops) {
+      apply(op.model);
+      apply(op.then_model);
+    }
+  }
 }
 
 }  // namespace berth::sim

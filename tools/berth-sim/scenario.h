@@ -10,6 +10,10 @@
 // a missing image, an unhealthy service), a deploy cancelled part way, undeploy, and an
 // operator stopping a container by hand. One or two apps; the apps' operations at the same
 // index run at the same time.
+//
+// A cloud seed (about 4 in 10) also has 1-3 static hosts from the start, a placement chain
+// per app (and distinct-hosts on some services), sometimes provisioning of `local` hosts
+// when nothing fits, and host operations: add, remove, cordon, uncordon, a partition.
 #pragma once
 
 #include <string>
@@ -25,6 +29,7 @@ struct ServiceModel {
   std::vector<std::string> depends_on;
   bool install = false, customize = false, healthcheck = false, init = false;
   bool back_network = false;  // also joins the app's second network
+  bool distinct_hosts = false;  // cloud seeds: x-berth.placement [distinct-hosts]
   std::string restart = "no";
   int stop_grace_s = 0;  // 0: unset (Compose's 10 s)
   int version = 1;       // bumped by "change": command and environment change with it
@@ -37,6 +42,11 @@ struct AppModel {
   bool cache = true;  // the deploy input's "cache" (berth up --no-cache: false)
   bool back_network = false;
   std::vector<ServiceModel> services;
+  // Cloud seeds: the app's x-berth (placement chain entries as YAML flow items, and whether
+  // its deploys may provision `local` hosts, up to `max_hosts`).
+  std::vector<std::string> placement;
+  bool provision = false;
+  int max_hosts = 0;
 
   std::string Yaml() const;
   bool Bad() const;  // declares something that cannot deploy
@@ -63,9 +73,30 @@ struct AppScenario {
   AppModel final_model;  // the last good declaration, deployed in the calm phase
 };
 
+// Cloud seeds: changes to the cloud's hosts, run as `host` workflows at the same time as
+// the apps' operations of the same step. The host a remove, cordon, uncordon or partition
+// acts on is chosen when it runs (from the inventory then), never h1.
+struct HostOp {
+  enum Kind { kAdd, kRemove, kCordon, kUncordon, kPartition } kind = kAdd;
+  std::string name;         // kAdd: the new static host
+  int64_t partition_s = 0;  // kPartition: how long its network is cut
+  uint64_t pick = 0;        // which of the candidates (modulo their count)
+  std::string What() const;
+};
+
+struct CloudScenario {
+  bool on = false;
+  std::vector<std::string> initial;      // static hosts added at boot: h1, h2, ...
+  std::vector<std::vector<HostOp>> ops;  // per step
+};
+
 struct Scenario {
   std::vector<AppScenario> apps;
+  CloudScenario cloud;
   static Scenario Draw(Rng& rng);
+  // A cloud for `sc` from its own stream (so seeds without one keep their draws): hosts,
+  // host operations per step, and every app model's placement settings.
+  static void DrawCloud(Rng& rng, Scenario* sc);
 };
 
 }  // namespace berth::sim

@@ -155,6 +155,34 @@ void SimDocker::SetCallerAlive(bool alive) {
   caller_alive_ = alive;
 }
 
+void SimDocker::Unreachable(int64_t until_us) {
+  std::lock_guard<std::mutex> g(mu_);
+  unreachable_until_us_ = std::max(unreachable_until_us_, until_us);
+}
+
+void SimDocker::Heal() {
+  std::lock_guard<std::mutex> g(mu_);
+  unreachable_until_us_ = 0;
+}
+
+void SimDocker::Gone() {
+  std::lock_guard<std::mutex> g(mu_);
+  gone_ = true;
+  for (auto& [id, c] : ctrs_)
+    if (c.state == State::kRunning) StopLocked(c, 137, "kill");
+}
+
+bool SimDocker::gone() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return gone_;
+}
+
+void SimDocker::SetCapacity(int64_t cpus, int64_t memory) {
+  std::lock_guard<std::mutex> g(mu_);
+  cpus_ = cpus;
+  memory_ = memory;
+}
+
 bool SimDocker::OperatorStop(const std::string& name) {
   std::lock_guard<std::mutex> g(mu_);
   Tick();
@@ -230,8 +258,14 @@ Result<T> SimDocker::Run(const std::string& what, Effect effect,
   if (!caller_alive_)
     return Status(Code::kUnavailable,
                   what + ": the calling process is dead (simulated crash); nothing was sent");
+  if (gone_) return Refused(what);
   Latency(200, 3000);
   Tick();
+  if (clock_->NowUs() < unreachable_until_us_) {
+    ++counters_.refused_down;
+    clock_->AdvanceBy(kConnectTimeoutUs);
+    return TimedOutUnsent(what);
+  }
   if (down_) {
     ++counters_.refused_down;
     return Refused(what);
@@ -412,6 +446,12 @@ SimDocker::Counters SimDocker::counters() const {
 Result<docker::EngineVersion> SimDocker::Version() {
   return Run<docker::EngineVersion>("GET /version", Effect::kRead, [] {
     return Result<docker::EngineVersion>(docker::EngineVersion{"sim", "1.41", "1.41", "linux", "amd64"});
+  });
+}
+
+Result<docker::EngineInfo> SimDocker::Info() {
+  return Run<docker::EngineInfo>("GET /info", Effect::kRead, [this] {
+    return Result<docker::EngineInfo>(docker::EngineInfo{"sim", cpus_, memory_, int64_t(ctrs_.size())});
   });
 }
 

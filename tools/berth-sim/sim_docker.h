@@ -78,6 +78,15 @@ class SimDocker final : public docker::DockerClient {
   void SetCallerAlive(bool alive);
   // Someone stops a container by hand (docker stop).
   bool OperatorStop(const std::string& name);
+  // A host of the cloud (sim_cloud.h): the network to it is cut until `until_us` (every
+  // call times out before anything is sent; its containers keep running); Gone: the
+  // machine is deprovisioned (every call refused from now on, its containers die with it).
+  void Unreachable(int64_t until_us);
+  void Heal();  // the cut network is mended now
+  void Gone();
+  bool gone() const;
+  // The capacity GET /info reports (a host's facts).
+  void SetCapacity(int64_t cpus, int64_t memory);
 
   struct ContainerView {
     std::string id, name, image_id, status;  // status: created|running|exited|removing
@@ -108,6 +117,7 @@ class SimDocker final : public docker::DockerClient {
 
   // ---- docker::DockerClient --------------------------------------------------------------
   Result<docker::EngineVersion> Version() override;
+  Result<docker::EngineInfo> Info() override;
   Result<std::string> CreateContainer(const docker::ContainerSpec& spec) override;
   Status StartContainer(const std::string& id) override;
   Status StopContainer(const std::string& id, int timeout_s) override;
@@ -192,6 +202,9 @@ class SimDocker final : public docker::DockerClient {
   bool calm_ = false;
   bool caller_alive_ = true;
   bool down_ = false;
+  bool gone_ = false;
+  int64_t unreachable_until_us_ = 0;
+  int64_t cpus_ = 2, memory_ = int64_t(4) << 30;
   int64_t down_until_us_ = 0;
   int64_t next_restart_us_ = 0;
   uint64_t ids_ = 0;

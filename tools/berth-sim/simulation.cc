@@ -66,6 +66,13 @@ bool Simulation::StartOp(size_t app, const Op& op, Running* r) {
     r->type = "deploy";
     input = {{"app", name}, {"blueprint", wf::ToJson(*bp)}, {"cache", op.model.cache}, {"by", "sim@berth-sim"}};
   }
+  // As `berth up` and `berth down` do: the cloud as it stands goes into the input.
+  for (int attempt = 0; cloud_on_; ++attempt) {
+    if (log_.dead() && !Restart()) return false;
+    Status s = wf::AddCloud(log_, r->type, &input);
+    if (s.ok()) break;
+    if (!log_.dead() || attempt >= kRetriesMax) return Fail("reading the cloud for " + name + ": " + s.ToString());
+  }
   r->id = fmt::format("{}-{}-{:08x}", r->type, name, id_rng_.Next() & 0xffffffffULL);
   Say(fmt::format("{} {}: {} ({}) {}", name, op.what, r->id, r->type,
                   op.kind == Op::kUndeploy ? "" : op.model.Describe()));
@@ -73,8 +80,14 @@ bool Simulation::StartOp(size_t app, const Op& op, Running* r) {
   return StartWorkflow(r->type, r->id, input.dump());
 }
 
-bool Simulation::RunStep(std::vector<std::pair<size_t, Op>> ops, bool calm) {
+bool Simulation::RunStep(std::vector<std::pair<size_t, Op>> ops, bool calm, std::vector<HostOp> host_ops) {
   std::vector<Running> running;
+  for (const auto& h : host_ops) {
+    ++result_.ops;
+    Running r;
+    if (!StartHostOp(h, &r)) return false;
+    if (!r.id.empty()) running.push_back(std::move(r));
+  }
   for (auto& [app, op] : ops) {
     ++result_.ops;
     if (op.kind == Op::kOperatorStop) {
@@ -122,10 +135,10 @@ bool Simulation::RunStep(std::vector<std::pair<size_t, Op>> ops, bool calm) {
     if (!sum) return Fail("workflow " + r.id + " ended but has no summary row");
     Say(fmt::format("{} {}: {}{}", r.id, r.op.what, engine::RunStatusName(sum->status),
                     sum->error.empty() ? "" : " (" + sum->error + ")"));
-    if (!CheckOutcome(r, *sum, calm)) return false;
+    if (!(r.type == "host" ? CheckHostOutcome(r, *sum, calm) : CheckOutcome(r, *sum, calm))) return false;
   }
-  if (std::string v = CheckNoDuplicates(docker_); !v.empty()) return Fail(v);
-  return true;
+  if (std::string v = CheckNoDuplicates(MakeWorld()); !v.empty()) return Fail(v);
+  return !cloud_on_ || CheckCloud();
 }
 
 bool Simulation::CheckOutcome(const Running& r, const engine::WorkflowSummary& sum, bool calm) {
@@ -140,7 +153,7 @@ bool Simulation::CheckOutcome(const Running& r, const engine::WorkflowSummary& s
   }
   if (r.type == "undeploy") {
     if (sum.status == RunStatus::kCompleted) {
-      if (std::string v = CheckUndeployed(docker_, r.op.app); !v.empty()) return Fail(v);
+      if (std::string v = CheckUndeployed(MakeWorld(), r.op.app); !v.empty()) return Fail(v);
     } else if (calm) {
       return Fail("liveness: undeploy " + r.id + " " + RunStatusName(sum.status) +
                   " with no faults: " + sum.error);
@@ -150,14 +163,14 @@ bool Simulation::CheckOutcome(const Running& r, const engine::WorkflowSummary& s
   bool bad = r.op.model.Bad();
   if (sum.status == RunStatus::kCompleted) {
     if (bad) return Fail("deploy " + r.id + " of a broken blueprint (" + r.op.what + ") completed");
-    if (std::string v = CheckDeployed(docker_, r.bp, r.started_us, calm); !v.empty()) return Fail(v);
+    if (std::string v = CheckDeployed(MakeWorld(), r.bp, r.started_us, calm); !v.empty()) return Fail(v);
     return true;
   }
   if (sum.status == RunStatus::kCancelled && r.op.kind != Op::kCancelledDeploy)
     return Fail("deploy " + r.id + " ended cancelled, but nobody cancelled it");
   auto st = engine::FoldWorkflow(log_, r.id);
   if (!st.ok()) return Fail("folding " + r.id + ": " + st.status().ToString());
-  if (std::string v = CheckUndone(docker_, *st); !v.empty()) return Fail(v);
+  if (std::string v = CheckUndone(MakeWorld(), *st); !v.empty()) return Fail(v);
   if (calm && !bad && sum.status == RunStatus::kFailed)
     return Fail("liveness: deploy " + r.id + " failed with no faults: " + sum.error);
   return true;
@@ -168,6 +181,12 @@ bool Simulation::CheckOutcome(const Running& r, const engine::WorkflowSummary& s
 RunResult Simulation::Run() {
   if (!Boot()) return result_;
   Scenario sc = Scenario::Draw(scenario_rng_);
+  {
+    Rng r = cloud_rng_.Split(2);
+    Scenario::DrawCloud(r, &sc);
+  }
+  cloud_on_ = sc.cloud.on;
+  if (cloud_on_ && !AddInitialHosts(sc.cloud.initial)) return Finish(false);
   size_t steps = 0;
   for (const auto& a : sc.apps) steps = std::max(steps, a.ops.size());
   for (size_t app = 0; app < sc.apps.size(); ++app)
@@ -179,13 +198,15 @@ RunResult Simulation::Run() {
       if (i >= sc.apps[app].ops.size()) continue;
       ops.emplace_back(app, sc.apps[app].ops[i]);
     }
-    ok = RunStep(ops, false);
+    ok = RunStep(ops, false, cloud_on_ ? sc.cloud.ops[i] : std::vector<HostOp>());
   }
   if (ok) {
     // Calm: no more faults; the last declaration must deploy exactly, then go away.
     docker_.Calm();
     log_.Calm();
+    cloud_.Calm();
     Say("calm: no more faults");
+    if (cloud_on_) ok = CalmCloud();
     std::vector<std::pair<size_t, Op>> up, down;
     for (size_t app = 0; app < sc.apps.size(); ++app) {
       const std::string& name = sc.apps[app].initial.name;
@@ -194,16 +215,21 @@ RunResult Simulation::Run() {
       up.emplace_back(app, d);
       down.emplace_back(app, u);
     }
-    ok = RunStep(up, true) && RunStep(down, true);
+    ok = ok && RunStep(up, true) && RunStep(down, true);
+    if (ok && cloud_on_) ok = RemoveAllHosts();
   }
   if (ok && log_.dead()) ok = Restart();
+  return Finish(ok);
+}
+
+RunResult Simulation::Finish(bool ok) {
   if (ok && sched_)
     Say(fmt::format("end: {} timer(s) still armed with no workflow running (attempt time limits "
                     "of finished attempts; each holds its workflow's instance)", sched_->TimerCount()));
   if (ok) {
     if (engine_->Running() != 0)
       ok = Fail(fmt::format("the engine still runs {} workflow(s) at the end", engine_->Running()));
-    if (std::string v = CheckAudit(docker_, log_); ok && !v.empty()) ok = Fail(v);
+    if (std::string v = CheckAudit(MakeWorld(), log_); ok && !v.empty()) ok = Fail(v);
     if (std::string v = CheckLog(log_, registry_); ok && !v.empty()) ok = Fail(v);
   }
   EventDigest digest;
@@ -222,7 +248,18 @@ RunResult Simulation::Run() {
   if (opt_.history) PrintHistory();
   auto dc = docker_.counters();
   auto lc = log_.counters();
-  result_.faults = dc.faults + dc.restarts + lc.nospace_stretches;
+  auto cc = cloud_.counters();
+  for (const auto& h : cloud_.Hosts()) {
+    auto hc = h.docker->counters();
+    dc.faults += hc.faults;
+    dc.restarts += hc.restarts;
+    dc.calls += hc.calls;
+    dc.own_name_conflicts += hc.own_name_conflicts;
+  }
+  if (cloud_on_)
+    Say(fmt::format("cloud: {} host(s) made, {} provision(s), {} provisioner fault(s), {} deprovision(s)",
+                    cloud_.Hosts().size(), cc.provisions, cc.provision_faults, cc.deprovisions));
+  result_.faults = dc.faults + dc.restarts + lc.nospace_stretches + cc.provision_faults;
   result_.crashes = lc.crashes;
   result_.sim_us = clock_.NowUs() - SimClock::kEpochUs;
   Say(fmt::format("result: {} ({} ops, {} workflows, {} events, {} crashes, {} docker faults, "

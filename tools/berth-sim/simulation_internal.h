@@ -23,11 +23,14 @@
 #include "tools/berth-sim/checker.h"
 #include "tools/berth-sim/known_bugs.h"
 #include "tools/berth-sim/scenario.h"
+#include "tools/berth-sim/sim_cloud.h"
 #include "tools/berth-sim/sim_docker.h"
 #include "tools/berth-sim/sim_log.h"
 #include "tools/berth-sim/sim_scheduler.h"
 #include "workflows/blueprint/blueprint.h"
 #include "workflows/deploy/deploy.h"
+#include "workflows/hosts/host_gate.h"
+#include "workflows/hosts/hosts.h"
 
 namespace berth::sim::internal {
 
@@ -60,6 +63,7 @@ class Simulation {
   Simulation(uint64_t seed, const RunOptions& options);
   ~Simulation() { Teardown(); }
   RunResult Run();
+  RunResult Finish(bool ok);  // the end-of-run checks, the digest, the counters
 
  private:
   struct Running {
@@ -70,6 +74,7 @@ class Simulation {
     int64_t started_us = 0;
     bool cancel_sent = false;
     bool superseded = false;  // a later workflow of the same app ran after it (kRacing)
+    std::string host;         // type "host": the host it changes
   };
 
   // World lifecycle.
@@ -81,8 +86,22 @@ class Simulation {
   void OnEvent(const eventlog::Event& e);
 
   // Driving.
-  bool RunStep(std::vector<std::pair<size_t, Op>> ops, bool calm);
+  bool RunStep(std::vector<std::pair<size_t, Op>> ops, bool calm, std::vector<HostOp> host_ops = {});
   bool StartOp(size_t app, const Op& op, Running* r);
+  // Starts the host workflow of `op` (false: the run failed); r->id stays empty when the op
+  // has nothing to act on (no host it may remove, say) or is not a workflow (a partition).
+  bool StartHostOp(const HostOp& op, Running* r);
+  bool StartHost(const std::string& op, const std::string& name, const std::string& why, Running* r,
+                 nlohmann::json host = {});
+  bool CheckHostOutcome(const Running& r, const engine::WorkflowSummary& sum, bool calm);
+  // Cloud seeds: the hosts at boot (retried until each is in), and the calm phase's ends.
+  bool AddInitialHosts(const std::vector<std::string>& names);
+  bool CalmCloud();
+  bool RemoveAllHosts();
+  std::optional<workflows::Inventory> ReadInventory();
+  // After every step of a cloud seed (docs in simulation.cc).
+  bool CheckCloud();
+  World MakeWorld() const;
   bool StartWorkflow(const std::string& type, const std::string& id, const std::string& input);
   bool CancelWorkflow(const std::string& id);
   bool WaitEnded(std::vector<Running>& running);
@@ -109,6 +128,11 @@ class Simulation {
   SimLog log_;
   EngineRandom engine_random_;
   Rng sched_rng_, scenario_rng_, id_rng_;
+  // Declared after the streams above, so seeds drawn before the cloud existed keep theirs.
+  Rng cloud_rng_;
+  ProvisionFaultRates provision_rates_;
+  SimCloud cloud_;
+  bool cloud_on_ = false;
   engine::Registry registry_;
   std::unique_ptr<eventlog::EventLog> real_;
   std::unique_ptr<SimScheduler> sched_;

@@ -17,14 +17,38 @@ Simulation::Simulation(uint64_t seed, const RunOptions& options)
       engine_random_(rng_.Split(3)),
       sched_rng_(rng_.Split(4)),
       scenario_rng_(rng_.Split(5)),
-      id_rng_(rng_.Split(6)) {
+      id_rng_(rng_.Split(6)),
+      cloud_rng_(rng_.Split(7)),
+      provision_rates_(ProvisionFaultRates::Draw(cloud_rng_)),
+      cloud_(&clock_, cloud_rng_.Split(1), docker_rates_, provision_rates_) {
   // The activities' waits (the create fence) pass in simulated time; the fence is Berth's
   // default, longer than any late create the simulated daemon carries out.
   wf::DockerActivityOptions activity_options;
   if (simulated_) activity_options.sleep = [this](int64_t ms) { clock_.AdvanceBy(ms * 1000); };
-  wf::RegisterDeploy(&registry_, [this] { return Result<docker::DockerClient*>(&docker_); },
-                     activity_options);
-  log_.OnDeath([this](SimLog::CrashKind) { docker_.SetCallerAlive(false); });
+  auto gate = std::make_shared<wf::HostGate>(&log_);
+  activity_options.host_guard = [gate](const std::string& host) { return gate->Enter(host); };
+  // The cloud's hosts (sim_cloud.h): each a SimDocker of its own, reached by name as
+  // HostClients reaches a host of the inventory; the drivers of `static` and `local` hosts
+  // are the cloud's simulated ones.
+  wf::RegisterDeploy(
+      &registry_, [this] { return Result<docker::DockerClient*>(&docker_); }, activity_options,
+      [this](const std::string& host) -> Result<docker::DockerClient*> {
+        if (SimDocker* d = cloud_.Find(host)) return d;
+        return Status(Code::kNotFound, "no host " + host + " in the simulated cloud");
+      });
+  wf::RegisterHosts(
+      &registry_, [this] { return wf::LoadInventory(log_); },
+      [this](const std::string&) -> Result<std::unique_ptr<hosts::HostDriver>> { return cloud_.Driver(); },
+      [this](const hosts::HostSpec& spec) -> Result<std::shared_ptr<docker::DockerClient>> {
+        SimDocker* d = cloud_.Find(spec.name);
+        if (!d) return Status(Code::kUnavailable, "host " + spec.name + ": no engine answers at " + spec.endpoint);
+        return std::shared_ptr<docker::DockerClient>(d, [](docker::DockerClient*) {});  // the cloud owns it
+      },
+      gate);
+  log_.OnDeath([this](SimLog::CrashKind) {
+    docker_.SetCallerAlive(false);
+    cloud_.SetCallerAlive(false);
+  });
   result_.seed = seed;
   result_.simulated = simulated_;
 }
@@ -69,7 +93,7 @@ bool Simulation::Boot() {
   Say(fmt::format("seed {} ({}): docker faults {}", seed_,
                   simulated_ ? "simulated scheduler" : "threaded engine, not reproducible",
                   docker_rates_.ToString()));
-  Say("log faults " + log_rates_.ToString());
+  Say("log faults " + log_rates_.ToString() + "; " + provision_rates_.ToString());
   return Restart();
 }
 
@@ -93,6 +117,7 @@ bool Simulation::Restart() {
   }
   log_.Attach(real_.get(), post);
   docker_.SetCallerAlive(true);
+  cloud_.SetCallerAlive(true);
   engine_ = std::make_unique<engine::Engine>(&log_, &registry_, Options());
   size_t resumed = 0;
   Status s = engine_->Recover(&resumed);

@@ -19,6 +19,7 @@
 #include "tools/berth/client.h"
 #include "workflows/deploy/deploy.h"
 #include "adapters/hosts/local/local_driver.h"
+#include "workflows/hosts/host_gate.h"
 #include "workflows/hosts/hosts.h"
 #include "workflows/synthetic/synthetic.h"
 
@@ -77,6 +78,8 @@ void RegisterAll(engine::Registry* r, const std::string& data_dir, const eventlo
   hosts::LocalOptions local = hosts::LocalOptionsFor(data_dir);
   local.seed = [] { return LocalDocker(); };
   workflows::DockerActivityOptions options;
+  auto gate = std::make_shared<workflows::HostGate>(log);
+  options.host_guard = [gate](const std::string& host) { return gate->Enter(host); };
   // The local cloud's registry is Berth's to keep running; one the user named is theirs.
   options.registry_ready = [local](const std::string& registry) {
     return registry == local.registry ? hosts::EnsureRegistry(hosts::RegistryOptionsOf(local)) : Status::Ok();
@@ -86,7 +89,7 @@ void RegisterAll(engine::Registry* r, const std::string& data_dir, const eventlo
   workflows::RegisterHosts(r, inventory, [local](const std::string& name) -> Result<std::unique_ptr<hosts::HostDriver>> {
     if (name == "local") return hosts::MakeLocalDriver(local);
     return hosts::MakeDriver(name);
-  });
+  }, {}, gate);
 }
 
 namespace {

@@ -56,7 +56,14 @@ R WithInput(const engine::ActivityContext& ctx, const HostDockerProvider& docker
 }  // namespace
 
 Result<std::string> DockerActivity::Run(const engine::ActivityContext& ctx) {
-  return WithInput<Result<std::string>>(ctx, docker_, [&](const json& in, docker::DockerClient& d) {
+  return WithInput<Result<std::string>>(ctx, docker_, [&](const json& in, docker::DockerClient& d) -> Result<std::string> {
+    std::string host = Str(in, "host");
+    std::shared_ptr<void> hold;
+    if (guard_ && !host.empty() && host != kLocalHost) {
+      auto h = guard_(host);
+      if (!h.ok()) return h.status();
+      hold = std::move(h).value();
+    }
     return Do(ctx, in, d);
   });
 }

@@ -25,6 +25,8 @@ class DockerActivity : public engine::Activity {
   engine::RetryPolicy retry_policy() const override;
 
   Result<std::string> Run(const engine::ActivityContext& ctx) final;
+  // Steps that make something on their host hold it for the step (docker_activities.h).
+  void Guard(decltype(DockerActivityOptions::host_guard) guard) { guard_ = std::move(guard); }
   Adopt Reconcile(const engine::ActivityContext& ctx) final;
 
  protected:
@@ -41,6 +43,7 @@ class DockerActivity : public engine::Activity {
  private:
   std::string name_;
   HostDockerProvider docker_;
+  decltype(DockerActivityOptions::host_guard) guard_;
 };
 
 // in[key] as a string / int, "" / 0 when missing.
@@ -82,5 +85,6 @@ void RegisterCreateActivity(engine::Registry* r, const HostDockerProvider& d,
                             const DockerActivityOptions& options);
 void RegisterImageActivities(engine::Registry* r, const HostDockerProvider& d,
                              const DockerActivityOptions& options);
-void RegisterNetworkActivities(engine::Registry* r, const HostDockerProvider& d);
+void RegisterNetworkActivities(engine::Registry* r, const HostDockerProvider& d,
+                               const DockerActivityOptions& options);
 }  // namespace berth::workflows::internal

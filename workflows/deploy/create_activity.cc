@@ -189,7 +189,9 @@ class Create final : public DockerActivity {
 
 void RegisterCreateActivity(engine::Registry* r, const HostDockerProvider& d,
                             const DockerActivityOptions& options) {
-  r->Add(std::make_unique<Create>(d, options));
+  auto a = std::make_unique<Create>(d, options);
+  a->Guard(options.host_guard);
+  r->Add(std::move(a));
 }
 
 }  // namespace berth::workflows::internal

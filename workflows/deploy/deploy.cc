@@ -44,11 +44,18 @@ class DeployWorkflow final : public engine::Workflow {
     return in.ok() ? AppKey((*in)->app) : "";
   }
 
-  std::vector<Command> Decide(const WorkflowState& s) const override {
+  std::vector<Command> Decide(const WorkflowState& s) const override { return DecideWith(s, ""); }
+
+ private:
+  // `preset`: a failure found part way through an earlier pass of this decision (a
+  // placement that finds no host). The decision is made again failed from the start, so
+  // the services walked before the failure undo what they made too (found by berth-sim: a
+  // container created for an earlier service was left behind).
+  std::vector<Command> DecideWith(const WorkflowState& s, const std::string& preset) const {
     auto parsed = ParseDeploy(s.input);
     if (!parsed.ok()) return {engine::FailWorkflow{parsed.status().message()}};
     const DeployInput& in = **parsed;
-    Plan plan(s);
+    Plan plan(s, preset);
     const std::vector<std::string> app_subjects = {AppSubject(in.app)};
     auto oi = [&] {
       json j{{"app", in.app}};
@@ -111,13 +118,13 @@ class DeployWorkflow final : public engine::Workflow {
         all_ready &= ready[name];
       }
     }
+    if (plan.failed_late() && preset.empty()) return DecideWith(s, plan.failure());
     if (plan.failed() || !all_ready) return plan.Finish();
     json result = {{"app", in.app},        {"created", tally.created}, {"removed", tally.removed},
                    {"kept", tally.kept},   {"started", tally.restarted}, {"images", tally.images}};
     return {engine::CompleteWorkflow{result.dump()}};
   }
 
- private:
   // "" for the local engine, "@HOST" otherwise: step names of a deploy without hosts stay
   // as they always were.
   static std::string At(const std::string& host) { return host.empty() ? "" : "@" + host; }

@@ -63,6 +63,10 @@ struct DockerActivityOptions {
   // Before an image is pushed to or pulled from a registry ("HOST:PORT"): makes sure it
   // answers (the local cloud's own is restarted when found dead). Empty: it is just used.
   std::function<Status(const std::string& registry)> registry_ready;
+  // Before a step makes something on a host of the cloud (an image, a network, a
+  // container): a hold that keeps the host from leaving until the step ends, or kConflict
+  // when it is leaving or has left (workflows/hosts/host_gate.h). Empty: no check.
+  std::function<Result<std::shared_ptr<void>>(const std::string& host)> host_guard;
 };
 
 void RegisterDockerActivities(engine::Registry* r, HostDockerProvider docker,

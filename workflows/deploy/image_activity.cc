@@ -340,7 +340,9 @@ class Image final : public DockerActivity {
 
 void RegisterImageActivities(engine::Registry* r, const HostDockerProvider& d,
                              const DockerActivityOptions& options) {
-  r->Add(std::make_unique<Image>(d, options.registry_ready));
+  auto a = std::make_unique<Image>(d, options.registry_ready);
+  a->Guard(options.host_guard);
+  r->Add(std::move(a));
 }
 
 }  // namespace internal
@@ -350,7 +352,7 @@ void RegisterDockerActivities(engine::Registry* r, HostDockerProvider docker,
   internal::RegisterContainerActivities(r, docker, options);
   internal::RegisterCreateActivity(r, docker, options);
   internal::RegisterImageActivities(r, docker, options);
-  internal::RegisterNetworkActivities(r, docker);
+  internal::RegisterNetworkActivities(r, docker, options);
 }
 
 }  // namespace berth::workflows

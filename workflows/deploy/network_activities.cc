@@ -199,8 +199,11 @@ class NetworkRemove final : public DockerActivity {
 
 }  // namespace
 
-void RegisterNetworkActivities(engine::Registry* r, const HostDockerProvider& d) {
-  r->Add(std::make_unique<Network>(d));
+void RegisterNetworkActivities(engine::Registry* r, const HostDockerProvider& d,
+                               const DockerActivityOptions& options) {
+  auto a = std::make_unique<Network>(d);
+  a->Guard(options.host_guard);
+  r->Add(std::move(a));
   r->Add(std::make_unique<NetworkRemove>(d));
 }
 

@@ -84,10 +84,20 @@ std::string Where(const std::string& step) {
 }
 }  // namespace
 
-Plan::Plan(const engine::WorkflowState& s) : s_(s) {
+Plan::Plan(const engine::WorkflowState& s, const std::string& preset) : s_(s) {
   // A cancel request stops the plan like a failure (nothing new, half-made undone), but the
   // workflow then ends as cancelled: Finish returns nothing and the engine records it.
   cancelled_ = failed_ = s.cancel_requested;
+  Collect();
+  if (!preset.empty() && !failed_) {
+    failure_ = preset;
+    failed_ = true;
+  }
+  failed_at_start_ = failed_;
+}
+
+void Plan::Collect() {
+  const engine::WorkflowState& s = s_;
   if (s.steps_failed.empty()) return;  // O(1) on every decision of a deploy that goes well
   // In step-name order, as the message has always been built.
   std::vector<const std::string*> failed;

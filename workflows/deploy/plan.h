@@ -53,7 +53,9 @@ struct Tally {
 
 class Plan {
  public:
-  explicit Plan(const engine::WorkflowState& s);
+  // `preset`: fail from the start with this error (a failure an earlier pass of the same
+  // decision found part way: deploy.cc).
+  explicit Plan(const engine::WorkflowState& s, const std::string& preset = "");
 
   // A step's input, built only when the step is scheduled: Decide runs after every append,
   // and nearly all the steps it walks already exist.
@@ -74,6 +76,10 @@ class Plan {
   bool Remove(const std::string& app, const Observed::Container& c, Tally* tally);
 
   bool failed() const { return failed_; }
+  // Failed by Fail() during this pass, after chains walked earlier had been decided as if
+  // it went well: the decision must be made again with the failure preset.
+  bool failed_late() const { return failed_ && !failed_at_start_; }
+  const std::string& failure() const { return failure_; }
   const std::string& id() const { return s_.id; }
   // Fails the plan as a failed step would (nothing new; half-made containers undone), with
   // `why` as the workflow's error. Decide calls it again each time: it must be derived from
@@ -107,10 +113,11 @@ class Plan {
 
  private:
   const engine::StepState* Find(const std::string& step) const;
+  void Collect();  // the failed steps' errors
 
   const engine::WorkflowState& s_;
   std::vector<engine::Command> cmds_;
-  bool failed_ = false, cancelled_ = false;
+  bool failed_ = false, cancelled_ = false, failed_at_start_ = false;
   std::string failure_;
   struct Undo {
     std::string container, key, host;

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "workflows/deploy/names.h"
+#include "workflows/hosts/host_gate.h"
 #include "workflows/hosts/hosts.h"
 
 namespace berth::workflows {
@@ -90,11 +91,12 @@ Result<std::string> Deprovision(hosts::HostDriver& d, const hosts::HostSpec& spe
   return std::string("removed");
 }
 
-// How many of Berth's containers the host's engine holds, and of which apps.
-Result<std::string> Census(hosts::HostDriver&, const hosts::HostSpec& spec, const json&) {
-  docker::EngineClientOptions o;
-  o.call_timeout_ms = 10'000;
-  auto client = hosts::ClientFor(spec, o);
+// How many of Berth's containers the host's engine holds, of which apps, and how many of
+// Berth's networks.
+Result<std::string> Census(const HostEngine& engines, const hosts::HostSpec& spec, HostGate* gate) {
+  std::unique_lock<std::shared_mutex> hold;
+  if (gate) hold = gate->Exclusive(spec.name);
+  auto client = engines(spec);
   if (!client.ok()) return client.status();
   auto list = (*client)->ListContainers({{kLabelApp, ""}});
   if (!list.ok())
@@ -102,20 +104,54 @@ Result<std::string> Census(hosts::HostDriver&, const hosts::HostSpec& spec, cons
                                      "; a host whose engine is gone for good: `berth host remove --force`)");
   std::set<std::string> apps;
   for (const auto& c : *list) apps.insert(docker::LabelValue(c.labels, kLabelApp));
-  return json{{"containers", list->size()}, {"apps", apps}}.dump();
+  auto nets = (*client)->ListNetworks({{kLabelApp, ""}});
+  if (!nets.ok()) return nets.status().WithContext("listing Berth's networks on host " + spec.name);
+  return json{{"containers", list->size()}, {"apps", apps}, {"networks", nets->size()}}.dump();
+}
+
+// Removes the app networks Berth made on a host leaving the cloud (every deploy makes its
+// app's networks on every host: deploy.cc). A network still in use is refused by the
+// engine (a container of Berth's arrived after the census): the remove fails naming it.
+Result<std::string> Clean(const HostEngine& engines, const hosts::HostSpec& spec) {
+  auto client = engines(spec);
+  if (!client.ok()) return client.status();
+  auto nets = (*client)->ListNetworks({{kLabelApp, ""}});
+  if (!nets.ok()) return nets.status().WithContext("listing Berth's networks on host " + spec.name);
+  json removed = json::array();
+  for (const auto& n : *nets) {
+    Status s = (*client)->RemoveNetwork(n.id.empty() ? n.name : n.id);
+    if (!s.ok() && s.code() != Code::kNotFound)
+      return s.WithContext("removing network " + n.name + " from host " + spec.name);
+    removed.push_back(n.name);
+  }
+  return json{{"networks", removed}}.dump();
 }
 
 }  // namespace
 
-void RegisterHosts(engine::Registry* r, InventorySource inventory, hosts::DriverFactory drivers) {
+void RegisterHosts(engine::Registry* r, InventorySource inventory, hosts::DriverFactory drivers,
+                   HostEngine engines, std::shared_ptr<HostGate> gate) {
   if (!drivers) drivers = [](const std::string& name) { return hosts::MakeDriver(name); };
+  if (!engines)
+    engines = [](const hosts::HostSpec& spec) -> Result<std::shared_ptr<docker::DockerClient>> {
+      docker::EngineClientOptions o;
+      o.call_timeout_ms = 10'000;
+      auto c = hosts::ClientFor(spec, o);
+      if (!c.ok()) return c.status();
+      return std::shared_ptr<docker::DockerClient>(std::move(c).value());
+    };
   r->Add(MakeHostWorkflow());
   r->Add(std::make_unique<InventoryActivity>(std::move(inventory)));
   r->Add(std::make_unique<DriverActivity>("host.describe", drivers, Describe));
   // A daemon starts in about a second; a loaded machine may take far longer.
   r->Add(std::make_unique<DriverActivity>("host.provision", drivers, Provision, 180'000));
   r->Add(std::make_unique<DriverActivity>("host.deprovision", drivers, Deprovision));
-  r->Add(std::make_unique<DriverActivity>("host.census", drivers, Census));
+  r->Add(std::make_unique<DriverActivity>(
+      "host.census", drivers,
+      [engines, gate](hosts::HostDriver&, const hosts::HostSpec& spec, const json&) { return Census(engines, spec, gate.get()); }));
+  r->Add(std::make_unique<DriverActivity>(
+      "host.clean", drivers,
+      [engines](hosts::HostDriver&, const hosts::HostSpec& spec, const json&) { return Clean(engines, spec); }));
 }
 
 }  // namespace berth::workflows

@@ -164,12 +164,14 @@ class HostWorkflow final : public engine::Workflow {
   }
 
   static std::vector<Command> Remove(const HostOp& op, const HostRecord& found, const Inventory& inv, Steps& steps) {
+    int64_t networks = 0;
     if (!op.force) {
       if (const StepState* f = steps.Failed("census")) return {engine::FailWorkflow{f->error}};
       const StepState* c = steps.Done("census", "host.census", json{{"host", hosts::ToJson(found.spec)}});
       if (!c) return steps.cmds;
       json census = json::parse(c->result, nullptr, false);
       int64_t n = census.is_object() ? census.value("containers", int64_t(0)) : 0;
+      networks = census.is_object() ? census.value("networks", int64_t(0)) : 0;
       if (n > 0) {
         std::string apps;
         if (census.contains("apps") && census["apps"].is_array())
@@ -178,6 +180,13 @@ class HostWorkflow final : public engine::Workflow {
                                      (n == 1 ? "" : "s") + " of Berth's (apps: " + apps +
                                      "); `berth down` those apps, or move their containers, first"}};
       }
+    }
+    if (found.spec.driver != "local" && networks > 0) {
+      // A static host stays a machine of its own: the app networks Berth made there go
+      // (the local driver's deprovision removes the whole engine instead). A census
+      // recorded before it counted networks has none, so older removes replay as they ran.
+      if (const StepState* f = steps.Failed("clean")) return {engine::FailWorkflow{f->error}};
+      if (!steps.Done("clean", "host.clean", json{{"host", hosts::ToJson(found.spec)}})) return steps.cmds;
     }
     if (found.spec.driver == "local") {
       if (const StepState* f = steps.Failed("deprovision")) return {engine::FailWorkflow{f->error}};

@@ -11,6 +11,9 @@
 //      remove: census (host.census): how many of Berth's containers the host holds; more
 //      than none refuses the remove with the count and the apps (`force` skips the census,
 //      for a host whose engine is gone for good).
+//   3. remove of a static host whose census counted Berth's networks: clean (host.clean)
+//      removes them (every deploy makes its app's networks on every host of the cloud).
+//      remove of a local host: deprovision (host.deprovision).
 //   Result: {"op", "name", "host": spec, "facts": HostFacts} (add), {"op", "name"} (others).
 // Host workflows run one at a time (ExclusiveKey "cloud:hosts"), so each sees the last
 // one's result. Every step names subject "host:<name>" (`berth audit --host NAME`).
@@ -66,8 +69,14 @@ inline constexpr const char* kCloudHostsSubject = "cloud:hosts";
 
 using InventorySource = std::function<Result<Inventory>()>;
 std::unique_ptr<engine::Workflow> MakeHostWorkflow();  // host_workflow.cc
-// `drivers` makes the driver a host names (default: static only).
-void RegisterHosts(engine::Registry* r, InventorySource inventory, hosts::DriverFactory drivers = {});
+// A client for a host's engine (the census asks it what the host holds).
+using HostEngine = std::function<Result<std::shared_ptr<docker::DockerClient>>(const hosts::HostSpec&)>;
+// `drivers` makes the driver a host names (default: static only); `engines` reaches a host's
+// engine (default: hosts::ClientFor, the spec's endpoint; the simulator passes its own).
+// `gate` (host_gate.h): the census holds the host exclusively while it counts.
+class HostGate;
+void RegisterHosts(engine::Registry* r, InventorySource inventory, hosts::DriverFactory drivers = {},
+                   HostEngine engines = {}, std::shared_ptr<HostGate> gate = {});
 
 // Docker clients by host name for the deploy's activities: "" and "local" are the engine
 // DOCKER_HOST names (the cloud when no host is configured); any other name is looked up in
