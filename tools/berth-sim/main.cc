@@ -38,12 +38,15 @@ std::string Mode(bool force_threaded) {
          ")";
 }
 
+bool g_hosts = false;  // --hosts
+
 int One(uint64_t seed, bool verbose, bool determinism, bool threaded) {
   RunOptions o;
   o.work_dir = WorkDir(0);
   o.narrate = true;
   o.history = verbose;
   o.force_threaded = threaded;
+  o.hosts = g_hosts;
   RunResult r = RunSeed(seed, o);
   std::cout << r.output;
   int rc = 0;
@@ -88,6 +91,7 @@ int Many(uint64_t from, uint64_t n, unsigned jobs, bool strict, bool threaded) {
     RunOptions o;
     o.work_dir = WorkDir(job);
     o.force_threaded = threaded;
+    o.hosts = g_hosts;
     for (uint64_t i; (i = next.fetch_add(1)) < n;) {
       RunResult r = RunSeed(from + i, o);
       std::lock_guard<std::mutex> g(mu);
@@ -151,6 +155,9 @@ int main(int argc, char** argv) {
   app.add_flag("--check-determinism", determinism, "with --seed: run it twice and compare a SHA-256 over every event")->needs(one);
   app.add_flag("--strict", strict, "count failures of known bugs (known_bugs.h) as failures");
   app.add_flag("--threaded", threaded, "run on the engine's own threads even if it takes a Scheduler");
+  app.add_flag("--hosts", g_hosts, "also draw cloud seeds (about 4 in 10): static and provisioned hosts, placement "
+               "chains, host add/remove/cordon/uncordon and partitions beside the deploys (not in sim.seeds yet: "
+               "README.md, \"Hosts\")");
   CLI11_PARSE(app, argc, argv);
   if (const char* env = std::getenv("SIM_SEEDS"); env && *env && seeds > 0) seeds = std::strtoull(env, nullptr, 10);
   if (*one) return One(seed, verbose, determinism, threaded);

@@ -181,7 +181,7 @@ bool Simulation::CheckOutcome(const Running& r, const engine::WorkflowSummary& s
 RunResult Simulation::Run() {
   if (!Boot()) return result_;
   Scenario sc = Scenario::Draw(scenario_rng_);
-  {
+  if (opt_.hosts) {
     Rng r = cloud_rng_.Split(2);
     Scenario::DrawCloud(r, &sc);
   }

@@ -28,6 +28,7 @@ struct RunOptions {
   bool narrate = false;      // collect a line per operation, crash and outcome
   bool history = false;      // also every event of the log at the end (-v)
   bool force_threaded = false;  // run on the engine's own threads even if it takes a Scheduler
+  bool hosts = false;        // also draw cloud seeds (scenario.h, Scenario::DrawCloud)
 };
 
 struct RunResult {
