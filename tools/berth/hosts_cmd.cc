@@ -197,7 +197,7 @@ int Explain(const Globals& g, const std::string& container) {
                            p.value("score", 0.0), p.value("candidates", 0));
   for (const auto& r : p.value("rejected", json::array()))
     std::cout << fmt::format("  rejected {}: {}: {}\n", r.value("host", ""), r.value("strategy", ""), r.value("reason", ""));
-  if (p.value("rejected_total", 0) > p.value("rejected", json::array()).size())
+  if (p.value("rejected_total", size_t{0}) > p.value("rejected", json::array()).size())
     std::cout << fmt::format("  ({} rejections in all)\n", p.value("rejected_total", 0));
   return 0;
 }

@@ -54,9 +54,14 @@ class DeployWorkflow final : public engine::Workflow {
   std::vector<Command> DecideWith(const WorkflowState& s, const std::string& preset) const {
     auto parsed = ParseDeploy(s.input);
     if (!parsed.ok()) return {engine::FailWorkflow{parsed.status().message()}};
-    const DeployInput& in = **parsed;
     Plan plan(s, preset);
-    const std::vector<std::string> app_subjects = {AppSubject(in.app)};
+    const std::vector<std::string> app_subjects = {AppSubject((*parsed)->app)};
+    if ((*parsed)->inventory) {  // the cloud's hosts as they are now (deploy_input.h)
+      if (!plan.Need("hosts", "host.inventory", [] { return json::object(); }, app_subjects)) return plan.Finish();
+      parsed = WithHosts(*parsed, plan.Result("hosts"));
+      if (!parsed.ok()) return {engine::FailWorkflow{"hosts: " + parsed.status().message()}};
+    }
+    const DeployInput& in = **parsed;
     auto oi = [&] {
       json j{{"app", in.app}};
       if (in.multi) {
@@ -328,9 +333,20 @@ class UndeployWorkflow final : public engine::Workflow {
     json in = json::parse(s.input);
     std::string app = in["app"].get<std::string>();
     Plan plan(s);
+    // The cloud's hosts: as `berth down` found them, or (with "inventory", since the
+    // undeploy may have waited for a deploy that provisioned one) as they are when it runs.
+    json hosts = in.contains("hosts") ? in["hosts"] : json();
+    if (in.value("inventory", false)) {
+      if (!plan.Need("hosts", "host.inventory", [] { return json::object(); }, {AppSubject(app)}))
+        return plan.Finish();
+      auto inv = InventoryFromJson(json::parse(plan.Result("hosts"), nullptr, false));
+      if (!inv.ok()) return {engine::FailWorkflow{"hosts: " + inv.status().message()}};
+      hosts = json::array();
+      for (const auto& h : inv->hosts) hosts.push_back(h.spec.name);
+    }
     auto oi = [&] {
       json j{{"app", app}};
-      if (in.contains("hosts")) j["hosts"] = in["hosts"];  // the cloud's hosts, as `berth down` found them
+      if (!hosts.is_null()) j["hosts"] = hosts;
       return j;
     };
     if (!plan.Need("observe", "docker.observe", oi, {AppSubject(app)})) return plan.Finish();

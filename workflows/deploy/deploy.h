@@ -17,7 +17,10 @@
 //      "service S: step: error". A cancel request does the same and ends it cancelled.
 //   Result: JSON {"app", "created", "removed", "kept", "started", "images": {service: how}}.
 //
-// undeploy, input {"app"}: observe, then remove the containers in reverse depends_on order
+// undeploy, input {"app", "hosts"?: [names], "inventory"?: true}: with "inventory", first
+// the cloud's hosts as they are now (hosts: host.inventory, since the undeploy may have
+// waited for a deploy that provisioned one; none left: nothing to observe); observe
+// (every host, or the input's hosts, or the local engine), then remove the containers in reverse depends_on order
 // (deepest level first, each level in parallel) honouring each one's stop timeout, then the
 // app's networks. An install scratch container a dead deploy left goes too. Images
 // (including the cache) stay.

@@ -37,7 +37,9 @@ TEST_F(DeployTest, TheUndoOfACreateCancelledInDoubtWaitsForItToLand) {
   int waits = 0;
   on_fence_wait_ = [&] {
     ++waits;
-    if (waits == 2) ASSERT_TRUE(engine_->Cancel(last_id_).ok());
+    if (waits == 2) {
+      ASSERT_TRUE(engine_->Cancel(last_id_).ok());
+    }
     if (waits == 2 + 300 / 20 / 2) docker_.LandHeldCreates();  // during the undo's watch
   };
   auto s = Up(kOne);

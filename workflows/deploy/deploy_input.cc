@@ -19,13 +19,10 @@ Result<std::shared_ptr<const placement::Chain>> ChainFor(const json& cloud, cons
   return std::shared_ptr<const placement::Chain>(chain);
 }
 
-Status ParseCloud(const json& j, const Blueprint& bp, DeployInput* in) {
-  if (!j.contains("cloud")) return Status::Ok();
-  const json& cloud = j["cloud"];
-  if (!cloud.is_object() || !cloud.contains("hosts") || !cloud["hosts"].is_array())
-    return InvalidArgument("deploy input: \"cloud\" must be {\"hosts\": [...]}");
-  in->multi = true;
-  for (const auto& h : cloud["hosts"]) {
+// The placement view of each host of `hosts` (a cloud's or an inventory's "hosts").
+Status ParseHosts(const json& hosts, DeployInput* in) {
+  in->hosts.clear();
+  for (const auto& h : hosts) {
     placement::Host x;
     x.name = h.value("name", "");
     if (x.name.empty()) return InvalidArgument("deploy input: a cloud host has no name");
@@ -39,6 +36,19 @@ Status ParseCloud(const json& j, const Blueprint& bp, DeployInput* in) {
     x.memory = memory ? memory : facts.value("memory", int64_t(0));
     in->hosts.push_back(std::move(x));
   }
+  return Status::Ok();
+}
+
+Status ParseCloud(const json& j, const Blueprint& bp, DeployInput* in) {
+  if (!j.contains("cloud")) return Status::Ok();
+  const json& cloud = j["cloud"];
+  if (!cloud.is_object() || !cloud.contains("hosts") || !cloud["hosts"].is_array())
+    return InvalidArgument("deploy input: \"cloud\" must be {\"hosts\": [...]}");
+  if (j.contains("inventory") && !j["inventory"].is_boolean())
+    return InvalidArgument("deploy input: \"inventory\" must be true or false");
+  in->multi = true;
+  in->inventory = j.value("inventory", false);
+  if (Status s = ParseHosts(cloud["hosts"], in); !s.ok()) return s;
   if (!bp.cloud.empty()) {
     json c = json::parse(bp.cloud, nullptr, false);
     if (c.is_object()) {
@@ -95,6 +105,26 @@ Result<std::shared_ptr<const DeployInput>> ParseDeploy(const std::string& text) 
   last_text = text;
   last = in;
   return std::shared_ptr<const DeployInput>(in);
+}
+
+Result<std::shared_ptr<const DeployInput>> WithHosts(const std::shared_ptr<const DeployInput>& in,
+                                                    const std::string& inventory) {
+  thread_local std::shared_ptr<const DeployInput> last_in, last;
+  thread_local std::string last_inventory;
+  if (last && last_in == in && inventory == last_inventory) return last;
+  json j = json::parse(inventory, nullptr, false);
+  if (!j.is_object() || !j.contains("hosts") || !j["hosts"].is_array())
+    return Status(Code::kCorruption, "the recorded inventory is not {\"hosts\": [...]}");
+  auto out = std::make_shared<DeployInput>(*in);
+  try {
+    if (Status s = ParseHosts(j["hosts"], out.get()); !s.ok()) return s;
+  } catch (const json::exception& e) {
+    return Status(Code::kCorruption, std::string("the recorded inventory: ") + e.what());
+  }
+  last_in = in;
+  last_inventory = inventory;
+  last = out;
+  return std::shared_ptr<const DeployInput>(out);
 }
 
 }  // namespace berth::workflows::deployment

@@ -27,6 +27,11 @@ struct DeployInput {
   // (every deploy before there were hosts, and any while none is configured): the local
   // engine alone, and no step names a host.
   bool multi = false;
+  // "inventory": true (every cloud deploy `berth up` starts now): the hosts are the cloud's
+  // as the deploy finds them when it runs (its `hosts` step), not as they were when it was
+  // submitted: it may have waited for another deploy of its app, which provisioned a host
+  // (found by berth-sim --hosts, seeds 268 and 387: a second replica 2 on a second host).
+  bool inventory = false;
   std::vector<placement::Host> hosts;
   // x-berth.cloud: {driver, max_hosts, labels}: a host may be provisioned when none fits.
   std::string provision_driver;
@@ -37,5 +42,9 @@ struct DeployInput {
 
 // {"app", "blueprint", "cache", "cloud"?}; kInvalidArgument saying what is wrong.
 Result<std::shared_ptr<const DeployInput>> ParseDeploy(const std::string& text);
+// `in` with its hosts replaced by those of a recorded host.inventory result; kCorruption
+// when that result is not one. Cached per thread like ParseDeploy.
+Result<std::shared_ptr<const DeployInput>> WithHosts(const std::shared_ptr<const DeployInput>& in,
+                                                    const std::string& inventory);
 
 }  // namespace berth::workflows::deployment

@@ -113,7 +113,10 @@ class HostWorkflow final : public engine::Workflow {
   static std::vector<Command> Cancelled(Steps& steps) {
     auto prov = steps.s.steps.find("provision");
     if (prov == steps.s.steps.end() || steps.s.steps.count("undo")) return {};
-    if (prov->second.phase == StepState::kRunning) return {};  // wait until it returns
+    // Wait until it has ended: the engine still retries a step of a workflow asked to
+    // cancel, so an undo made during a retry's wait would run before the attempt that
+    // then makes the host (found by berth-sim --hosts, seed 231: a leaked local host).
+    if (prov->second.phase == StepState::kRunning || prov->second.phase == StepState::kRetryWait) return {};
     auto in = hosts::HostSpecFromJson(json::parse(prov->second.input, nullptr, false).value("host", json()));
     if (!in.ok()) return {};
     steps.Done("undo", "host.deprovision", json{{"host", hosts::ToJson(*in)}, {"last", false}});

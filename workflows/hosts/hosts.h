@@ -55,8 +55,13 @@ nlohmann::json ToJson(const Inventory& inv);  // {"hosts": [{spec..., facts, cor
 Result<Inventory> InventoryFromJson(const nlohmann::json& j);
 
 // Puts the cloud into the input of a `deploy` ("cloud": {"hosts": [...]}) or an `undeploy`
-// ("hosts": [names]) when hosts are configured and the input has none yet, so the deploy
-// decides from what it recorded. Other types, and a cloud of no host: untouched.
+// ("hosts": [names]) when hosts are configured and the input has none yet, with
+// "inventory": true. A deploy or undeploy waits for the one of its app under way, which
+// may provision a host: "inventory" makes it read the hosts again when it runs (its
+// `hosts` step, host.inventory, recorded) rather than trust the hosts of its submission
+// (found by berth-sim --hosts: seed 344, an undeploy left a network on such a host; seeds
+// 268 and 387, a deploy made a second replica 2 on another). Other types, and a cloud of
+// no host: untouched.
 Status AddCloud(const eventlog::EventLog& log, const std::string& type, nlohmann::json* input);
 
 // The placement of `container`'s latest create, from its recorded ActivityStarted:

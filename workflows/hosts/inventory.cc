@@ -103,10 +103,12 @@ Status AddCloud(const eventlog::EventLog& log, const std::string& type, json* in
     json cloud = ToJson(*inv);
     for (auto& h : cloud["hosts"]) h.erase("tls");  // endpoints and files stay in the host records
     (*input)["cloud"] = std::move(cloud);
+    (*input)["inventory"] = true;  // the deploy reads the hosts again when it runs
   } else {
     json names = json::array();
     for (const auto& h : inv->hosts) names.push_back(h.spec.name);
     (*input)["hosts"] = std::move(names);
+    (*input)["inventory"] = true;  // the undeploy reads the hosts again when it runs
   }
   return Status::Ok();
 }
