@@ -38,7 +38,7 @@ std::string Mode(bool force_threaded) {
          ")";
 }
 
-bool g_hosts = false;  // --hosts
+bool g_hosts = true;  // --hosts (default) / --no-hosts
 
 int One(uint64_t seed, bool verbose, bool determinism, bool threaded) {
   RunOptions o;
@@ -155,9 +155,9 @@ int main(int argc, char** argv) {
   app.add_flag("--check-determinism", determinism, "with --seed: run it twice and compare a SHA-256 over every event")->needs(one);
   app.add_flag("--strict", strict, "count failures of known bugs (known_bugs.h) as failures");
   app.add_flag("--threaded", threaded, "run on the engine's own threads even if it takes a Scheduler");
-  app.add_flag("--hosts", g_hosts, "also draw cloud seeds (about 4 in 10): static and provisioned hosts, placement "
-               "chains, host add/remove/cordon/uncordon and partitions beside the deploys (not in sim.seeds yet: "
-               "README.md, \"Hosts\")");
+  app.add_flag("--hosts,!--no-hosts", g_hosts, "draw cloud seeds too (the default; about 4 in 10): static and provisioned "
+               "hosts, placement chains, host add/remove/cordon/uncordon and partitions beside the deploys. "
+               "--no-hosts runs every seed on one engine, as before stop 21 (README.md, \"Hosts\")");
   CLI11_PARSE(app, argc, argv);
   if (const char* env = std::getenv("SIM_SEEDS"); env && *env && seeds > 0) seeds = std::strtoull(env, nullptr, 10);
   if (*one) return One(seed, verbose, determinism, threaded);
