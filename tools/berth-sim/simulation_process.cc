@@ -44,7 +44,7 @@ Simulation::Simulation(uint64_t seed, const RunOptions& options)
         if (!d) return Status(Code::kUnavailable, "host " + spec.name + ": no engine answers at " + spec.endpoint);
         return std::shared_ptr<docker::DockerClient>(d, [](docker::DockerClient*) {});  // the cloud owns it
       },
-      gate);
+      gate, [this](const std::string& app, const std::set<std::string>& hosts) { return wf::Holdings(log_, app, hosts); });
   log_.OnDeath([this](SimLog::CrashKind) {
     docker_.SetCallerAlive(false);
     cloud_.SetCallerAlive(false);

@@ -89,7 +89,10 @@ void RegisterAll(engine::Registry* r, const std::string& data_dir, const eventlo
   workflows::RegisterHosts(r, inventory, [local](const std::string& name) -> Result<std::unique_ptr<hosts::HostDriver>> {
     if (name == "local") return hosts::MakeLocalDriver(local);
     return hosts::MakeDriver(name);
-  }, {}, gate);
+  }, {}, gate, [log](const std::string& app, const std::set<std::string>& hosts) -> Result<std::map<std::string, std::string>> {
+    if (!log) return std::map<std::string, std::string>();
+    return workflows::Holdings(*log, app, hosts);
+  });
 }
 
 namespace {

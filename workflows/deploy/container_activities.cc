@@ -21,40 +21,64 @@ class Observe final : public DockerActivity {
 
  protected:
   // {app} looks at the input's engine; {app, hosts: [names]} at each host of the cloud, and
-  // counts every container of Berth's there too (placement's view of the hosts).
+  // counts every container of Berth's there too (placement's view of the hosts). With
+  // "skip_unreachable": from attempt kSkipFromAttempt on (about 25 s of backoff, so a daemon
+  // restart is ridden out as before), a host whose engine does not answer (kUnavailable or
+  // kTimeout, and a version check after it fails so too) is recorded in "unreachable"
+  // {host: error} rather than failing the step; the deploy decides what that means
+  // (AroundUnreachable, deploy_placement.h).
+  static constexpr uint32_t kSkipFromAttempt = 8;
   Result<std::string> Do(const ActivityContext& ctx, const json& in, DockerClient& d) override {
     if (!in.contains("hosts")) return ObserveOne(in, d, "");
+    const bool skip = in.value("skip_unreachable", false) && ctx.attempt >= kSkipFromAttempt;
     json out = {{"containers", json::array()}, {"networks", json::array()}, {"hosts", json::object()}};
     for (const auto& h : in.at("hosts")) {
       std::string host = h.get<std::string>();
       auto client = Client(host);
       if (!client.ok()) return client.status();
-      auto one = ObserveOne(in, **client, host);
-      if (!one.ok()) return one.status().WithContext("host " + host);
-      json j = json::parse(*one);
-      for (auto& c : j["containers"]) out["containers"].push_back(std::move(c));
-      for (auto& n : j["networks"]) out["networks"].push_back(json{{"name", n}, {"host", host}});
-      auto all = (*client)->ListContainers({{kLabelApp, ""}});
-      if (!all.ok()) return all.status().WithContext("host " + host + ": listing Berth's containers");
-      json census = {{"containers", all->size()}, {"apps", json::object()}, {"services", json::object()},
-                     {"cpus_reserved", 0.0}, {"memory_reserved", 0}};
-      double cpus = 0;
-      int64_t mem = 0;
-      for (const auto& c : *all) {
-        std::string a = docker::LabelValue(c.labels, kLabelApp), s = docker::LabelValue(c.labels, kLabelService);
-        census["apps"][a] = census["apps"].value(a, 0) + 1;
-        census["services"][a + "/" + s] = census["services"].value(a + "/" + s, 0) + 1;
-        cpus += std::atof(docker::LabelValue(c.labels, kLabelCpus).c_str());
-        mem += std::atoll(docker::LabelValue(c.labels, kLabelMemory).c_str());
+      Status s = ObserveHost(in, **client, host, &out);
+      if (s.ok()) continue;
+      auto down = [](Code c) { return c == Code::kUnavailable || c == Code::kTimeout; };
+      if (skip && down(s.code())) {
+        auto v = (*client)->Version();
+        if (!v.ok() && down(v.status().code())) {
+          out["unreachable"][host] = s.message();
+          continue;
+        }
       }
-      census["cpus_reserved"] = cpus;
-      census["memory_reserved"] = mem;
-      out["hosts"][host] = std::move(census);
+      return s;
     }
     return out.dump();
   }
 
  private:
+  // One host of the cloud: its containers and networks of the app, and its census, into
+  // `out` (nothing added unless all of it was read).
+  static Status ObserveHost(const json& in, DockerClient& d, const std::string& host, json* out) {
+    auto one = ObserveOne(in, d, host);
+    if (!one.ok()) return one.status().WithContext("host " + host);
+    auto all = d.ListContainers({{kLabelApp, ""}});
+    if (!all.ok()) return all.status().WithContext("host " + host + ": listing Berth's containers");
+    json census = {{"containers", all->size()}, {"apps", json::object()}, {"services", json::object()},
+                   {"cpus_reserved", 0.0}, {"memory_reserved", 0}};
+    double cpus = 0;
+    int64_t mem = 0;
+    for (const auto& c : *all) {
+      std::string a = docker::LabelValue(c.labels, kLabelApp), s = docker::LabelValue(c.labels, kLabelService);
+      census["apps"][a] = census["apps"].value(a, 0) + 1;
+      census["services"][a + "/" + s] = census["services"].value(a + "/" + s, 0) + 1;
+      cpus += std::atof(docker::LabelValue(c.labels, kLabelCpus).c_str());
+      mem += std::atoll(docker::LabelValue(c.labels, kLabelMemory).c_str());
+    }
+    census["cpus_reserved"] = cpus;
+    census["memory_reserved"] = mem;
+    json j = json::parse(*one);
+    for (auto& c : j["containers"]) (*out)["containers"].push_back(std::move(c));
+    for (auto& n : j["networks"]) (*out)["networks"].push_back(json{{"name", n}, {"host", host}});
+    (*out)["hosts"][host] = std::move(census);
+    return Status::Ok();
+  }
+
   static Result<std::string> ObserveOne(const json& in, DockerClient& d, const std::string& host) {
     std::string app = Str(in, "app");
     auto list = d.ListContainers({{kLabelApp, app}});

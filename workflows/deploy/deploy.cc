@@ -68,14 +68,25 @@ class DeployWorkflow final : public engine::Workflow {
         json names = json::array();
         for (const auto& h : in.hosts) names.push_back(h.name);
         j["hosts"] = names;
+        if (in.inventory) j["skip_unreachable"] = true;  // AroundUnreachable (deploy_placement.h)
       }
       return j;
     };
     if (!plan.Need("observe", "docker.observe", oi, app_subjects)) return plan.Finish();
     auto observed = ParseObserved(plan.Result("observe"));
     if (!observed.ok()) return {engine::FailWorkflow{observed.status().ToString()}};
-    const Observed& obs = **observed;
+    std::map<std::string, std::string> skipped;
+    std::shared_ptr<const DeployInput> input = *parsed;
+    std::shared_ptr<const Observed> o = *observed;
+    if (!o->unreachable.empty() && !AroundUnreachable(&input, &o, &plan, &skipped)) return plan.Finish();
+    return Continue(s, *input, *o, skipped, plan, preset);
+  }
 
+  // The rest of a decision, from the cloud (less `skipped`, hosts that do not answer and
+  // hold nothing of the app) and what observe found there.
+  std::vector<Command> Continue(const WorkflowState& s, const DeployInput& in, const Observed& obs,
+                                const std::map<std::string, std::string>& skipped, Plan& plan,
+                                const std::string& preset) const {
     // Each app network on every host of the cloud (one network per host until the hosts
     // share one: issue 10), or on the local engine.
     std::vector<std::string> net_hosts;
@@ -113,6 +124,7 @@ class DeployWorkflow final : public engine::Workflow {
 
     View view;
     if (in.multi) view = MakeView(in, obs, provisioned);
+    view.skipped = skipped;
     std::map<std::string, bool> ready;
     for (const auto& level : in.levels) {
       for (const auto& name : level) {
@@ -124,7 +136,11 @@ class DeployWorkflow final : public engine::Workflow {
       }
     }
     if (plan.failed_late() && preset.empty()) return DecideWith(s, plan.failure());
-    if (plan.failed() || !all_ready) return plan.Finish();
+    // Not while a step or child is still out: a replica not yet created is placed again on
+    // every decision, so a host provisioned meanwhile can take it from the host whose image
+    // step is still running (found by berth-sim, seed 112: that step's install container
+    // was left behind by a deploy that completed).
+    if (plan.failed() || !all_ready || s.open_steps > 0 || s.open_children > 0) return plan.Finish();
     json result = {{"app", in.app},        {"created", tally.created}, {"removed", tally.removed},
                    {"kept", tally.kept},   {"started", tally.restarted}, {"images", tally.images}};
     return {engine::CompleteWorkflow{result.dump()}};

@@ -1,6 +1,10 @@
 #include "workflows/deploy/deploy_placement.h"
 
+#include <set>
+
 #include "workflows/deploy/docker_activities.h"
+#include "workflows/deploy/names.h"
+#include "workflows/hosts/hosts.h"
 
 namespace berth::workflows::deployment {
 namespace {
@@ -24,7 +28,7 @@ bool Provision(const DeployInput& in, const std::string& container, const std::s
       return false;
     }
   }
-  if (in.max_hosts > 0 && int64_t(view->hosts.size()) >= in.max_hosts) {
+  if (in.max_hosts > 0 && int64_t(view->hosts.size() + view->skipped.size()) >= in.max_hosts) {
     plan->Fail(why + "; the cloud is at its limit of " + std::to_string(in.max_hosts) +
                " hosts (x-berth.cloud.max_hosts), so none is provisioned");
     return false;
@@ -38,6 +42,58 @@ bool Provision(const DeployInput& in, const std::string& container, const std::s
 }
 
 }  // namespace
+
+bool AroundUnreachable(std::shared_ptr<const DeployInput>* in, std::shared_ptr<const Observed>* obs,
+                       Plan* plan, std::map<std::string, std::string>* skipped) {
+  const Observed& o = **obs;
+  const std::string& app = (*in)->app;
+  json down = json::array();
+  std::vector<std::string> subjects = {AppSubject(app)};
+  for (const auto& [h, err] : o.unreachable) {
+    down.push_back(h);
+    subjects.push_back(HostSubject(h));
+  }
+  if (!plan->Need("holdings", "host.holdings", [&] { return json{{"app", app}, {"hosts", down}}; }, subjects))
+    return false;
+  json held = json::parse(plan->Result("holdings"), nullptr, false);
+  std::set<std::string> holding;
+  if (held.is_object() && held.contains("containers") && held["containers"].is_object())
+    for (const auto& [name, host] : held["containers"].items())
+      if (host.is_string()) holding.insert(host.get<std::string>());
+  auto merged = std::make_shared<Observed>(o);
+  merged->unreachable.clear();
+  bool done = true;
+  for (const auto& [h, err] : o.unreachable) {
+    if (!holding.count(h)) {
+      (*skipped)[h] = err;
+      continue;
+    }
+    const std::string step = "observe@" + h;
+    if (!plan->Need(step, "docker.observe", [&] { return json{{"app", app}, {"hosts", json::array({h})}}; },
+                    {AppSubject(app), HostSubject(h)})) {
+      done = false;
+      continue;
+    }
+    auto again = ParseObserved(plan->Result(step));
+    if (!again.ok()) {
+      plan->Fail(step + ": " + again.status().ToString());
+      return false;
+    }
+    const Observed& a = **again;
+    merged->containers.insert(merged->containers.end(), a.containers.begin(), a.containers.end());
+    merged->networks.insert(merged->networks.end(), a.networks.begin(), a.networks.end());
+    for (const auto& [host, census] : a.hosts) merged->hosts[host] = census;
+  }
+  // A plan failed by an earlier step goes on: what it made is undone by the walk after.
+  if (!done) return false;
+  *obs = merged;
+  if (!skipped->empty()) {
+    auto copy = std::make_shared<DeployInput>(**in);
+    std::erase_if(copy->hosts, [&](const placement::Host& x) { return skipped->count(x.name) > 0; });
+    *in = copy;
+  }
+  return true;
+}
 
 // The hosts this deploy provisioned (its children provision-1, -2, ... that completed),
 // as placement sees a new host: empty, with the cloud's labels and its engine's capacity.
@@ -117,12 +173,15 @@ std::optional<std::pair<std::string, json>> HostOf(const DeployInput& in, const 
   }
   auto d = in.chain.at(svc.name)->Place(view->hosts, r);
   if (!d.ok()) {
-    Provision(in, name, "service " + svc.name + ": placement: " + d.status().message(), plan, view);
+    std::string why = "service " + svc.name + ": placement: " + d.status().message();
+    for (const auto& [h, err] : view->skipped) why += "; skipped " + h + ", which does not answer (" + err + ")";
+    Provision(in, name, why, plan, view);
     return std::nullopt;  // failed, or waiting for a host
   }
   view->Put(d->host, r, +1);
   json decision = d->ToJson();
   decision["chain"] = in.chain.at(svc.name)->Names();
+  if (!view->skipped.empty()) decision["unreachable"] = view->skipped;  // left out: docs/hosts.md
   return std::pair<std::string, json>{d->host, decision};
 }
 

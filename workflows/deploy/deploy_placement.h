@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -20,6 +21,10 @@ namespace berth::workflows::deployment {
 struct View {
   std::vector<placement::Host> hosts;
   std::map<std::string, size_t> index;
+  // Hosts of the cloud left out because they do not answer and hold nothing of the app
+  // (AroundUnreachable): {host: error}. Every decision names them; they count toward
+  // x-berth.cloud.max_hosts.
+  std::map<std::string, std::string> skipped;
   void Put(const std::string& host, const placement::Request& r, int sign) {
     auto it = index.find(host);
     if (it == index.end()) return;
@@ -34,6 +39,15 @@ struct View {
   }
 };
 
+// Hosts observe found not answering (Observed::unreachable). One that may hold this app's
+// containers by the log (step `holdings`, host.holdings) is observed again alone with the
+// usual retries (step `observe@HOST`, which fails the deploy naming the host if it stays
+// down: its containers cannot be seen, so they are neither kept nor made again elsewhere).
+// The others are skipped: no network, no container on them. False while those steps are
+// outstanding or the plan failed; on true, *in is the input without the skipped hosts,
+// *obs the observation with the hosts observed again, and *skipped the hosts left out.
+bool AroundUnreachable(std::shared_ptr<const DeployInput>* in, std::shared_ptr<const Observed>* obs,
+                       Plan* plan, std::map<std::string, std::string>* skipped);
 // The hosts this deploy provisioned (its children provision-1, -2, ... that completed).
 std::vector<placement::Host> Provisioned(const DeployInput& in, const Plan& plan);
 // The view at the start of a decision.

@@ -63,6 +63,7 @@ Result<Observed> ParseObservedUncached(const std::string& result) {
     x.apps = c.value("apps", std::map<std::string, int>());
     x.services = c.value("services", std::map<std::string, int>());
   }
+  o.unreachable = j.value("unreachable", std::map<std::string, std::string>());
   } catch (const json::exception& e) {
     return Corruption(std::string("recorded observe result: ") + e.what());
   }

@@ -41,6 +41,8 @@ struct Observed {
     std::map<std::string, int> apps, services;
   };
   std::map<std::string, Census> hosts;
+  // Hosts whose engine did not answer ({host: error}; observe with "skip_unreachable").
+  std::map<std::string, std::string> unreachable;
 };
 // kCorruption when the recorded result is not what docker.observe writes. Parsed once per
 // thread and text (Decide reads the same recorded result on every decision).

@@ -28,6 +28,31 @@ class InventoryActivity final : public engine::Activity {
   InventorySource source_;
 };
 
+// host.holdings: {app, hosts: [names]} -> {"containers": {name: host}} (Holdings, hosts.h).
+class HoldingsActivity final : public engine::Activity {
+ public:
+  explicit HoldingsActivity(HoldingsSource source) : source_(std::move(source)) {}
+  std::string name() const override { return "host.holdings"; }
+  Result<std::string> Run(const engine::ActivityContext& ctx) override {
+    json in = json::parse(ctx.input, nullptr, false);
+    if (!in.is_object() || !in.contains("app") || !in["app"].is_string() || !in.contains("hosts") ||
+        !in["hosts"].is_array())
+      return InvalidArgument("host.holdings input must be {\"app\": NAME, \"hosts\": [names]}");
+    std::set<std::string> hosts;
+    for (const auto& h : in["hosts"])
+      if (h.is_string()) hosts.insert(h.get<std::string>());
+    auto held = source_(in["app"].get<std::string>(), hosts);
+    if (!held.ok()) return held.status();
+    return json{{"containers", *held}}.dump();
+  }
+  Result<std::optional<std::string>> Reconcile(const engine::ActivityContext&) override {
+    return std::optional<std::string>();  // reads only: run again
+  }
+
+ private:
+  HoldingsSource source_;
+};
+
 engine::RetryPolicy HostRetry() {
   engine::RetryPolicy p;
   p.attempts_max = 3;
@@ -130,7 +155,7 @@ Result<std::string> Clean(const HostEngine& engines, const hosts::HostSpec& spec
 }  // namespace
 
 void RegisterHosts(engine::Registry* r, InventorySource inventory, hosts::DriverFactory drivers,
-                   HostEngine engines, std::shared_ptr<HostGate> gate) {
+                   HostEngine engines, std::shared_ptr<HostGate> gate, HoldingsSource holdings) {
   if (!drivers) drivers = [](const std::string& name) { return hosts::MakeDriver(name); };
   if (!engines)
     engines = [](const hosts::HostSpec& spec) -> Result<std::shared_ptr<docker::DockerClient>> {
@@ -142,6 +167,7 @@ void RegisterHosts(engine::Registry* r, InventorySource inventory, hosts::Driver
     };
   r->Add(MakeHostWorkflow());
   r->Add(std::make_unique<InventoryActivity>(std::move(inventory)));
+  if (holdings) r->Add(std::make_unique<HoldingsActivity>(std::move(holdings)));
   r->Add(std::make_unique<DriverActivity>("host.describe", drivers, Describe));
   // A daemon starts in about a second; a loaded machine may take far longer.
   r->Add(std::make_unique<DriverActivity>("host.provision", drivers, Provision, 180'000));

@@ -22,7 +22,9 @@
 
 #include <functional>
 #include <memory>
+#include <map>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -68,6 +70,16 @@ Status AddCloud(const eventlog::EventLog& log, const std::string& type, nlohmann
 // {container, workflow, seq, time_us, host, placement}. kNotFound when none is recorded.
 Result<nlohmann::json> Explain(const eventlog::EventLog& log, const std::string& container);
 
+// The containers of `app` that may be on one of `hosts`, by the log: each whose latest
+// recorded create (docker.create ActivityStarted) named one of them, unless a remove of it
+// on that host (docker.remove, a deploy's remove or undo) completed after that create.
+// {container: host}. Conservative: a create that never landed still counts. Cost: one
+// subject scan of the app's history (a deploy runs it only when a host does not answer).
+Result<std::map<std::string, std::string>> Holdings(const eventlog::EventLog& log, const std::string& app,
+                                                    const std::set<std::string>& hosts);
+using HoldingsSource = std::function<Result<std::map<std::string, std::string>>(
+    const std::string& app, const std::set<std::string>& hosts)>;
+
 inline std::string HostSubject(const std::string& name) { return "host:" + name; }
 // Named by every step of every host workflow: the inventory's index.
 inline constexpr const char* kCloudHostsSubject = "cloud:hosts";
@@ -80,8 +92,11 @@ using HostEngine = std::function<Result<std::shared_ptr<docker::DockerClient>>(c
 // engine (default: hosts::ClientFor, the spec's endpoint; the simulator passes its own).
 // `gate` (host_gate.h): the census holds the host exclusively while it counts.
 class HostGate;
+// `holdings` (Holdings over the log): registers host.holdings, which a deploy runs when a
+// host does not answer ({app, hosts: [names]} -> {"containers": {name: host}}).
 void RegisterHosts(engine::Registry* r, InventorySource inventory, hosts::DriverFactory drivers = {},
-                   HostEngine engines = {}, std::shared_ptr<HostGate> gate = {});
+                   HostEngine engines = {}, std::shared_ptr<HostGate> gate = {},
+                   HoldingsSource holdings = {});
 
 // Docker clients by host name for the deploy's activities: "" and "local" are the engine
 // DOCKER_HOST names (the cloud when no host is configured); any other name is looked up in

@@ -132,6 +132,50 @@ Result<json> Explain(const eventlog::EventLog& log, const std::string& container
   return found;
 }
 
+Result<std::map<std::string, std::string>> Holdings(const eventlog::EventLog& log, const std::string& app,
+                                                    const std::set<std::string>& hosts) {
+  struct Where {
+    std::string host;
+    uint64_t create_seq = 0;
+    bool gone = false;
+  };
+  std::map<std::string, Where> latest;  // container -> its latest create
+  // "workflow/step" of a remove started -> the container and the create it was for
+  std::map<std::string, std::pair<std::string, uint64_t>> removes;
+  Status s = log.ScanSubject(AppSubject(app), [&](const eventlog::Event& e) {
+    if (e.type == engine::ev::kActivityStarted) {
+      engine::ActivityStartedP p;
+      if (!engine::DecodePayload(e.payload, &p).ok()) return true;
+      if (p.activity != "docker.create" && p.activity != "docker.remove") return true;
+      json in = json::parse(p.input, nullptr, false);
+      if (!in.is_object()) return true;
+      std::string name = in.value("name", ""), host = in.value("host", std::string(kLocalHost));
+      if (name.empty()) return true;  // an install's scratch container, found by its key
+      if (p.activity == "docker.create") {
+        latest[name] = Where{host, e.seq, false};
+      } else if (auto it = latest.find(name); it != latest.end() && it->second.host == host) {
+        removes[e.workflow_id + "/" + p.step] = {name, it->second.create_seq};
+      }
+    } else if (e.type == engine::ev::kActivityCompleted) {
+      engine::ActivityCompletedP p;
+      if (!engine::DecodePayload(e.payload, &p).ok()) return true;
+      auto r = removes.find(e.workflow_id + "/" + p.step);
+      if (r == removes.end()) return true;
+      // Gone only while the container's latest create is still the one this remove was
+      // for (a create started meanwhile made it again).
+      auto it = latest.find(r->second.first);
+      if (it != latest.end() && it->second.create_seq == r->second.second) it->second.gone = true;
+      removes.erase(r);
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  std::map<std::string, std::string> out;
+  for (const auto& [name, w] : latest)
+    if (!w.gone && hosts.count(w.host)) out[name] = w.host;
+  return out;
+}
+
 Result<docker::DockerClient*> HostClients::Get(const std::string& host) {
   if (host.empty() || host == kLocalHost) return local_();
   std::lock_guard<std::mutex> lock(mu_);
