@@ -5,7 +5,9 @@
 # (labels, anti-affinity, spread) and max-containers honoured as each host's own engine
 # lists it, `berth explain`, a placement that finds no host naming every rejection, kill -9
 # at event boundaries of a multi-host deploy resuming to exactly the declared containers,
-# `down` clearing every host, and the same through `berth serve`. Needs no other dockerd.
+# a host whose daemon stops mid-deploy (placed around when it holds nothing of the app,
+# waited for when it does), `down` clearing every host, and the same through `berth serve`.
+# Needs no other dockerd.
 BERTH=${1:?usage: deploy_hosts.sh path/to/berth}
 source "$(dirname "$0")/lib.sh"
 TESTENV="$(cd "$(dirname "$0")/../scripts/testenv" && pwd)"
@@ -158,6 +160,55 @@ h3 k9-a-3 running" ] || fail "after a kill at effect $n and resume: $(echo "$got
   berth down k9 >/dev/null 2>&1 || fail "down k9 after effect $n"
 done
 ok "killed at side effects 2, 6, 10, 14 of a three-host deploy, resume leaves one container per host, none twice"
+
+# ---- a host that stops answering mid-deploy ----------------------------------------------------
+# h3's daemon stops (its data stays): observe retries it for about 25 s, then the log says
+# whether h3 may hold any of the app. A new app has nothing there: placed around h3, and its
+# decisions say so. The cloud app has web-2 there: the deploy waits for h3 (observe@h3,
+# the usual retries) rather than making web-2 again elsewhere, and finishes once h3 is back.
+"$TESTENV/dockerd-stop.sh" "$work/h3" >/dev/null 2>&1 || fail "stop h3's dockerd"
+on 3 version >/dev/null 2>&1 && fail "h3 still answers after its daemon stopped"
+cat >"$work/app/solo.yaml" <<'YAML'
+name: solo
+services:
+  a:
+    image: berth/busybox:test
+    command: ["sleep", "100000"]
+    init: true
+    x-berth:
+      placement: [{hostname: "h[23]"}]
+  b:
+    image: berth/busybox:test
+    command: ["sleep", "100000"]
+    init: true
+    x-berth:
+      placement: [{hostname: "h3"}]
+YAML
+rc=0; out=$(berth up "$work/app/solo.yaml" 2>&1) || rc=$?
+[ $rc = 1 ] && [[ "$out" == *"no host fits solo-b-1"* && "$out" == *"skipped h3, which does not answer"* ]] ||
+  fail "a service only h3 could take, h3 down (rc $rc): $out"
+sed -i '/^  b:/,$d' "$work/app/solo.yaml"
+berth up "$work/app/solo.yaml" >"$work/solo.log" 2>&1 || { cat "$work/solo.log"; fail "up of a new app with h3 down"; }
+[ "$(on 2 ps --filter label=berth.app=solo --format '{{.Names}} {{.State}}')" = "solo-a-1 running" ] ||
+  fail "solo-a-1 is not running on h2: $(on 2 ps -a --filter label=berth.app=solo --format '{{.Names}} {{.State}}')"
+out=$(berth explain solo-a-1)
+[[ "$out" == *"on host h2"* && "$out" == *"skipped h3: it did not answer"* ]] || fail "explain solo-a-1: $out"
+berth -o json explain solo-a-1 | python3 -c 'import json,sys; d=json.load(sys.stdin); assert list(d["placement"]["unreachable"]) == ["h3"], d' ||
+  fail "explain json: no unreachable h3"
+ok "h3 down: a new app is placed around it and its decision names h3; a service only h3 could take fails saying h3 did not answer"
+
+berth up "$F" >"$work/up.h3.log" 2>&1 &
+up=$!
+sleep 40
+kill -0 $up 2>/dev/null || { cat "$work/up.h3.log"; fail "the cloud app's deploy ended while h3, which holds web-2, was down"; }
+"$TESTENV/netns-host.sh" start "$work/h3" "berth-$tag-3" >/dev/null || fail "restart h3's dockerd"
+wait $up || { cat "$work/up.h3.log"; fail "the cloud app's deploy after h3 came back"; }
+[ "$(where)" = "$want" ] || fail "after h3 came back: $(where | tr '\n' ';') (want $(echo "$want" | tr '\n' ';'))"
+[ "$(on 3 ps --filter name=cloud-web-2 --format '{{.State}}')" = running ] || fail "web-2 on h3 is not running again"
+berth audit --host h3 >"$work/audit.h3.txt" 2>&1
+grep -q 'observe@h3' "$work/audit.h3.txt" || fail "no observe@h3 step in audit --host h3: $(tail -5 "$work/audit.h3.txt")"
+berth down solo >/dev/null 2>&1 || fail "down solo"
+ok "h3 down while it holds web-2: the deploy waits for it (observe@h3) and finishes when it is back, nothing made twice"
 
 # ---- down, remove, and through the server -----------------------------------------------------
 berth down cloud >/dev/null 2>&1 || fail "down"

@@ -199,6 +199,9 @@ int Explain(const Globals& g, const std::string& container) {
     std::cout << fmt::format("  rejected {}: {}: {}\n", r.value("host", ""), r.value("strategy", ""), r.value("reason", ""));
   if (p.value("rejected_total", size_t{0}) > p.value("rejected", json::array()).size())
     std::cout << fmt::format("  ({} rejections in all)\n", p.value("rejected_total", 0));
+  const json unreachable = p.value("unreachable", json::object());  // items() must not outlive it
+  for (const auto& [h, err] : unreachable.items())
+    std::cout << fmt::format("  skipped {}: it did not answer ({})\n", h, err.is_string() ? err.get<std::string>() : err.dump());
   return 0;
 }
 
