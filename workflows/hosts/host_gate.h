@@ -1,7 +1,7 @@
 // HostGate: keeps a host from leaving the cloud while a deploy makes something on it.
 //
-// A deploy records the cloud in its input when it starts, so it may still place on a host
-// that a `host remove` takes away meanwhile (found by berth-sim: a deploy made its network
+// A deploy reads the cloud in its `hosts` step, so it may still place on a host that a
+// `host remove` takes away after that (found by berth-sim: a deploy made its network
 // on a host removed a moment before). The gate closes that race in the process that runs
 // the workflows:
 //   - a step that makes something on a host (an image, a network, a container) holds the
