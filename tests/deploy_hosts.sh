@@ -5,7 +5,7 @@
 # (labels, anti-affinity, spread) and max-containers honoured as each host's own engine
 # lists it, `berth explain`, a placement that finds no host naming every rejection, kill -9
 # at event boundaries of a multi-host deploy resuming to exactly the declared containers,
-# a host whose daemon stops mid-deploy (placed around when it holds nothing of the app,
+# a host whose daemon is killed mid-deploy (placed around when it holds nothing of the app,
 # waited for when it does), `down` clearing every host, and the same through `berth serve`.
 # Needs no other dockerd.
 BERTH=${1:?usage: deploy_hosts.sh path/to/berth}
@@ -162,12 +162,13 @@ done
 ok "killed at side effects 2, 6, 10, 14 of a three-host deploy, resume leaves one container per host, none twice"
 
 # ---- a host that stops answering mid-deploy ----------------------------------------------------
-# h3's daemon stops (its data stays): observe retries it for about 25 s, then the log says
+# h3's daemon is killed (kill -9; its data stays): observe retries it for about 25 s, then the log says
 # whether h3 may hold any of the app. A new app has nothing there: placed around h3, and its
 # decisions say so. The cloud app has web-2 there: the deploy waits for h3 (observe@h3,
 # the usual retries) rather than making web-2 again elsewhere, and finishes once h3 is back.
-"$TESTENV/dockerd-stop.sh" "$work/h3" >/dev/null 2>&1 || fail "stop h3's dockerd"
-on 3 version >/dev/null 2>&1 && fail "h3 still answers after its daemon stopped"
+kill -KILL "$(cat "$work/h3/docker.pid")" || fail "kill h3's dockerd"
+for _ in $(seq 1 50); do on 3 version >/dev/null 2>&1 || break; sleep 0.1; done
+on 3 version >/dev/null 2>&1 && fail "h3 still answers after its daemon was killed"
 cat >"$work/app/solo.yaml" <<'YAML'
 name: solo
 services:
@@ -208,7 +209,33 @@ wait $up || { cat "$work/up.h3.log"; fail "the cloud app's deploy after h3 came 
 berth audit --host h3 >"$work/audit.h3.txt" 2>&1
 grep -q 'observe@h3' "$work/audit.h3.txt" || fail "no observe@h3 step in audit --host h3: $(tail -5 "$work/audit.h3.txt")"
 berth down solo >/dev/null 2>&1 || fail "down solo"
-ok "h3 down while it holds web-2: the deploy waits for it (observe@h3) and finishes when it is back, nothing made twice"
+ok "h3 killed while it holds web-2: the deploy waits for it (observe@h3) and finishes when it is back, nothing made twice"
+
+# ---- group --------------------------------------------------------------------------------------
+cat >"$work/app/grp.yaml" <<'YAML'
+name: grp
+services:
+  a:
+    image: berth/busybox:test
+    command: ["sleep", "100000"]
+    init: true
+    deploy: {replicas: 2}
+    x-berth: {placement: [group, breadth-first]}
+  b:
+    image: berth/busybox:test
+    command: ["sleep", "100000"]
+    init: true
+    x-berth: {placement: [group]}
+YAML
+berth up "$work/app/grp.yaml" >"$work/grp.log" 2>&1 || { cat "$work/grp.log"; fail "up of a grouped app"; }
+got=$(for i in 1 2 3; do on $i ps --filter label=berth.app=grp --format "h$i {{.Names}}"; done | sort)
+[ "$got" = "h1 grp-a-1
+h1 grp-a-2
+h2 grp-b-1" ] || fail "group placement: $(echo "$got" | tr '\n' ';')"
+out=$(berth explain grp-b-1)
+[[ "$out" == *"rejected h1: group: holds 2 containers of grp's other services"* ]] || fail "explain grp-b-1: $out"
+berth down grp >/dev/null 2>&1 || fail "down grp"
+ok "group: a service's replicas share one host (over breadth-first), the app's other service gets another, and explain says why"
 
 # ---- down, remove, and through the server -----------------------------------------------------
 berth down cloud >/dev/null 2>&1 || fail "down"

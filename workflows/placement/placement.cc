@@ -186,18 +186,54 @@ Result<std::shared_ptr<Strategy>> MakeConstraint(const std::string& text) {
   });
 }
 
+// Clocker's GroupPlacementStrategy, with Berth's service as Clocker's parent entity: a
+// service's replicas go where the first one is; a service's first replica avoids hosts
+// holding the app's other services (each service a host of its own) and, exclusive, any
+// host that is not empty.
+struct Group : Strategy {
+  bool exclusive = false;
+  std::string name() const override { return "group"; }
+  bool groups() const override { return true; }
+  bool Admit(const Host& h, const Request& r, std::string* why) const override {
+    if (!r.group_host.empty()) {
+      if (h.name == r.group_host) return true;
+      *why = "the group " + ServiceKey(r) + " is on " + r.group_host;
+      return false;
+    }
+    if (int n = Count(h.apps, r.app); n > 0) {
+      *why = "holds " + std::to_string(n) + " container" + (n == 1 ? "" : "s") + " of " + r.app +
+             "'s other services (a group takes a host of its own)";
+      return false;
+    }
+    if (exclusive && h.containers > 0) {
+      *why = "holds " + std::to_string(h.containers) + " container" + (h.containers == 1 ? "" : "s") +
+             " (an exclusive group starts on an empty host)";
+      return false;
+    }
+    return true;
+  }
+};
+
 Result<std::shared_ptr<Strategy>> MakeEntry(const std::string& n, const json* arg) {
   auto need = [&](bool ok, const std::string& what) -> Status {
     return ok ? Status::Ok() : InvalidArgument(n + " takes " + what);
   };
   if (!arg) {
     if (auto o = MakeOrder(n)) return o;
+    if (n == "group") return std::shared_ptr<Strategy>(std::make_shared<Group>());
     if (n == "distinct-hosts")
       return MakeFilter(n, [](const Host& h, const Request& r, std::string* why) {
         if (Count(h.services, ServiceKey(r)) == 0) return true;
         *why = "holds a container of " + ServiceKey(r) + " already";
         return false;
       });
+  }
+  if (n == "group") {
+    bool ok = arg && arg->is_object() && arg->size() == 1 && arg->contains("exclusive") && (*arg)["exclusive"].is_boolean();
+    if (Status s = need(ok, "no argument, or {exclusive: true}"); !s.ok()) return s;
+    auto g = std::make_shared<Group>();
+    g->exclusive = (*arg)["exclusive"].get<bool>();
+    return std::shared_ptr<Strategy>(std::move(g));
   }
   if (n == "max-containers") {
     if (Status s = need(arg && arg->is_number_integer() && arg->get<int64_t>() >= 0, "a count (max-containers: 4)"); !s.ok()) return s;
@@ -283,7 +319,7 @@ Result<std::shared_ptr<Strategy>> MakeEntry(const std::string& n, const json* ar
 
 std::vector<std::string> StrategyNames() {
   return {"depth-first", "breadth-first", "least-containers", "random", "lowest-cpu", "binpack", "spread",
-          "max-containers", "max-cpu", "hostname", "labels", "affinity", "constraint", "distinct-hosts"};
+          "max-containers", "max-cpu", "hostname", "labels", "affinity", "constraint", "distinct-hosts", "group"};
 }
 
 Result<Chain> Chain::Parse(const json& spec) {
@@ -328,6 +364,18 @@ Result<Decision> Chain::Place(const std::vector<Host>& hosts, const Request& r) 
   for (const auto& s : strategies_) (s->orders() ? orders : filters).push_back(s.get());
   if (orders.empty()) orders.push_back(kDepth.get());
   const Strategy* primary = orders.back();
+  const Request* req = &r;
+  Request grouped;
+  if (std::any_of(filters.begin(), filters.end(), [](const Strategy* f) { return f->groups(); })) {
+    grouped = r;
+    const std::string key = ServiceKey(r);
+    for (const Host& h : hosts)
+      if (Count(h.services, key) > 0) {
+        grouped.group_host = h.name;
+        break;
+      }
+    req = &grouped;
+  }
   const size_t k = n <= 64 ? n : size_t(std::ceil(std::log2(double(n)))) + 2;
   // Small clouds are examined whole, from the first host; large ones from a point chosen by
   // the container, so that sampled decisions do not all crowd the first hosts.
@@ -342,7 +390,7 @@ Result<Decision> Chain::Place(const std::vector<Host>& hosts, const Request& r) 
     bool ok = true;
     for (const Strategy* f : filters) {
       why.clear();
-      if (f->Admit(hosts[i], r, &why)) continue;
+      if (f->Admit(hosts[i], *req, &why)) continue;
       ok = false;
       ++d.rejected_total;
       if (d.rejected.size() < kMaxRejections) d.rejected.push_back({hosts[i].name, f->name(), why});
@@ -369,12 +417,12 @@ Result<Decision> Chain::Place(const std::vector<Host>& hosts, const Request& r) 
   for (const Strategy* o : orders) {
     std::vector<std::pair<double, size_t>> keyed;
     keyed.reserve(cand.size());
-    for (size_t i : cand) keyed.push_back({o->Key(hosts[i], r, i), i});
+    for (size_t i : cand) keyed.push_back({o->Key(hosts[i], *req, i), i});
     std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (size_t j = 0; j < cand.size(); ++j) cand[j] = keyed[j].second;
   }
   d.host = hosts[cand[0]].name;
-  d.score = primary->Key(hosts[cand[0]], r, cand[0]);
+  d.score = primary->Key(hosts[cand[0]], *req, cand[0]);
   return d;
 }
 

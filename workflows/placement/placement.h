@@ -13,7 +13,10 @@
 //            {hostname: REGEX}, {labels: {K: V, ...}} (V "*": any value),
 //            {affinity: RULE | [RULE...]} with RULE "[NOT] TYPE|SERVICE|NAME X|APPLICATION [X]|EMPTY",
 //            {constraint: "ATTR OP VALUE"} (ATTR name|label.K|cpus|memory|containers;
-//            OP == != < <= > >= regexp), distinct-hosts (no other container of the service)
+//            OP == != < <= > >= regexp), distinct-hosts (no other container of the service),
+//            group | {group: {exclusive: BOOL}} (Clocker's: the replicas of a service share
+//            one host, the app's other services are kept off it; exclusive: a group's
+//            first replica takes only an empty host)
 //   always:  a cordoned host is rejected ("cordon"), and one without the CPU or memory the
 //            service reserves (Compose deploy.resources.reservations) ("capacity").
 // Later orders win; earlier ones break their ties (a stable sort per strategy, as Clocker
@@ -23,7 +26,9 @@
 // depth-first or the cloud has at most 64 hosts; else a hash of the container) until K hosts pass every filter, K = every host for clouds
 // of up to 64 hosts, else ceil(log2 n) + 2, as Nomad's scheduler limits its candidates: the
 // best of K is chosen. A decision costs O(K + hosts rejected before K passed); when no host
-// passes, every host is examined and each rejection is named.
+// passes, every host is examined and each rejection is named. A chain with `group` also
+// looks once over every host for the one its service is on (O(n) per decision: the group's
+// host may lie outside the K hosts walked).
 #pragma once
 
 #include <cstdint>
@@ -60,6 +65,9 @@ struct Request {
   std::string app, service, container;
   double cpus = 0;     // reserved by the service (deploy.resources.reservations)
   int64_t memory = 0;
+  // For group: the host that holds a container of the service already ("" none). Place
+  // fills it in when the chain has a group strategy; callers leave it empty.
+  std::string group_host;
 };
 
 struct Rejection {
@@ -85,6 +93,8 @@ class Strategy {
   // Orders: a key, lower first. Filters return nothing.
   virtual bool orders() const { return false; }
   virtual double Key(const Host& h, const Request& r, size_t index) const { return 0; }
+  // True when Admit reads Request::group_host.
+  virtual bool groups() const { return false; }
 };
 
 class Chain {

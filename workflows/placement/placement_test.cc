@@ -125,6 +125,36 @@ TEST(Placement, ConstraintsHostnameAndDistinctHosts) {
   EXPECT_EQ(got[2][0], '!');
 }
 
+TEST(Placement, AGroupSharesOneHostAndKeepsTheAppsOtherServicesOff) {
+  auto hosts = Hosts(3);
+  // web's replicas all go where the first went, however the order ranks the hosts.
+  auto web = PlaceAll(json::array({"group", "breadth-first"}), hosts, 3);
+  EXPECT_EQ(web, (std::vector<std::string>{"h1", "h1", "h1"}));
+  // db, another service of the app, gets a host of its own; h1 is rejected with the reason.
+  auto chain = Chain::Parse(json::array({"group"}));
+  auto d = chain->Place(hosts, {"shop", "db", "shop-db-1"});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->host, "h2");
+  ASSERT_FALSE(d->rejected.empty());
+  EXPECT_EQ(d->rejected[0].strategy, "group");
+  EXPECT_NE(d->rejected[0].reason.find("3 containers of shop's other services"), std::string::npos) << d->rejected[0].reason;
+  // Another app may share h1 unless its group is exclusive: then only an empty host.
+  hosts[1].containers = 1;
+  hosts[1].apps["other"] = 1;
+  EXPECT_EQ(PlaceAll(json::array({"group"}), hosts, 1, {"blog", "web", ""})[0], "h1");
+  EXPECT_EQ(PlaceAll(json::array({{{"group", {{"exclusive", true}}}}}), hosts, 2, {"wiki", "web", ""}),
+            (std::vector<std::string>{"h3", "h3"}));
+  // The group's host full: the group fails naming it rather than splitting.
+  auto small = Hosts(2);
+  auto got = PlaceAll(json::array({"group", {{"max-containers", 1}}}), small, 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], "h1");
+  EXPECT_NE(got[1].find("group rejected h2 (the group shop/web is on h1)"), std::string::npos) << got[1];
+  EXPECT_NE(got[1].find("max-containers rejected h1"), std::string::npos) << got[1];
+  EXPECT_NE(Chain::Parse(json::array({{{"group", "yes"}}})).status().message().find("group takes no argument, or {exclusive: true}"),
+            std::string::npos);
+}
+
 TEST(Placement, RandomIsStableForAContainer) {
   auto hosts = Hosts(5);
   Request r{"shop", "web", "shop-web-7"};
