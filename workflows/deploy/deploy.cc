@@ -22,7 +22,6 @@ using engine::WorkflowState;
 using json = nlohmann::json;
 using namespace deployment;
 
-std::string AppKey(const std::string& app) { return "app:" + app; }
 
 int64_t HealthTimeoutMs(const ServiceDef& s) {
   if (!s.healthcheck) return 10'000;
@@ -76,10 +75,9 @@ class DeployWorkflow final : public engine::Workflow {
     auto observed = ParseObserved(plan.Result("observe"));
     if (!observed.ok()) return {engine::FailWorkflow{observed.status().ToString()}};
     std::map<std::string, std::string> skipped;
-    std::shared_ptr<const DeployInput> input = *parsed;
     std::shared_ptr<const Observed> o = *observed;
-    if (!o->unreachable.empty() && !AroundUnreachable(&input, &o, &plan, &skipped)) return plan.Finish();
-    return Continue(s, *input, *o, skipped, plan, preset);
+    if (!o->unreachable.empty() && !AroundUnreachable(in, &o, &plan, &skipped)) return plan.Finish();
+    return Continue(s, in, *o, skipped, plan, preset);
   }
 
   // The rest of a decision, from the cloud (less `skipped`, hosts that do not answer and
@@ -92,7 +90,8 @@ class DeployWorkflow final : public engine::Workflow {
     std::vector<std::string> net_hosts;
     std::vector<placement::Host> provisioned = in.multi ? Provisioned(in, plan) : std::vector<placement::Host>();
     if (in.multi) {
-      for (const auto& h : in.hosts) net_hosts.push_back(h.name);
+      for (const auto& h : in.hosts)
+        if (!skipped.count(h.name)) net_hosts.push_back(h.name);
       for (const auto& h : provisioned) net_hosts.push_back(h.name);
     } else {
       net_hosts.push_back("");
@@ -123,8 +122,7 @@ class DeployWorkflow final : public engine::Workflow {
     }
 
     View view;
-    if (in.multi) view = MakeView(in, obs, provisioned);
-    view.skipped = skipped;
+    if (in.multi) view = MakeView(in, obs, provisioned, skipped);
     std::map<std::string, bool> ready;
     for (const auto& level : in.levels) {
       for (const auto& name : level) {
@@ -329,76 +327,9 @@ class DeployWorkflow final : public engine::Workflow {
   }
 };
 
-class UndeployWorkflow final : public engine::Workflow {
- public:
-  std::string type() const override { return "undeploy"; }
-  std::string ExclusiveKey(const std::string& input) const override {
-    json j = json::parse(input, nullptr, false);
-    return j.is_object() && j.contains("app") && j["app"].is_string() ? AppKey(j["app"].get<std::string>()) : "";
-  }
-  Status ValidateInput(const std::string& input) const override {
-    json j = json::parse(input, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("app") || !j["app"].is_string() ||
-        !ValidAppName(j["app"].get<std::string>()))
-      return InvalidArgument("undeploy input must be {\"app\": NAME} with a valid app name");
-    return Status::Ok();
-  }
-
-  std::vector<Command> Decide(const WorkflowState& s) const override {
-    if (Status v = ValidateInput(s.input); !v.ok()) return {engine::FailWorkflow{v.message()}};
-    json in = json::parse(s.input);
-    std::string app = in["app"].get<std::string>();
-    Plan plan(s);
-    // The cloud's hosts: as `berth down` found them, or (with "inventory", since the
-    // undeploy may have waited for a deploy that provisioned one) as they are when it runs.
-    json hosts = in.contains("hosts") ? in["hosts"] : json();
-    if (in.value("inventory", false)) {
-      if (!plan.Need("hosts", "host.inventory", [] { return json::object(); }, {AppSubject(app)}))
-        return plan.Finish();
-      auto inv = InventoryFromJson(json::parse(plan.Result("hosts"), nullptr, false));
-      if (!inv.ok()) return {engine::FailWorkflow{"hosts: " + inv.status().message()}};
-      hosts = json::array();
-      for (const auto& h : inv->hosts) hosts.push_back(h.spec.name);
-    }
-    auto oi = [&] {
-      json j{{"app", app}};
-      if (!hosts.is_null()) j["hosts"] = hosts;
-      return j;
-    };
-    if (!plan.Need("observe", "docker.observe", oi, {AppSubject(app)})) return plan.Finish();
-    auto observed = ParseObserved(plan.Result("observe"));
-    if (!observed.ok()) return {engine::FailWorkflow{observed.status().ToString()}};
-    const Observed& obs = **observed;
-    // Deepest depends_on level first: a service goes only once its dependents are gone.
-    Tally tally;
-    std::map<int, std::vector<const Observed::Container*>, std::greater<>> by_level;
-    for (const auto& c : obs.containers) by_level[c.level].push_back(&c);
-    bool removed = true;
-    for (const auto& [level, list] : by_level) {
-      if (!removed) break;
-      for (const auto* c : list) removed &= plan.Remove(app, *c, &tally);
-    }
-    bool nets = removed;
-    if (removed) {
-      for (const auto& n : obs.networks)
-        nets &= plan.Need("network-remove/" + n.name + (n.host.empty() ? "" : "@" + n.host), "docker.network-remove",
-                          [&] {
-                            json j{{"docker_name", n.name}};
-                            if (!n.host.empty()) j["host"] = n.host;
-                            return j;
-                          },
-                          {AppSubject(app), NetworkSubject(n.name)});
-    }
-    if (plan.failed() || !nets) return plan.Finish();
-    json result = {{"app", app}, {"removed", tally.removed}, {"networks", obs.networks.size()}};
-    return {engine::CompleteWorkflow{result.dump()}};
-  }
-};
-
 }  // namespace
 
 std::unique_ptr<engine::Workflow> MakeDeployWorkflow() { return std::make_unique<DeployWorkflow>(); }
-std::unique_ptr<engine::Workflow> MakeUndeployWorkflow() { return std::make_unique<UndeployWorkflow>(); }
 
 void RegisterDeploy(engine::Registry* r, DockerProvider docker, const DockerActivityOptions& options,
                     HostDockerProvider hosts) {

@@ -43,10 +43,10 @@ bool Provision(const DeployInput& in, const std::string& container, const std::s
 
 }  // namespace
 
-bool AroundUnreachable(std::shared_ptr<const DeployInput>* in, std::shared_ptr<const Observed>* obs,
-                       Plan* plan, std::map<std::string, std::string>* skipped) {
+bool AroundUnreachable(const DeployInput& in, std::shared_ptr<const Observed>* obs, Plan* plan,
+                       std::map<std::string, std::string>* skipped) {
   const Observed& o = **obs;
-  const std::string& app = (*in)->app;
+  const std::string& app = in.app;
   json down = json::array();
   std::vector<std::string> subjects = {AppSubject(app)};
   for (const auto& [h, err] : o.unreachable) {
@@ -87,11 +87,6 @@ bool AroundUnreachable(std::shared_ptr<const DeployInput>* in, std::shared_ptr<c
   // A plan failed by an earlier step goes on: what it made is undone by the walk after.
   if (!done) return false;
   *obs = merged;
-  if (!skipped->empty()) {
-    auto copy = std::make_shared<DeployInput>(**in);
-    std::erase_if(copy->hosts, [&](const placement::Host& x) { return skipped->count(x.name) > 0; });
-    *in = copy;
-  }
   return true;
 }
 
@@ -117,9 +112,12 @@ std::vector<placement::Host> Provisioned(const DeployInput& in, const Plan& plan
   return out;
 }
 
-View MakeView(const DeployInput& in, const Observed& obs, const std::vector<placement::Host>& provisioned) {
+View MakeView(const DeployInput& in, const Observed& obs, const std::vector<placement::Host>& provisioned,
+              const std::map<std::string, std::string>& skipped) {
   View v;
-  v.hosts = in.hosts;
+  v.skipped = skipped;
+  for (const auto& h : in.hosts)
+    if (!skipped.count(h.name)) v.hosts.push_back(h);
   v.hosts.insert(v.hosts.end(), provisioned.begin(), provisioned.end());
   for (size_t i = 0; i < v.hosts.size(); ++i) {
     placement::Host& h = v.hosts[i];

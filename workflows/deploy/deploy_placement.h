@@ -44,14 +44,15 @@ struct View {
 // usual retries (step `observe@HOST`, which fails the deploy naming the host if it stays
 // down: its containers cannot be seen, so they are neither kept nor made again elsewhere).
 // The others are skipped: no network, no container on them. False while those steps are
-// outstanding or the plan failed; on true, *in is the input without the skipped hosts,
-// *obs the observation with the hosts observed again, and *skipped the hosts left out.
-bool AroundUnreachable(std::shared_ptr<const DeployInput>* in, std::shared_ptr<const Observed>* obs,
-                       Plan* plan, std::map<std::string, std::string>* skipped);
+// outstanding or the plan failed; on true, *obs is the observation with the hosts observed
+// again and *skipped the hosts left out (MakeView and the network steps leave them out).
+bool AroundUnreachable(const DeployInput& in, std::shared_ptr<const Observed>* obs, Plan* plan,
+                       std::map<std::string, std::string>* skipped);
 // The hosts this deploy provisioned (its children provision-1, -2, ... that completed).
 std::vector<placement::Host> Provisioned(const DeployInput& in, const Plan& plan);
-// The view at the start of a decision.
-View MakeView(const DeployInput& in, const Observed& obs, const std::vector<placement::Host>& provisioned);
+// The view at the start of a decision: the cloud less `skipped`, then the hosts provisioned.
+View MakeView(const DeployInput& in, const Observed& obs, const std::vector<placement::Host>& provisioned,
+              const std::map<std::string, std::string>& skipped);
 // Memory the service reserves (deploy.resources.reservations.memory), bytes.
 int64_t ReservedMemory(const ServiceDef& svc);
 // Where replica `i` (container `name`) of `svc` goes and the decision to record ("" host:

@@ -39,6 +39,8 @@ inline std::string BuildRepo(const std::string& app, const std::string& service)
 
 // Audit subjects (the log's subject index).
 inline std::string AppSubject(const std::string& app) { return "app:" + app; }
+// The exclusive key of deploys and undeploys of an app: one at a time (docs/deploy.md).
+inline std::string AppKey(const std::string& app) { return "app:" + app; }
 inline std::string ServiceSubject(const std::string& app, const std::string& service) {
   return "service:" + app + "/" + service;
 }
