@@ -60,8 +60,7 @@ bool AroundUnreachable(const DeployInput& in, std::shared_ptr<const Observed>* o
   if (held.is_object() && held.contains("containers") && held["containers"].is_object())
     for (const auto& [name, host] : held["containers"].items())
       if (host.is_string()) holding.insert(host.get<std::string>());
-  auto merged = std::make_shared<Observed>(o);
-  merged->unreachable.clear();
+  std::shared_ptr<Observed> merged;  // made only when a host is observed again
   bool done = true;
   for (const auto& [h, err] : o.unreachable) {
     if (!holding.count(h)) {
@@ -80,13 +79,14 @@ bool AroundUnreachable(const DeployInput& in, std::shared_ptr<const Observed>* o
       return false;
     }
     const Observed& a = **again;
+    if (!merged) merged = std::make_shared<Observed>(o);
     merged->containers.insert(merged->containers.end(), a.containers.begin(), a.containers.end());
     merged->networks.insert(merged->networks.end(), a.networks.begin(), a.networks.end());
     for (const auto& [host, census] : a.hosts) merged->hosts[host] = census;
   }
   // A plan failed by an earlier step goes on: what it made is undone by the walk after.
   if (!done) return false;
-  *obs = merged;
+  if (merged) *obs = merged;  // its `unreachable` is not read after this
   return true;
 }
 
